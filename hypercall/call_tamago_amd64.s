@@ -1,0 +1,40 @@
+// Hypercall trampoline, CPUID and WRMSR for a TamaGo amd64 guest.
+
+//go:build tamago && amd64
+
+#include "textflag.h"
+
+// func cpuid(leaf, subleaf uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB),NOSPLIT,$0-24
+	MOVL	leaf+0(FP), AX
+	MOVL	subleaf+4(FP), CX
+	CPUID
+	MOVL	AX, eax+8(FP)
+	MOVL	BX, ebx+12(FP)
+	MOVL	CX, ecx+16(FP)
+	MOVL	DX, edx+20(FP)
+	RET
+
+// func wrmsr(msr uint32, val uint64)
+TEXT ·wrmsr(SB),NOSPLIT,$0-16
+	MOVL	msr+0(FP), CX
+	MOVQ	val+8(FP), AX
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	WRMSR
+	RET
+
+// func trampoline(addr, a1, a2, a3, a4, a5 uintptr) int64
+//
+// The x86-64 hypercall ABI passes arguments in RDI, RSI, RDX, R10, R8 and returns in RAX.
+// Debug builds of Xen clobber the argument registers on return; ABI0 callers expect that.
+TEXT ·trampoline(SB),NOSPLIT,$0-56
+	MOVQ	addr+0(FP), AX
+	MOVQ	a1+8(FP), DI
+	MOVQ	a2+16(FP), SI
+	MOVQ	a3+24(FP), DX
+	MOVQ	a4+32(FP), R10
+	MOVQ	a5+40(FP), R8
+	CALL	AX
+	MOVQ	AX, ret+48(FP)
+	RET

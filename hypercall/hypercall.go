@@ -1,0 +1,256 @@
+// Package hypercall issues Xen hypercalls from a TamaGo PVH guest.
+//
+// The guest finds Xen through its CPUID signature, installs the hypercall page through the MSR that
+// Xen names, and then calls the 32-byte stubs Xen wrote into that page. This package holds the
+// portable part (hypercall numbers, argument encoders, typed wrappers) and, in files built only
+// with GOOS=tamago GOARCH=amd64, the assembly that makes the calls. On any other build every call
+// returns xen.ErrNotSupported, so code using it still compiles and tests on the host.
+//
+// Headers followed: xen/include/public/xen.h, version.h, memory.h, sched.h, vcpu.h,
+// hvm/hvm_op.h, hvm/params.h, event_channel.h, grant_table.h.
+package hypercall
+
+import (
+	"encoding/binary"
+
+	"github.com/tamaxen/tamaxen/xen"
+)
+
+// Hypercall numbers (xen.h).
+const (
+	__HYPERVISOR_memory_op        = 12
+	__HYPERVISOR_xen_version      = 17
+	__HYPERVISOR_console_io       = 18
+	__HYPERVISOR_grant_table_op   = 20
+	__HYPERVISOR_vcpu_op          = 24
+	__HYPERVISOR_sched_op         = 29
+	__HYPERVISOR_event_channel_op = 32
+	__HYPERVISOR_hvm_op           = 34
+)
+
+// Sub-operations used by the typed wrappers.
+const (
+	XENVER_version      = 0
+	XENVER_extraversion = 1
+
+	XENMEM_add_to_physmap    = 7
+	XENMAPSPACE_shared_info  = 0
+	XENMAPSPACE_grant_table  = 1
+	SizeofXenAddToPhysmap    = 24
+	SizeofXenHVMParam        = 16
+	SizeofXenUpcallVectorArg = 8
+
+	HVMOP_set_param                = 0
+	HVMOP_get_param                = 1
+	HVMOP_set_evtchn_upcall_vector = 23
+
+	HVM_PARAM_STORE_PFN      = 1
+	HVM_PARAM_STORE_EVTCHN   = 2
+	HVM_PARAM_CONSOLE_PFN    = 17
+	HVM_PARAM_CONSOLE_EVTCHN = 18
+
+	SCHEDOP_yield    = 0
+	SCHEDOP_block    = 1
+	SCHEDOP_shutdown = 2
+
+	// VCPUOP_set_singleshot_timer is sub-op 8. Sub-op 4 is get_runstate_info, which "succeeds"
+	// silently when used by mistake, so a wrong number here shows only as a timer that never fires.
+	VCPUOP_set_singleshot_timer  = 8
+	VCPUOP_stop_singleshot_timer = 9
+	VCPU_SSHOTTMR_future         = 1
+	SizeofVcpuSetSingleshotTimer = 16
+
+	CONSOLEIO_write = 0
+)
+
+// ShutdownReason is the reason given to SCHEDOP_shutdown (sched.h).
+type ShutdownReason uint32
+
+// Shutdown reasons.
+const (
+	SHUTDOWN_poweroff ShutdownReason = 0
+	SHUTDOWN_reboot   ShutdownReason = 1
+	SHUTDOWN_suspend  ShutdownReason = 2
+	SHUTDOWN_crash    ShutdownReason = 3
+	SHUTDOWN_watchdog ShutdownReason = 4
+)
+
+func (r ShutdownReason) String() string {
+	switch r {
+	case SHUTDOWN_poweroff:
+		return "poweroff"
+	case SHUTDOWN_reboot:
+		return "reboot"
+	case SHUTDOWN_suspend:
+		return "suspend"
+	case SHUTDOWN_crash:
+		return "crash"
+	case SHUTDOWN_watchdog:
+		return "watchdog"
+	}
+	return "unknown"
+}
+
+// Xen implements xen.Hypervisor with real hypercalls. Its zero value is ready once Init succeeded.
+type Xen struct{}
+
+var _ xen.Hypervisor = Xen{}
+
+// EventChannelOp is HYPERVISOR_event_channel_op.
+func (Xen) EventChannelOp(cmd uint32, arg []byte) error {
+	rc, err := call(__HYPERVISOR_event_channel_op, uintptr(cmd), bufAddr(arg), 0, 0, 0)
+	return result(rc, err, arg)
+}
+
+// GrantTableOp is HYPERVISOR_grant_table_op.
+func (Xen) GrantTableOp(cmd uint32, arg []byte, count uint32) error {
+	rc, err := call(__HYPERVISOR_grant_table_op, uintptr(cmd), bufAddr(arg), uintptr(count), 0, 0)
+	return result(rc, err, arg)
+}
+
+// MemoryOp is HYPERVISOR_memory_op.
+func (Xen) MemoryOp(cmd uint32, arg []byte) (int64, error) {
+	rc, err := call(__HYPERVISOR_memory_op, uintptr(cmd), bufAddr(arg), 0, 0, 0)
+	if err := result(rc, err, arg); err != nil {
+		return 0, err
+	}
+	return rc, nil
+}
+
+// HVMOp is HYPERVISOR_hvm_op.
+func (Xen) HVMOp(cmd uint32, arg []byte) error {
+	rc, err := call(__HYPERVISOR_hvm_op, uintptr(cmd), bufAddr(arg), 0, 0, 0)
+	return result(rc, err, arg)
+}
+
+// result folds the platform error and the hypercall's return value into one error. It also keeps
+// arg alive until the hypercall has returned: Xen reads and writes it through its address only.
+func result(rc int64, err error, arg []byte) error {
+	keepAlive(arg)
+	if err != nil {
+		return err
+	}
+	return xen.FromResult(rc)
+}
+
+// Version returns Xen's major and minor version (XENVER_version).
+func Version() (major, minor int, err error) {
+	rc, err := call(__HYPERVISOR_xen_version, XENVER_version, 0, 0, 0, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := xen.FromResult(rc); err != nil {
+		return 0, 0, err
+	}
+	return int(uint32(rc) >> 16), int(uint32(rc) & 0xffff), nil
+}
+
+// ExtraVersion returns the version suffix (XENVER_extraversion), e.g. ".7" or "-unstable".
+func ExtraVersion() (string, error) {
+	var buf [16]byte
+	rc, err := call(__HYPERVISOR_xen_version, XENVER_extraversion, bufAddr(buf[:]), 0, 0, 0)
+	if err := result(rc, err, buf[:]); err != nil {
+		return "", err
+	}
+	return cString(buf[:]), nil
+}
+
+// AddToPhysmap maps a Xen-owned page (space XENMAPSPACE_*) at guest frame gpfn of this domain.
+func AddToPhysmap(space uint32, idx uint64, gpfn xen.Frame) error {
+	var arg [SizeofXenAddToPhysmap]byte
+	EncodeAddToPhysmap(arg[:], xen.DOMID_SELF, space, idx, gpfn)
+	_, err := Xen{}.MemoryOp(XENMEM_add_to_physmap, arg[:])
+	return err
+}
+
+// EncodeAddToPhysmap writes struct xen_add_to_physmap (domid, size, space, idx, gpfn).
+func EncodeAddToPhysmap(b []byte, dom xen.DomID, space uint32, idx uint64, gpfn xen.Frame) {
+	binary.LittleEndian.PutUint16(b[0:], uint16(dom))
+	binary.LittleEndian.PutUint16(b[2:], 0)
+	binary.LittleEndian.PutUint32(b[4:], space)
+	binary.LittleEndian.PutUint64(b[8:], idx)
+	binary.LittleEndian.PutUint64(b[16:], uint64(gpfn))
+}
+
+// GetParam reads an HVM parameter of this domain (HVMOP_get_param).
+func GetParam(index uint32) (uint64, error) {
+	var arg [SizeofXenHVMParam]byte
+	EncodeHVMParam(arg[:], xen.DOMID_SELF, index, 0)
+	if err := (Xen{}).HVMOp(HVMOP_get_param, arg[:]); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint64(arg[8:]), nil
+}
+
+// EncodeHVMParam writes struct xen_hvm_param (domid, pad, index, value).
+func EncodeHVMParam(b []byte, dom xen.DomID, index uint32, value uint64) {
+	binary.LittleEndian.PutUint16(b[0:], uint16(dom))
+	binary.LittleEndian.PutUint16(b[2:], 0)
+	binary.LittleEndian.PutUint32(b[4:], index)
+	binary.LittleEndian.PutUint64(b[8:], value)
+}
+
+// SetEvtchnUpcallVector makes Xen deliver event channel upcalls for vcpu as a LAPIC vector.
+func SetEvtchnUpcallVector(vcpu uint32, vector uint8) error {
+	var arg [SizeofXenUpcallVectorArg]byte
+	binary.LittleEndian.PutUint32(arg[0:], vcpu)
+	arg[4] = vector
+	return Xen{}.HVMOp(HVMOP_set_evtchn_upcall_vector, arg[:])
+}
+
+// Shutdown ends this domain with the given reason. It returns only on failure, or after a
+// SHUTDOWN_suspend once the domain has been resumed.
+func Shutdown(reason ShutdownReason) error {
+	var arg [4]byte
+	binary.LittleEndian.PutUint32(arg[:], uint32(reason))
+	rc, err := call(__HYPERVISOR_sched_op, SCHEDOP_shutdown, bufAddr(arg[:]), 0, 0, 0)
+	return result(rc, err, arg[:])
+}
+
+// Block deschedules this vCPU until an event is pending for it (SCHEDOP_block). Xen enables event
+// delivery atomically with the block, so an event that raced with the call is not slept through.
+func Block() error {
+	rc, err := call(__HYPERVISOR_sched_op, SCHEDOP_block, 0, 0, 0, 0)
+	return result(rc, err, nil)
+}
+
+// Yield gives up the rest of this vCPU's time slice (SCHEDOP_yield).
+func Yield() error {
+	rc, err := call(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0, 0, 0)
+	return result(rc, err, nil)
+}
+
+// SetSingleshotTimer arms vcpu's one-shot timer at deadline, in Xen system time nanoseconds;
+// it fires VIRQ_TIMER. A deadline already past fires at once unless VCPU_SSHOTTMR_future is set.
+func SetSingleshotTimer(vcpu uint32, deadline uint64, flags uint32) error {
+	var arg [SizeofVcpuSetSingleshotTimer]byte
+	binary.LittleEndian.PutUint64(arg[0:], deadline)
+	binary.LittleEndian.PutUint32(arg[8:], flags)
+	rc, err := call(__HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, uintptr(vcpu), bufAddr(arg[:]), 0, 0)
+	return result(rc, err, arg[:])
+}
+
+// StopSingleshotTimer disarms vcpu's one-shot timer.
+func StopSingleshotTimer(vcpu uint32) error {
+	rc, err := call(__HYPERVISOR_vcpu_op, VCPUOP_stop_singleshot_timer, uintptr(vcpu), 0, 0, 0)
+	return result(rc, err, nil)
+}
+
+// ConsoleWrite writes b to Xen's own console (CONSOLEIO_write). A domU's writes reach it only
+// when Xen runs with guest_loglvl=all; it is the last-resort channel for a panic message.
+func ConsoleWrite(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	rc, err := call(__HYPERVISOR_console_io, CONSOLEIO_write, uintptr(len(b)), bufAddr(b), 0, 0)
+	return result(rc, err, b)
+}
+
+func cString(b []byte) string {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i])
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,85 @@
+package hypercall
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tamaxen/tamaxen/xen"
+)
+
+// fakeCPUID answers like Xen with its leaves at base, or like bare metal when base is 0.
+func fakeCPUID(base, maxLeaf uint32) CPUIDFunc {
+	return func(leaf, sub uint32) (uint32, uint32, uint32, uint32) {
+		switch {
+		case base != 0 && leaf == base:
+			return maxLeaf, 0x566e6558, 0x65584d4d, 0x4d4d566e // "XenV" "MMXe" "nVMM"
+		case base != 0 && leaf == base+1:
+			return 4<<16 | 17, 0, 0, 0
+		case base != 0 && leaf == base+2:
+			return 1, 0x40000000, 0, 0
+		case base != 0 && leaf == base+3 && sub == 0:
+			return 0, 0, 2_500_000, 0
+		}
+		return 0, 0, 0, 0
+	}
+}
+
+func TestFindXen(t *testing.T) {
+	tests := []struct {
+		name    string
+		base    uint32
+		maxLeaf uint32
+		ok      bool
+		want    Leaves
+	}{
+		{"bare metal", 0, 0, false, Leaves{}},
+		{"at base", 0x40000000, 0x40000005, true,
+			Leaves{Base: 0x40000000, Major: 4, Minor: 17, HypercallPages: 1, HypercallMSR: 0x40000000, TSCKHz: 2_500_000}},
+		{"after viridian", 0x40000100, 0x40000105, true,
+			Leaves{Base: 0x40000100, Major: 4, Minor: 17, HypercallPages: 1, HypercallMSR: 0x40000000, TSCKHz: 2_500_000}},
+		{"no tsc leaf", 0x40000000, 0x40000002, true,
+			Leaves{Base: 0x40000000, Major: 4, Minor: 17, HypercallPages: 1, HypercallMSR: 0x40000000}},
+		{"too few leaves", 0x40000000, 0x40000001, false, Leaves{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := FindXen(fakeCPUID(tt.base, tt.maxLeaf))
+			require.Equal(t, tt.ok, ok)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestEncoders(t *testing.T) {
+	var b [SizeofXenAddToPhysmap]byte
+	EncodeAddToPhysmap(b[:], xen.DOMID_SELF, XENMAPSPACE_grant_table, 3, 0x1234)
+	assert.Equal(t, uint16(0x7ff0), binary.LittleEndian.Uint16(b[0:]))
+	assert.Equal(t, uint32(XENMAPSPACE_grant_table), binary.LittleEndian.Uint32(b[4:]))
+	assert.Equal(t, uint64(3), binary.LittleEndian.Uint64(b[8:]))
+	assert.Equal(t, uint64(0x1234), binary.LittleEndian.Uint64(b[16:]))
+
+	var p [SizeofXenHVMParam]byte
+	EncodeHVMParam(p[:], xen.DOMID_SELF, HVM_PARAM_STORE_PFN, 0xfeffc)
+	assert.Equal(t, uint32(HVM_PARAM_STORE_PFN), binary.LittleEndian.Uint32(p[4:]))
+	assert.Equal(t, uint64(0xfeffc), binary.LittleEndian.Uint64(p[8:]))
+}
+
+func TestHostBuildHasNoHypervisor(t *testing.T) {
+	_, err := Init()
+	assert.ErrorIs(t, err, xen.ErrNotSupported)
+	_, _, err = Version()
+	assert.ErrorIs(t, err, xen.ErrNotSupported)
+	_, err = GetParam(HVM_PARAM_STORE_PFN)
+	assert.ErrorIs(t, err, xen.ErrNotSupported)
+	assert.ErrorIs(t, Shutdown(SHUTDOWN_poweroff), xen.ErrNotSupported)
+	assert.ErrorIs(t, Xen{}.EventChannelOp(4, make([]byte, 8)), xen.ErrNotSupported)
+}
+
+func TestShutdownReasonString(t *testing.T) {
+	assert.Equal(t, "poweroff", SHUTDOWN_poweroff.String())
+	assert.Equal(t, "crash", SHUTDOWN_crash.String())
+	assert.Equal(t, "unknown", ShutdownReason(99).String())
+}
