@@ -1,0 +1,90 @@
+// The frontend handshake: Connect (to InitWait, then Connected) and Close (Closing, Closed).
+
+package xenbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/xenstore"
+)
+
+// ErrBackendClosed is returned by Connect when the backend closes instead of connecting.
+var ErrBackendClosed = errors.New("xenbus: backend closed during connect")
+
+// Connect runs the frontend's side of connecting, as netfront does:
+//
+//  1. the frontend goes (back) to Initialising if it is anywhere else, which is how a device
+//     that was closed asks the backend to start over;
+//  2. wait for the backend to reach InitWait, ready for the frontend's details;
+//  3. publish runs in a transaction together with the switch to Connected, so the backend
+//     sees the ring references, event channel and features and the new state at once;
+//  4. wait for the backend to reach Connected.
+//
+// If the backend moves to Closing or Closed after step 3, Connect fails with ErrBackendClosed
+// and the driver should Close. be must follow this device's backend (WatchBackend).
+func (d *Device) Connect(ctx context.Context, be *StateWatch, publish func(tx *xenstore.Tx) error) error {
+	own, err := d.State(ctx)
+	if err != nil {
+		return fmt.Errorf("xenbus: %s: reading own state: %w", d.Path, err)
+	}
+	if own != XenbusStateInitialising {
+		if err := d.SwitchState(ctx, XenbusStateInitialising); err != nil {
+			return err
+		}
+	}
+	// A backend that is still Closed from a previous connection moves on to InitWait once it
+	// has seen Initialising, so Closed here is waited through rather than an error.
+	if _, err := be.Wait(ctx, XenbusStateInitWait); err != nil {
+		return err
+	}
+	err = d.xs.Update(ctx, func(tx *xenstore.Tx) error {
+		if err := publish(tx); err != nil {
+			return err
+		}
+		return switchState(ctx, tx, d.Path, XenbusStateConnected)
+	})
+	if err != nil {
+		return err
+	}
+	s, err := be.Wait(ctx, XenbusStateConnected, XenbusStateClosing, XenbusStateClosed)
+	if err != nil {
+		return err
+	}
+	if s != XenbusStateConnected {
+		return fmt.Errorf("%w: %s is %v", ErrBackendClosed, be.Path(), s)
+	}
+	return nil
+}
+
+// Close runs the frontend's side of closing: Closing, wait for the backend to follow, Closed,
+// wait for the backend to be Closed. Backends may skip Closing and jump to Closed, may already
+// be closing (when the close started on their side), and may vanish (the toolstack removing
+// the device), which reads as XenbusStateUnknown; each of these lets Close go on.
+func (d *Device) Close(ctx context.Context, be *StateWatch) error {
+	if err := d.SwitchState(ctx, XenbusStateClosing); err != nil {
+		if errors.Is(err, xen.ENOENT) {
+			return nil // the device is gone with its state node; nothing left to close
+		}
+		return err
+	}
+	if _, err := be.Wait(ctx, XenbusStateClosing, XenbusStateClosed, XenbusStateUnknown); err != nil {
+		return err
+	}
+	if err := d.SwitchState(ctx, XenbusStateClosed); err != nil {
+		if errors.Is(err, xen.ENOENT) {
+			return nil
+		}
+		return err
+	}
+	_, err := be.Wait(ctx, XenbusStateClosed, XenbusStateUnknown)
+	return err
+}
+
+// Closing reports whether a backend state means the driver should close its side: the
+// backend is closing or closed, or gone.
+func Closing(s State) bool {
+	return s == XenbusStateClosing || s == XenbusStateClosed || s == XenbusStateUnknown
+}

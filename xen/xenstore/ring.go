@@ -1,0 +1,258 @@
+// RingTransport: the guest end of the xenstore_domain_interface byte rings.
+
+package xenstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tamaxen/tamaxen/xen"
+)
+
+// Layout of struct xenstore_domain_interface, in bytes from the start of the page.
+const (
+	XENSTORE_RING_SIZE = 1024
+
+	InterfaceOffReq            = 0    // char req[XENSTORE_RING_SIZE], guest to daemon
+	InterfaceOffRsp            = 1024 // char rsp[XENSTORE_RING_SIZE], daemon to guest
+	InterfaceOffReqCons        = 2048 // written by the daemon
+	InterfaceOffReqProd        = 2052 // written by the guest
+	InterfaceOffRspCons        = 2056 // written by the guest
+	InterfaceOffRspProd        = 2060 // written by the daemon
+	InterfaceOffServerFeatures = 2064
+	InterfaceOffConnection     = 2068
+	InterfaceOffError          = 2072
+	InterfaceSize              = 2076 // sizeof(struct xenstore_domain_interface)
+)
+
+// Values of the server_features, connection and error fields.
+const (
+	XENSTORE_SERVER_FEATURE_RECONNECTION = 1
+	XENSTORE_SERVER_FEATURE_ERROR        = 2
+
+	XENSTORE_CONNECTED = 0
+	XENSTORE_RECONNECT = 1
+
+	XENSTORE_ERROR_NONE    = 0
+	XENSTORE_ERROR_COMM    = 1
+	XENSTORE_ERROR_RINGIDX = 2
+	XENSTORE_ERROR_PROTO   = 3
+)
+
+// MASK_XENSTORE_IDX reduces a free-running index to an offset within a ring.
+func MASK_XENSTORE_IDX(idx uint32) uint32 { return idx & (XENSTORE_RING_SIZE - 1) }
+
+// RingTransport is the guest side of the shared xenstore page, an io.ReadWriteCloser carrying
+// the byte stream a Client speaks. Writes fill req, reads drain rsp; both sleep on the event
+// channel when the ring is full or empty and notify the daemon after every index update.
+//
+// The indices are free-running u32s. The transport keeps private copies of the ones it owns
+// (req_prod, rsp_cons) so the daemon cannot move them, and checks the daemon's (req_cons,
+// rsp_prod) on every read: an index more than a ring's worth away from ours means the daemon is
+// broken, and the transport fails for good with xen.ErrBroken rather than reading out of step.
+type RingTransport struct {
+	page []byte
+	ev   xen.EventChannel
+
+	reqCons, reqProd, rspCons, rspProd, features, errField *uint32
+
+	rmu     sync.Mutex // guards rspCons' private copy: one reader drains rsp at a time
+	rspPriv uint32
+	wmu     sync.Mutex // guards reqProd's private copy: one writer fills req at a time
+	reqPriv uint32
+
+	mu   sync.Mutex    // guards wake and err
+	wake chan struct{} // closed and replaced whenever the daemon notifies or the transport ends
+	err  error         // why the transport no longer works
+
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the event goroutine returned
+}
+
+// NewRingTransport attaches to an interface page the daemon shares with the guest (the page
+// and event channel named by HVM_PARAM_STORE_PFN and HVM_PARAM_STORE_EVTCHN). The page's
+// current indices are taken as they are: the guest must not assume they start at zero, since a
+// boot loader may have used the ring before. It starts one goroutine that waits on ev.
+func NewRingTransport(page []byte, ev xen.EventChannel) (*RingTransport, error) {
+	p, err := indexPtrs(page, InterfaceOffReqCons, InterfaceOffReqProd, InterfaceOffRspCons,
+		InterfaceOffRspProd, InterfaceOffServerFeatures, InterfaceOffError)
+	if err != nil {
+		return nil, err
+	}
+	r := &RingTransport{
+		page: page, ev: ev,
+		reqCons: p[0], reqProd: p[1], rspCons: p[2], rspProd: p[3], features: p[4], errField: p[5],
+		wake: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	r.reqPriv = atomic.LoadUint32(r.reqProd)
+	r.rspPriv = atomic.LoadUint32(r.rspCons)
+	if d := r.reqPriv - atomic.LoadUint32(r.reqCons); d > XENSTORE_RING_SIZE {
+		return nil, brokenf("req ring holds %d bytes at attach", d)
+	}
+	if d := atomic.LoadUint32(r.rspProd) - r.rspPriv; d > XENSTORE_RING_SIZE {
+		return nil, brokenf("rsp ring holds %d bytes at attach", d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go r.events(ctx)
+	return r, nil
+}
+
+// events turns event channel notifications into wake-ups. It is the only caller of ev.Wait, so
+// a reader waiting for data and a writer waiting for space never steal each other's event.
+func (r *RingTransport) events(ctx context.Context) {
+	defer close(r.done)
+	for {
+		err := r.ev.Wait(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				err = xen.ErrClosed
+			} else {
+				err = fmt.Errorf("xenstore: event channel: %w", err)
+			}
+			r.setErr(err)
+			return
+		}
+		r.mu.Lock()
+		close(r.wake)
+		r.wake = make(chan struct{})
+		r.mu.Unlock()
+	}
+}
+
+// setErr fails the transport, waking everyone waiting on it.
+func (r *RingTransport) setErr(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = err
+		close(r.wake)
+		r.wake = make(chan struct{})
+	}
+}
+
+// waiter returns the channel the next wake-up closes. Callers take it before looking at the
+// ring: a notification that arrives after the look closes this very channel, so none is lost.
+func (r *RingTransport) waiter() (<-chan struct{}, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.wake, r.err
+}
+
+// broken fails the transport because the daemon broke the ring protocol, and stops listening.
+func (r *RingTransport) broken(format string, args ...any) error {
+	err := brokenf(format, args...)
+	r.setErr(err)
+	r.cancel()
+	return r.Err()
+}
+
+// Err returns why the transport no longer works, or nil.
+func (r *RingTransport) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// serverError reports an error the daemon announced in the error field, if it has the feature.
+func (r *RingTransport) serverError() error {
+	if atomic.LoadUint32(r.features)&XENSTORE_SERVER_FEATURE_ERROR == 0 {
+		return nil
+	}
+	if e := atomic.LoadUint32(r.errField); e != XENSTORE_ERROR_NONE {
+		return r.broken("daemon reports ring error %d", e)
+	}
+	return nil
+}
+
+// Close stops the transport: blocked and later reads and writes fail with xen.ErrClosed.
+func (r *RingTransport) Close() error {
+	r.cancel()
+	<-r.done
+	r.setErr(xen.ErrClosed)
+	return nil
+}
+
+// Read copies bytes the daemon produced on rsp into p, waiting until at least one is there.
+func (r *RingTransport) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	for {
+		wake, err := r.waiter()
+		if err != nil {
+			return 0, err
+		}
+		// Acquire: the bytes copied below are read only after the index that publishes them.
+		prod := atomic.LoadUint32(r.rspProd)
+		avail := prod - r.rspPriv
+		if avail > XENSTORE_RING_SIZE {
+			return 0, r.broken("rsp_prod %#x is %d bytes past rsp_cons %#x", prod, avail, r.rspPriv)
+		}
+		if avail > 0 {
+			off := MASK_XENSTORE_IDX(r.rspPriv)
+			n := min(int(avail), int(XENSTORE_RING_SIZE-off), len(p))
+			copy(p[:n], r.page[InterfaceOffRsp+int(off):])
+			r.rspPriv += uint32(n)
+			// Release: the copy above completes before the daemon sees the bytes as free and
+			// may overwrite them.
+			atomic.StoreUint32(r.rspCons, r.rspPriv)
+			// The ring protocol asks for a notification after every index update; a daemon
+			// blocked on a full rsp ring waits for exactly this one.
+			if err := r.ev.Notify(); err != nil {
+				r.setErr(fmt.Errorf("xenstore: notify: %w", err))
+			}
+			return n, nil
+		}
+		if err := r.serverError(); err != nil {
+			return 0, err
+		}
+		<-wake
+	}
+}
+
+// Write copies p into req, as much at a time as the ring has room for, and returns once all of
+// it is in the ring (not once the daemon has read it).
+func (r *RingTransport) Write(p []byte) (int, error) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	written := 0
+	for len(p) > 0 {
+		wake, err := r.waiter()
+		if err != nil {
+			return written, err
+		}
+		// Acquire: the daemon finished reading the bytes before req_cons before it published
+		// it, so overwriting them below is safe.
+		cons := atomic.LoadUint32(r.reqCons)
+		used := r.reqPriv - cons
+		if used > XENSTORE_RING_SIZE {
+			return written, r.broken("req_cons %#x is %d bytes behind req_prod %#x", cons, used, r.reqPriv)
+		}
+		if used == XENSTORE_RING_SIZE {
+			if err := r.serverError(); err != nil {
+				return written, err
+			}
+			<-wake
+			continue
+		}
+		off := MASK_XENSTORE_IDX(r.reqPriv)
+		n := min(int(XENSTORE_RING_SIZE-used), int(XENSTORE_RING_SIZE-off), len(p))
+		copy(r.page[InterfaceOffReq+int(off):], p[:n])
+		r.reqPriv += uint32(n)
+		// Release: the daemon sees the bytes copied above before the index that covers them.
+		atomic.StoreUint32(r.reqProd, r.reqPriv)
+		if err := r.ev.Notify(); err != nil {
+			r.setErr(fmt.Errorf("xenstore: notify: %w", err))
+			return written + n, r.Err()
+		}
+		p = p[n:]
+		written += n
+	}
+	return written, nil
+}

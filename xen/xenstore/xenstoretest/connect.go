@@ -1,0 +1,55 @@
+// Helpers that connect a xenstore.Client to a Server for a test, and clean up after it.
+
+package xenstoretest
+
+import (
+	"net"
+	"testing"
+
+	"github.com/tamaxen/tamaxen/xen/xenstore"
+)
+
+// NewClient connects a client to s over net.Pipe. The client is closed, and the server side
+// of the connection stopped, when the test ends.
+func (s *Server) NewClient(tb testing.TB) *xenstore.Client {
+	tb.Helper()
+	cs, ss := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Serve(ss)
+	}()
+	c := xenstore.New(cs)
+	tb.Cleanup(func() {
+		_ = c.Close()
+		_ = ss.Close()
+		<-done
+	})
+	return c
+}
+
+// NewRingClient connects a client to s through an interface page and a pair of fake event
+// channels, as a guest talks to xenstored. start sets every ring index before either side
+// attaches, so tests can start near the u32 wrap. The page is returned for tests that
+// tamper with it.
+func (s *Server) NewRingClient(tb testing.TB, start uint32) (*xenstore.Client, []byte) {
+	tb.Helper()
+	page := make([]byte, 4096)
+	for _, off := range []int{xenstore.InterfaceOffReqCons, xenstore.InterfaceOffReqProd,
+		xenstore.InterfaceOffRspCons, xenstore.InterfaceOffRspProd} {
+		*index(page, off) = start
+	}
+	guest, daemon := NewEventChannelPair(1, 2)
+	stop := s.ServeRing(page, daemon)
+	tr, err := xenstore.NewRingTransport(page, guest)
+	if err != nil {
+		stop()
+		tb.Fatalf("NewRingTransport: %v", err)
+	}
+	c := xenstore.New(tr)
+	tb.Cleanup(func() {
+		_ = c.Close()
+		stop()
+	})
+	return c, page
+}

@@ -1,0 +1,216 @@
+// Server: connections, framing and the request handlers of the fake daemon.
+
+package xenstoretest
+
+import (
+	"encoding/binary"
+	"io"
+	"strconv"
+	"sync"
+
+	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/xenstore"
+)
+
+// Server is a fake xenstored holding one store, serving any number of connections, all on
+// behalf of one guest domain (relative paths resolve under /local/domain/<domid>).
+type Server struct {
+	domid xen.DomID
+
+	mu      sync.Mutex // guards everything below
+	nodes   tree
+	gen     uint64 // bumped by every change to nodes; a transaction started earlier conflicts
+	txs     map[uint32]*transaction
+	nextTx  uint32
+	conns   map[*conn]struct{}
+	faults  map[string]string // absolute path -> error name every request on it gets
+	failTx  int               // commits still to refuse with EAGAIN
+	counts  map[xenstore.MsgType]int
+	dropped int // connections dropped for protocol violations
+}
+
+type transaction struct {
+	c       *conn
+	base    uint64
+	nodes   tree
+	changes []change
+}
+
+type watch struct {
+	path  string // as registered
+	abs   string
+	token string
+}
+
+// NewServer returns a store holding the guest's home directory with its domid and name, as
+// the toolstack creates it.
+func NewServer(domid xen.DomID, name string) *Server {
+	s := &Server{
+		domid:  domid,
+		nodes:  tree{"/": {perms: []xenstore.Perm{{Dom: 0, Access: xenstore.AccessNone}}}},
+		txs:    make(map[uint32]*transaction),
+		nextTx: 1,
+		conns:  make(map[*conn]struct{}),
+		faults: make(map[string]string),
+		counts: make(map[xenstore.MsgType]int),
+	}
+	home := s.home()
+	s.nodes.create(home)
+	s.nodes[home].perms = []xenstore.Perm{{Dom: domid, Access: xenstore.AccessNone}}
+	_ = s.Write(home+"/domid", strconv.Itoa(int(domid)))
+	_ = s.Write(home+"/name", name)
+	return s
+}
+
+// Fail makes every request naming path answer with the error string name ("EACCES"); an empty
+// name removes the fault.
+func (s *Server) Fail(path, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, _ := s.resolve(path, true)
+	if name == "" {
+		delete(s.faults, p)
+	} else {
+		s.faults[p] = name
+	}
+}
+
+// FailCommits makes the next n transaction commits fail with EAGAIN, as on a conflict.
+func (s *Server) FailCommits(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failTx = n
+}
+
+// Count returns how many requests of type t the server handled.
+func (s *Server) Count(t xenstore.MsgType) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts[t]
+}
+
+// Watches returns the number of watches registered over all connections.
+func (s *Server) Watches() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.conns {
+		n += len(c.watches)
+	}
+	return n
+}
+
+// Transactions returns the number of open transactions.
+func (s *Server) Transactions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.txs)
+}
+
+// Dropped returns how many connections were dropped for breaking the protocol.
+func (s *Server) Dropped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// conn is one client connection. Replies and events go through an unbounded queue drained by a
+// writer goroutine, so firing watches under s.mu never waits for a slow client.
+type conn struct {
+	s       *Server
+	watches []watch // guarded by s.mu
+
+	qmu    sync.Mutex
+	qcond  *sync.Cond
+	queue  [][]byte
+	closed bool
+}
+
+// Serve speaks the protocol on rw until reading fails or the client breaks the protocol, then
+// drops the connection's watches and transactions, as xenstored does. It returns the read error.
+func (s *Server) Serve(rw io.ReadWriter) error {
+	c := &conn{s: s}
+	c.qcond = sync.NewCond(&c.qmu)
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	writerDone := make(chan struct{})
+	go c.writer(rw, writerDone)
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		for id, tx := range s.txs {
+			if tx.c == c {
+				delete(s.txs, id)
+			}
+		}
+		s.mu.Unlock()
+		c.qmu.Lock()
+		c.closed = true
+		c.qcond.Broadcast()
+		c.qmu.Unlock()
+		<-writerDone
+	}()
+
+	var hdr [xenstore.SockmsgSize]byte
+	for {
+		if _, err := io.ReadFull(rw, hdr[:]); err != nil {
+			return err
+		}
+		t := xenstore.MsgType(binary.LittleEndian.Uint32(hdr[0:]))
+		reqID := binary.LittleEndian.Uint32(hdr[4:])
+		txID := binary.LittleEndian.Uint32(hdr[8:])
+		n := binary.LittleEndian.Uint32(hdr[12:])
+		if n > xenstore.XENSTORE_PAYLOAD_MAX {
+			// xenstored drops a connection that violates the payload limit.
+			s.mu.Lock()
+			s.dropped++
+			s.mu.Unlock()
+			return io.ErrUnexpectedEOF
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(rw, payload); err != nil {
+			return err
+		}
+		s.handle(c, t, reqID, txID, payload)
+	}
+}
+
+// send queues one message.
+func (c *conn) send(t xenstore.MsgType, reqID, txID uint32, payload []byte) {
+	msg := make([]byte, xenstore.SockmsgSize+len(payload))
+	binary.LittleEndian.PutUint32(msg[0:], uint32(t))
+	binary.LittleEndian.PutUint32(msg[4:], reqID)
+	binary.LittleEndian.PutUint32(msg[8:], txID)
+	binary.LittleEndian.PutUint32(msg[12:], uint32(len(payload)))
+	copy(msg[xenstore.SockmsgSize:], payload)
+	c.qmu.Lock()
+	c.queue = append(c.queue, msg)
+	c.qcond.Signal()
+	c.qmu.Unlock()
+}
+
+// event queues a watch event; xenstored sends them with req_id and tx_id 0.
+func (c *conn) event(path, token string) {
+	c.send(xenstore.XS_WATCH_EVENT, 0, 0, []byte(path+"\x00"+token+"\x00"))
+}
+
+func (c *conn) writer(w io.Writer, done chan<- struct{}) {
+	defer close(done)
+	for {
+		c.qmu.Lock()
+		for len(c.queue) == 0 && !c.closed {
+			c.qcond.Wait()
+		}
+		if c.closed {
+			c.qmu.Unlock()
+			return
+		}
+		msg := c.queue[0]
+		c.queue = c.queue[1:]
+		c.qmu.Unlock()
+		if _, err := w.Write(msg); err != nil {
+			return
+		}
+	}
+}
