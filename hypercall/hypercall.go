@@ -16,16 +16,16 @@ import (
 	"github.com/tamaxen/tamaxen/xen"
 )
 
-// Hypercall numbers (xen.h).
+// Hypercall numbers (xen.h, where they are spelt __HYPERVISOR_<name>).
 const (
-	__HYPERVISOR_memory_op        = 12
-	__HYPERVISOR_xen_version      = 17
-	__HYPERVISOR_console_io       = 18
-	__HYPERVISOR_grant_table_op   = 20
-	__HYPERVISOR_vcpu_op          = 24
-	__HYPERVISOR_sched_op         = 29
-	__HYPERVISOR_event_channel_op = 32
-	__HYPERVISOR_hvm_op           = 34
+	HYPERVISOR_memory_op        = 12
+	HYPERVISOR_xen_version      = 17
+	HYPERVISOR_console_io       = 18
+	HYPERVISOR_grant_table_op   = 20
+	HYPERVISOR_vcpu_op          = 24
+	HYPERVISOR_sched_op         = 29
+	HYPERVISOR_event_channel_op = 32
+	HYPERVISOR_hvm_op           = 34
 )
 
 // Sub-operations used by the typed wrappers.
@@ -98,19 +98,19 @@ var _ xen.Hypervisor = Xen{}
 
 // EventChannelOp is HYPERVISOR_event_channel_op.
 func (Xen) EventChannelOp(cmd uint32, arg []byte) error {
-	rc, err := call(__HYPERVISOR_event_channel_op, uintptr(cmd), bufAddr(arg), 0, 0, 0)
+	rc, err := call(HYPERVISOR_event_channel_op, uintptr(cmd), bufAddr(arg), 0, 0, 0)
 	return result(rc, err, arg)
 }
 
 // GrantTableOp is HYPERVISOR_grant_table_op.
 func (Xen) GrantTableOp(cmd uint32, arg []byte, count uint32) error {
-	rc, err := call(__HYPERVISOR_grant_table_op, uintptr(cmd), bufAddr(arg), uintptr(count), 0, 0)
+	rc, err := call(HYPERVISOR_grant_table_op, uintptr(cmd), bufAddr(arg), uintptr(count), 0, 0)
 	return result(rc, err, arg)
 }
 
 // MemoryOp is HYPERVISOR_memory_op.
 func (Xen) MemoryOp(cmd uint32, arg []byte) (int64, error) {
-	rc, err := call(__HYPERVISOR_memory_op, uintptr(cmd), bufAddr(arg), 0, 0, 0)
+	rc, err := call(HYPERVISOR_memory_op, uintptr(cmd), bufAddr(arg), 0, 0, 0)
 	if err := result(rc, err, arg); err != nil {
 		return 0, err
 	}
@@ -119,7 +119,7 @@ func (Xen) MemoryOp(cmd uint32, arg []byte) (int64, error) {
 
 // HVMOp is HYPERVISOR_hvm_op.
 func (Xen) HVMOp(cmd uint32, arg []byte) error {
-	rc, err := call(__HYPERVISOR_hvm_op, uintptr(cmd), bufAddr(arg), 0, 0, 0)
+	rc, err := call(HYPERVISOR_hvm_op, uintptr(cmd), bufAddr(arg), 0, 0, 0)
 	return result(rc, err, arg)
 }
 
@@ -135,7 +135,7 @@ func result(rc int64, err error, arg []byte) error {
 
 // Version returns Xen's major and minor version (XENVER_version).
 func Version() (major, minor int, err error) {
-	rc, err := call(__HYPERVISOR_xen_version, XENVER_version, 0, 0, 0, 0)
+	rc, err := call(HYPERVISOR_xen_version, XENVER_version, 0, 0, 0, 0)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -148,7 +148,7 @@ func Version() (major, minor int, err error) {
 // ExtraVersion returns the version suffix (XENVER_extraversion), e.g. ".7" or "-unstable".
 func ExtraVersion() (string, error) {
 	var buf [16]byte
-	rc, err := call(__HYPERVISOR_xen_version, XENVER_extraversion, bufAddr(buf[:]), 0, 0, 0)
+	rc, err := call(HYPERVISOR_xen_version, XENVER_extraversion, bufAddr(buf[:]), 0, 0, 0)
 	if err := result(rc, err, buf[:]); err != nil {
 		return "", err
 	}
@@ -203,20 +203,20 @@ func SetEvtchnUpcallVector(vcpu uint32, vector uint8) error {
 func Shutdown(reason ShutdownReason) error {
 	var arg [4]byte
 	binary.LittleEndian.PutUint32(arg[:], uint32(reason))
-	rc, err := call(__HYPERVISOR_sched_op, SCHEDOP_shutdown, bufAddr(arg[:]), 0, 0, 0)
+	rc, err := call(HYPERVISOR_sched_op, SCHEDOP_shutdown, bufAddr(arg[:]), 0, 0, 0)
 	return result(rc, err, arg[:])
 }
 
 // Block deschedules this vCPU until an event is pending for it (SCHEDOP_block). Xen enables event
 // delivery atomically with the block, so an event that raced with the call is not slept through.
 func Block() error {
-	rc, err := call(__HYPERVISOR_sched_op, SCHEDOP_block, 0, 0, 0, 0)
+	rc, err := call(HYPERVISOR_sched_op, SCHEDOP_block, 0, 0, 0, 0)
 	return result(rc, err, nil)
 }
 
 // Yield gives up the rest of this vCPU's time slice (SCHEDOP_yield).
 func Yield() error {
-	rc, err := call(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0, 0, 0)
+	rc, err := call(HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0, 0, 0)
 	return result(rc, err, nil)
 }
 
@@ -226,13 +226,13 @@ func SetSingleshotTimer(vcpu uint32, deadline uint64, flags uint32) error {
 	var arg [SizeofVcpuSetSingleshotTimer]byte
 	binary.LittleEndian.PutUint64(arg[0:], deadline)
 	binary.LittleEndian.PutUint32(arg[8:], flags)
-	rc, err := call(__HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, uintptr(vcpu), bufAddr(arg[:]), 0, 0)
+	rc, err := call(HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, uintptr(vcpu), bufAddr(arg[:]), 0, 0)
 	return result(rc, err, arg[:])
 }
 
 // StopSingleshotTimer disarms vcpu's one-shot timer.
 func StopSingleshotTimer(vcpu uint32) error {
-	rc, err := call(__HYPERVISOR_vcpu_op, VCPUOP_stop_singleshot_timer, uintptr(vcpu), 0, 0, 0)
+	rc, err := call(HYPERVISOR_vcpu_op, VCPUOP_stop_singleshot_timer, uintptr(vcpu), 0, 0, 0)
 	return result(rc, err, nil)
 }
 
@@ -242,7 +242,7 @@ func ConsoleWrite(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	rc, err := call(__HYPERVISOR_console_io, CONSOLEIO_write, uintptr(len(b)), bufAddr(b), 0, 0)
+	rc, err := call(HYPERVISOR_console_io, CONSOLEIO_write, uintptr(len(b)), bufAddr(b), 0, 0)
 	return result(rc, err, b)
 }
 

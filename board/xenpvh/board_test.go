@@ -1,0 +1,133 @@
+package xenpvh
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// bootBlob builds the copy the entry code makes of Xen's start info.
+func bootBlob(magic uint32, version uint32, mm []MemmapEntry, cmdline string) []byte {
+	b := make([]byte, bootInfoSize)
+	le := binary.LittleEndian
+	le.PutUint32(b, magic)
+	le.PutUint32(b[OffsetofStartInfoVersion:], version)
+	le.PutUint64(b[OffsetofStartInfoRsdpPaddr:], 0xfc000000)
+	le.PutUint32(b[OffsetofStartInfoMemmapEntries:], uint32(len(mm)))
+	for i, e := range mm {
+		o := b[bootMemmapOff+i*SizeofMemmapEntry:]
+		le.PutUint64(o, e.Addr)
+		le.PutUint64(o[8:], e.Size)
+		le.PutUint32(o[16:], e.Type)
+	}
+	copy(b[bootCmdlineOff:], cmdline)
+	return b
+}
+
+// xlMemmap is the memory map Xen 4.17's libxl gives a PVH guest with `memory = mb`.
+func xlMemmap(mb uint64) []MemmapEntry {
+	return []MemmapEntry{
+		{Addr: 0, Size: mb << 20, Type: XEN_HVM_MEMMAP_TYPE_RAM},
+		{Addr: 0xfc000000, Size: 0x1000, Type: XEN_HVM_MEMMAP_TYPE_RESERVED},
+		{Addr: 0xfc008000, Size: 0x1000, Type: 3},
+	}
+}
+
+func TestParseBootInfo(t *testing.T) {
+	mm := xlMemmap(64)
+	si, err := ParseBootInfo(bootBlob(XEN_HVM_START_MAGIC_VALUE, 1, mm, "timeout=30s panic=0"), len(mm))
+	require.NoError(t, err)
+	assert.Equal(t, uint32(1), si.Version)
+	assert.Equal(t, uint64(0xfc000000), si.RSDP)
+	assert.Equal(t, mm, si.Memmap)
+	assert.Equal(t, "timeout=30s panic=0", si.Cmdline)
+}
+
+func TestParseBootInfoErrors(t *testing.T) {
+	_, err := ParseBootInfo(bootBlob(0x12345678, 1, nil, ""), 0)
+	assert.ErrorIs(t, err, ErrNoStartInfo)
+	_, err = ParseBootInfo(make([]byte, 10), 0)
+	assert.Error(t, err)
+	_, err = ParseBootInfo(bootBlob(XEN_HVM_START_MAGIC_VALUE, 1, nil, ""), maxMemmap+1)
+	assert.Error(t, err)
+}
+
+func TestParseBootInfoLongCmdline(t *testing.T) {
+	long := make([]byte, maxCmdline+100)
+	for i := range long {
+		long[i] = 'x'
+	}
+	b := bootBlob(XEN_HVM_START_MAGIC_VALUE, 1, nil, "")
+	copy(b[bootCmdlineOff:], long[:maxCmdline-1]) // the entry code copies at most maxCmdline-1
+	si, err := ParseBootInfo(b, 0)
+	require.NoError(t, err)
+	assert.Len(t, si.Cmdline, maxCmdline-1)
+}
+
+func TestComputeLayout(t *testing.T) {
+	const ramStart = 0x200000
+	tests := []struct {
+		name    string
+		mm      []MemmapEntry
+		dmaSize uint64
+		wantErr bool
+	}{
+		{"32 MiB", xlMemmap(32), 3 << 20, false},
+		{"64 MiB", xlMemmap(64), 7 << 20, false},
+		{"1024 MiB caps the DMA region", xlMemmap(1024), dmaMax, false},
+		{"16 MiB", xlMemmap(16), 1 << 20, false},
+		{"too small", xlMemmap(8), 0, true},
+		{"RAM not at the link address", []MemmapEntry{{Addr: 0x400000, Size: 64 << 20, Type: XEN_HVM_MEMMAP_TYPE_RAM}}, 0, true},
+		{"only reserved", []MemmapEntry{{Addr: 0, Size: 64 << 20, Type: XEN_HVM_MEMMAP_TYPE_RESERVED}}, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := ComputeLayout(tt.mm, ramStart)
+			if tt.wantErr {
+				assert.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			end := tt.mm[0].End()
+			assert.Equal(t, tt.dmaSize, l.DMASize)
+			assert.Equal(t, uint64(ramStart), l.RAMStart)
+			assert.Equal(t, end, l.RAMEnd)
+			assert.Equal(t, l.RAMStart+l.RAMSize, l.DMAStart, "DMA region follows the runtime's RAM")
+			assert.Equal(t, end, l.DMAStart+l.DMASize, "DMA region ends with RAM")
+			assert.Zero(t, l.DMAStart%dmaAlign)
+		})
+	}
+}
+
+func TestTotalRAM(t *testing.T) {
+	assert.Equal(t, uint64(32<<20), TotalRAM(xlMemmap(32)))
+}
+
+func TestCmdline(t *testing.T) {
+	c := ParseCmdline("  timeout=30s panic ip=10.0.0.2/24 timeout=5s ")
+	v, ok := c.Get("timeout")
+	assert.True(t, ok)
+	assert.Equal(t, "5s", v, "later words override")
+	v, ok = c.Get("panic")
+	assert.True(t, ok)
+	assert.Empty(t, v)
+	v, _ = c.Get("ip")
+	assert.Equal(t, "10.0.0.2/24", v)
+	_, ok = c.Get("gw")
+	assert.False(t, ok)
+	assert.Equal(t, "  timeout=30s panic ip=10.0.0.2/24 timeout=5s ", c.String())
+}
+
+func FuzzParseBootInfo(f *testing.F) {
+	f.Add(bootBlob(XEN_HVM_START_MAGIC_VALUE, 1, xlMemmap(32), "timeout=1s"), 3)
+	f.Fuzz(func(t *testing.T, b []byte, count int) {
+		si, err := ParseBootInfo(b, count)
+		if err != nil {
+			return
+		}
+		_, _ = ComputeLayout(si.Memmap, 0x200000)
+		_ = ParseCmdline(si.Cmdline)
+	})
+}
