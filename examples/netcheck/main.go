@@ -1,0 +1,112 @@
+//go:build tamago && amd64
+
+// Command netcheck brings up the guest's vif with netfront and answers ARP, ICMP echo and UDP
+// echo (port 7) for the address given on its command line, printing what was negotiated with
+// the backend and the queue counters. It is the real-Xen check of the driver against Linux
+// netback: dom0 pings it and sends it UDP.
+//
+// Guest command line (extra= in the xl config):
+//
+//	ip=10.0.0.2     the address to answer for
+//	queues=2        queues to ask for
+//	timeout=60s     power off after this long
+//	reconnect=1     after the first close of the backend (xl network-detach), wait for a new
+//	                vif and keep answering
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/tamaxen/tamaxen/board/xenpvh"
+	"github.com/tamaxen/tamaxen/netfront"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Printf("netcheck: error: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	_, _, cmdline := xenpvh.Info()
+	ipStr, _ := cmdline.Get("ip")
+	if ipStr == "" {
+		ipStr = "10.0.0.2"
+	}
+	ip, err := netip.ParseAddr(ipStr)
+	if err != nil || !ip.Is4() {
+		return fmt.Errorf("ip=%q: want an IPv4 address", ipStr)
+	}
+	queues := 1
+	if v, ok := cmdline.Get("queues"); ok {
+		if queues, err = strconv.Atoi(v); err != nil {
+			return fmt.Errorf("queues=%q: %w", v, err)
+		}
+	}
+	timeout := 60 * time.Second
+	if v, ok := cmdline.Get("timeout"); ok {
+		if timeout, err = time.ParseDuration(v); err != nil {
+			return fmt.Errorf("timeout=%q: %w", v, err)
+		}
+	}
+
+	xs, err := xenpvh.XenStore()
+	if err != nil {
+		return err
+	}
+	gt, err := xenpvh.GrantTable()
+	if err != nil {
+		return err
+	}
+	r := &responder{ip: ip.As4()}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+
+	start := time.Now()
+	dev, err := netfront.Open(ctx, netfront.Platform{
+		XenStore: xs, Grants: gt, Events: xenpvh.Events, Memory: xenpvh.Memory,
+	}, netfront.Config{Queues: queues, Receive: r.receive})
+	if err != nil {
+		return err
+	}
+	r.dev.Store(dev)
+	r.mac = [6]byte(dev.MAC())
+	f := dev.Features()
+	fmt.Printf("netcheck: connected %s mac %s mtu %d in %v\n", dev.Path(), dev.MAC(), dev.MTU(), time.Since(start).Round(time.Millisecond))
+	fmt.Printf("netcheck: features rx-copy=%v sg=%v gso-tcpv4=%v gso-tcpv6=%v csum=%v ipv6-csum=%v split-evtchn=%v queues=%d\n",
+		f.RxCopy, f.SG, f.GSOTCPv4, f.GSOTCPv6, f.CsumOffload, f.IPv6CsumOffload, f.SplitEventChannels, f.Queues)
+	fmt.Printf("netcheck: ready ip %s\n", ip)
+
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	var last uint64
+	for {
+		select {
+		case <-ctx.Done():
+			report(dev)
+			fmt.Printf("netcheck: timeout, powering off\n")
+			return dev.Close()
+		case <-tick.C:
+			if err := dev.Err(); err != nil {
+				return err
+			}
+			if n := r.answered.Load(); n != last {
+				last = n
+				report(dev)
+			}
+		}
+	}
+}
+
+func report(dev *netfront.Device) {
+	for i, s := range dev.Stats() {
+		fmt.Printf("netcheck: queue %d tx %d pkts %d bytes %d err %d drop | rx %d pkts %d bytes %d err %d drop %d csum-blank %d gso | violations %d\n",
+			i, s.TxPackets, s.TxBytes, s.TxErrors, s.TxDropped, s.RxPackets, s.RxBytes, s.RxErrors, s.RxDropped, s.RxCsumBlank, s.RxGSO, s.Violations)
+	}
+}

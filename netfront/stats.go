@@ -1,0 +1,36 @@
+// Per-queue counters, updated without locks and read at any time.
+
+package netfront
+
+import "sync/atomic"
+
+// QueueStats are one queue's counters.
+type QueueStats struct {
+	TxPackets, TxBytes, TxErrors, TxDropped, TxGSO uint64
+	RxPackets, RxBytes, RxErrors, RxDropped, RxGSO uint64
+	// RxCsumBlank counts frames that arrived with a partial checksum to complete
+	// (Linux's rx_gso_checksum_fixup counts the fix-ups of such frames).
+	RxCsumBlank uint64
+	// Violations counts backend protocol violations (each one breaks the device).
+	Violations uint64
+	// TxInFlight is the number of TX slots awaiting a response; RxPosted the posted RX buffers.
+	TxInFlight, RxPosted uint64
+}
+
+type counters struct {
+	txPackets, txBytes, txErrors, txDropped, txGSO atomic.Uint64
+	rxPackets, rxBytes, rxErrors, rxDropped, rxGSO atomic.Uint64
+	rxCsumBlank, violations                        atomic.Uint64
+	txInFlight, rxPosted                           atomic.Int64
+}
+
+func (c *counters) snapshot() QueueStats {
+	return QueueStats{
+		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(), TxErrors: c.txErrors.Load(),
+		TxDropped: c.txDropped.Load(), TxGSO: c.txGSO.Load(),
+		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(), RxErrors: c.rxErrors.Load(),
+		RxDropped: c.rxDropped.Load(), RxGSO: c.rxGSO.Load(), RxCsumBlank: c.rxCsumBlank.Load(),
+		Violations: c.violations.Load(),
+		TxInFlight: uint64(max(c.txInFlight.Load(), 0)), RxPosted: uint64(max(c.rxPosted.Load(), 0)),
+	}
+}

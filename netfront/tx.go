@@ -1,0 +1,202 @@
+// The TX ring: frames copied into granted pages, one slot per page, and their completions.
+
+package netfront
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/evtchn"
+	"github.com/tamaxen/tamaxen/xen/netif"
+	"github.com/tamaxen/tamaxen/xen/ring"
+)
+
+// txQueue is one queue's TX side.
+type txQueue struct {
+	q *queue
+
+	// mu guards the ring's producer side and consumer side, free, inflight and the pages'
+	// contents: Send and the completion path both take it.
+	mu       sync.Mutex
+	ring     *ring.Front
+	ch       *evtchn.Channel // TX notifications (the queue's only channel unless split)
+	pages    []xen.Page      // pages[id] carries the slot with that id
+	grefs    []xen.GrantRef  // grefs[id] grants pages[id] read-only to the backend
+	free     []uint16        // ids not in flight, used as a stack
+	inflight []bool          // inflight[id]: a request with this id awaits its response
+
+	// space gets a token whenever completions free slots, for senders waiting for room.
+	space chan struct{}
+}
+
+// slotsFor returns how many data slots a frame of n bytes takes (one per page).
+func slotsFor(n int) int { return (n + xen.PageSize - 1) / xen.PageSize }
+
+// send queues one frame, waiting for ring space while ctx allows.
+func (t *txQueue) send(ctx context.Context, frame []byte, m TxMeta) error {
+	d := t.q.dev
+	n := len(frame)
+	switch {
+	case n < netif.ETH_HLEN:
+		return ErrTooSmall
+	case n > netif.XEN_NETIF_MAX_TX_SIZE:
+		return ErrTooBig
+	}
+	slots := slotsFor(n)
+	if slots > 1 && !d.features.SG {
+		return ErrTooBig
+	}
+	if slots > netif.XEN_NETIF_NR_SLOTS_MIN || slots > len(t.pages) {
+		// One page per slot never needs more than 17 slots for 65535 bytes; keep the check
+		// so a change of slot layout cannot exceed what every backend accepts.
+		t.q.stats.txDropped.Add(1)
+		return ErrTooBig
+	}
+	gso := m.GSOType != GSONone
+	if gso && !d.gsoAllowed(m.GSOType) {
+		return fmt.Errorf("netfront: GSO type %d not negotiated: %w", m.GSOType, ErrTooBig)
+	}
+	need := uint32(slots)
+	if gso {
+		need++ // the extra-info slot
+	}
+	for {
+		if err := d.err(); err != nil {
+			return err
+		}
+		t.mu.Lock()
+		if err := t.reclaimLocked(); err != nil {
+			t.mu.Unlock()
+			return err
+		}
+		if t.ring.FreeRequests() >= need && len(t.free) >= slots {
+			err := t.queueLocked(frame, m, slots, gso)
+			t.mu.Unlock()
+			return err
+		}
+		t.mu.Unlock()
+		select {
+		case <-t.space:
+		case <-ctx.Done():
+			t.q.stats.txDropped.Add(1)
+			return ctx.Err()
+		case <-d.closing:
+			return ErrClosed
+		}
+	}
+}
+
+// queueLocked copies the frame into free pages and publishes its requests.
+func (t *txQueue) queueLocked(frame []byte, m TxMeta, slots int, gso bool) error {
+	var req netif.TxRequest
+	for i := 0; i < slots; i++ {
+		chunk := frame[i*xen.PageSize : min((i+1)*xen.PageSize, len(frame))]
+		id := t.free[len(t.free)-1]
+		t.free = t.free[:len(t.free)-1]
+		t.inflight[id] = true
+		copy(t.pages[id].Data, chunk)
+
+		req = netif.TxRequest{Gref: uint32(t.grefs[id]), ID: id, Size: uint16(len(chunk))}
+		if i == 0 {
+			// The first slot's size is the size of the whole packet.
+			req.Size = uint16(len(frame))
+			if m.CsumBlank {
+				req.Flags |= netif.NETTXF_csum_blank | netif.NETTXF_data_validated
+			} else if m.DataValidated {
+				req.Flags |= netif.NETTXF_data_validated
+			}
+			if gso {
+				req.Flags |= netif.NETTXF_extra_info
+			}
+		}
+		if i < slots-1 {
+			req.Flags |= netif.NETTXF_more_data
+		}
+		slot, err := t.ring.NextRequest()
+		if err != nil {
+			return err
+		}
+		req.Encode(slot)
+		if i == 0 && gso {
+			// The extra-info slot follows the first request directly.
+			ex, err := t.ring.NextRequest()
+			if err != nil {
+				return err
+			}
+			e := netif.ExtraInfo{Type: netif.XEN_NETIF_EXTRA_TYPE_GSO, GSOSize: m.GSOSize, GSOType: m.GSOType}
+			e.Encode(ex)
+		}
+	}
+	st := &t.q.stats
+	st.txInFlight.Add(int64(slots))
+	st.txPackets.Add(1)
+	st.txBytes.Add(uint64(len(frame)))
+	if gso {
+		st.txGSO.Add(1)
+	}
+	if t.ring.PushRequestsAndCheckNotify() {
+		if err := t.ch.Notify(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reclaimLocked consumes TX responses, freeing their slots. A response is copied out of the
+// ring once, then checked: NULL responses (to extra-info slots) carry no id; every other one
+// must name a slot in flight.
+func (t *txQueue) reclaimLocked() error {
+	var buf [netif.TxSlotSize]byte
+	var rsp netif.TxResponse
+	freed := 0
+	for {
+		for {
+			ok, err := t.ring.ConsumeResponse(buf[:])
+			if err != nil {
+				return t.q.dev.violation(t.q, "tx ring: %v", err)
+			}
+			if !ok {
+				break
+			}
+			rsp.Decode(buf[:])
+			if rsp.Status == netif.NETIF_RSP_NULL {
+				continue
+			}
+			if int(rsp.ID) >= len(t.inflight) || !t.inflight[rsp.ID] {
+				return t.q.dev.violation(t.q, "tx response id %d not in flight", rsp.ID)
+			}
+			t.inflight[rsp.ID] = false
+			t.free = append(t.free, rsp.ID)
+			freed++
+			if rsp.Status != netif.NETIF_RSP_OKAY {
+				t.q.stats.txErrors.Add(1)
+			}
+		}
+		// Ask for an event at the next response, then look once more: a response that
+		// arrived in between would otherwise wait for an event that never comes.
+		more, err := t.ring.FinalCheckForResponses()
+		if err != nil {
+			return t.q.dev.violation(t.q, "tx ring: %v", err)
+		}
+		if !more {
+			break
+		}
+	}
+	if freed > 0 {
+		t.q.stats.txInFlight.Add(-int64(freed))
+		select {
+		case t.space <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// reclaim is the completion path's entry: run on TX events.
+func (t *txQueue) reclaim() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.reclaimLocked()
+}
