@@ -1,0 +1,46 @@
+// Boot: the board's bring-up of the core services, done against the simulated Xen.
+
+package sim
+
+import (
+	"fmt"
+
+	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/evtchn"
+	"github.com/tamaxen/tamaxen/xen/gnttab"
+)
+
+// Services are a domain's core services after Boot, built from the real portable packages.
+type Services struct {
+	Domain *Domain
+	Events *evtchn.Dispatcher
+	Grants *gnttab.Table
+}
+
+// Boot does for d what board/xenpvh does on a real PVH guest, through d's hypercalls only:
+// map shared_info at a page of its RAM (XENMAPSPACE_shared_info), create the evtchn
+// Dispatcher on it and register its Upcall as the domain's upcall, and map the grant table
+// (gnttab.New). Backends in dom0 boot the same way, so they use the same packages.
+func (d *Domain) Boot(cfg gnttab.Config) (*Services, error) {
+	pg, err := d.Memory().AllocPage()
+	if err != nil {
+		return nil, fmt.Errorf("sim: dom%d: shared_info page: %w", d.id, err)
+	}
+	var arg [gnttab.SizeofXenAddToPhysmap]byte
+	le.PutUint16(arg[gnttab.OffsetofXenAddToPhysmapDomid:], uint16(xen.DOMID_SELF))
+	le.PutUint32(arg[gnttab.OffsetofXenAddToPhysmapSpace:], gnttab.XENMAPSPACE_shared_info)
+	le.PutUint64(arg[gnttab.OffsetofXenAddToPhysmapGpfn:], uint64(pg.Frame))
+	if _, err := d.hv.MemoryOp(gnttab.XENMEM_add_to_physmap, arg[:]); err != nil {
+		return nil, fmt.Errorf("sim: dom%d: mapping shared_info: %w", d.id, err)
+	}
+	ev, err := evtchn.New(d.hv, pg.Data, 0)
+	if err != nil {
+		return nil, err
+	}
+	d.SetUpcall(ev.Upcall)
+	gt, err := gnttab.New(d.hv, d.Memory(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Services{Domain: d, Events: ev, Grants: gt}, nil
+}

@@ -1,0 +1,211 @@
+// Grant tables v1: the frames, their mapping into the guest, and backends mapping grants.
+
+package sim
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/gnttab"
+)
+
+var le = binary.LittleEndian
+
+const (
+	gnttabReservedConsole  = gnttab.GNTTAB_RESERVED_CONSOLE
+	gnttabReservedXenstore = gnttab.GNTTAB_RESERVED_XENSTORE
+)
+
+// grantTable is a domain's grant table as Xen holds it. Each frame is either Xen's own page
+// (not yet mapped by the guest) or, after XENMEM_add_to_physmap, the guest's page at that gpfn:
+// the guest's gnttab package writes entries there and Xen reads them there, as with a real
+// mapping. The active map is Xen's struct active_grant_entry: how many mappings pin each ref.
+type grantTable struct {
+	d         *Domain
+	maxFrames uint32
+	frames    [][]byte
+	active    map[xen.GrantRef]*activeEntry
+}
+
+// activeEntry counts the mappings of one ref, readers and writers separately (GNTPIN_*).
+type activeEntry struct {
+	readers, writers int
+	grantee          xen.DomID
+	frame            xen.Frame
+}
+
+func (g *grantTable) init(d *Domain, maxFrames uint32) {
+	g.d, g.maxFrames = d, maxFrames
+	g.frames = [][]byte{alignedPages(1)}
+	g.active = make(map[xen.GrantRef]*activeEntry)
+}
+
+// seed writes a grant entry from the toolstack's side (xc_dom_gnttab_seed).
+func (g *grantTable) seed(ref xen.GrantRef, grantee xen.DomID, f xen.Frame) {
+	e := g.entry(ref)
+	le.PutUint32(e[gnttab.OffsetofGrantEntryV1Frame:], uint32(f))
+	atomic.StoreUint32(word32(e, 0), uint32(grantee)<<16|gnttab.GTF_permit_access)
+}
+
+// entry returns ref's 8 bytes in the current frames, or nil beyond the table.
+func (g *grantTable) entry(ref xen.GrantRef) []byte {
+	if uint64(ref) >= uint64(len(g.frames))*gnttab.EntriesPerFrame {
+		return nil
+	}
+	off := int(ref%gnttab.EntriesPerFrame) * gnttab.SizeofGrantEntryV1
+	return g.frames[ref/gnttab.EntriesPerFrame][off : off+gnttab.SizeofGrantEntryV1]
+}
+
+// mapFrameLocked is XENMEM_add_to_physmap with XENMAPSPACE_grant_table: grow the table up to
+// idx (gnttab_grow_table), then make frame idx live at gpfn. The entries move with the frame,
+// so what the toolstack seeded (refs 0 and 1) is there when the guest first looks.
+func (g *grantTable) mapFrameLocked(idx uint64, gpfn xen.Frame) error {
+	page := g.d.Page(gpfn)
+	if idx >= uint64(g.maxFrames) || page == nil {
+		return xen.EINVAL
+	}
+	for uint64(len(g.frames)) <= idx {
+		g.frames = append(g.frames, alignedPages(1))
+	}
+	copy(page, g.frames[idx])
+	g.frames[idx] = page
+	return nil
+}
+
+// Mapping is a backend's mapping of a granted page. Data aliases the granter's page: writes
+// are seen by the granter at once, as with a real mapping. The simulator cannot make a
+// read-only mapping fault; a backend that wrote through one would be a bug in the model.
+type Mapping struct {
+	Data []byte
+
+	d        *Domain // the mapping domain
+	granter  xen.DomID
+	ref      xen.GrantRef
+	writable bool
+	done     bool
+}
+
+// MapGrant maps ref of domain granter into this domain (GNTTABOP_map_grant_ref), writable or
+// read-only. As Xen's map_grant_ref and _set_status_v1 do, the first mapping checks the shared
+// entry with a compare-and-swap that requires GTF_permit_access, the grantee's domid and, for
+// a writable mapping, no GTF_readonly, and sets GTF_reading (and GTF_writing); they stay set
+// until the last such mapping is unmapped, so the granter's EndAccess reports it in use.
+// Errors are gnttab.Status values.
+func (d *Domain) MapGrant(granter xen.DomID, ref xen.GrantRef, writable bool) (*Mapping, error) {
+	d.x.mu.Lock()
+	defer d.x.mu.Unlock()
+	page, st := d.acquireLocked(granter, ref, writable)
+	if st != gnttab.GNTST_okay {
+		return nil, fmt.Errorf("sim: dom%d mapping dom%d ref %d: %w", d.id, granter, ref, st)
+	}
+	return &Mapping{Data: page, d: d, granter: granter, ref: ref, writable: writable}, nil
+}
+
+// Unmap ends the mapping (GNTTABOP_unmap_grant_ref), clearing GTF_writing when the last
+// writable mapping goes and GTF_reading when the last mapping goes. Unmapping twice is a no-op.
+func (m *Mapping) Unmap() {
+	m.d.x.mu.Lock()
+	defer m.d.x.mu.Unlock()
+	if m.done {
+		return
+	}
+	m.done = true
+	m.Data = nil
+	if gd := m.d.x.doms[m.granter]; gd != nil {
+		gd.gt.releaseLocked(m.ref, m.writable)
+	}
+}
+
+// acquireLocked pins ref of granter for domain d, for a mapping or for the duration of one
+// grant copy, and returns the granted page.
+func (d *Domain) acquireLocked(granter xen.DomID, ref xen.GrantRef, writable bool) ([]byte, gnttab.Status) {
+	gd := d.x.domainLocked(d, granter)
+	if gd == nil {
+		return nil, gnttab.GNTST_bad_domain
+	}
+	g := &gd.gt
+	e := g.entry(ref)
+	if e == nil {
+		return nil, gnttab.GNTST_bad_gntref
+	}
+	act := g.active[ref]
+	// Like Xen, the shared entry is only consulted when the pin count says its flags must
+	// change: for the first mapping, or the first writable one.
+	if act == nil || (writable && act.writers == 0) {
+		if st := setStatusV1(e, d.id, writable); st != gnttab.GNTST_okay {
+			return nil, st
+		}
+		if act == nil {
+			act = &activeEntry{grantee: d.id, frame: xen.Frame(le.Uint32(e[gnttab.OffsetofGrantEntryV1Frame:]))}
+			g.active[ref] = act
+		}
+	} else if act.grantee != d.id {
+		return nil, gnttab.GNTST_permission_denied
+	}
+	page := gd.Page(act.frame)
+	if page == nil {
+		if act.readers == 0 && act.writers == 0 {
+			delete(g.active, ref)
+			clearStatus(e, writable, true)
+		}
+		return nil, gnttab.GNTST_bad_page
+	}
+	act.readers++
+	if writable {
+		act.writers++
+	}
+	return page, gnttab.GNTST_okay
+}
+
+// releaseLocked drops one pin and clears the in-use flags the pin count no longer justifies.
+func (g *grantTable) releaseLocked(ref xen.GrantRef, writable bool) {
+	act := g.active[ref]
+	if act == nil {
+		return
+	}
+	act.readers--
+	if writable {
+		act.writers--
+	}
+	e := g.entry(ref)
+	clearStatus(e, writable && act.writers == 0, act.readers == 0)
+	if act.readers == 0 {
+		delete(g.active, ref)
+	}
+}
+
+func clearStatus(e []byte, writing, reading bool) {
+	if writing {
+		atomic.AndUint32(word32(e, 0), ^uint32(gnttab.GTF_writing))
+	}
+	if reading {
+		atomic.AndUint32(word32(e, 0), ^uint32(gnttab.GTF_reading))
+	}
+}
+
+// setStatusV1 is Xen's _set_status_v1: compare-and-swap the flags+domid word so that the check
+// and the setting of GTF_reading/GTF_writing are one step the guest cannot get between. After
+// a few failed swaps Xen gives up ("shared grant entry is unstable").
+func setStatusV1(e []byte, grantee xen.DomID, writable bool) gnttab.Status {
+	hdr := word32(e, 0)
+	mask := uint32(gnttab.GTF_type_mask)
+	if writable {
+		mask |= gnttab.GTF_readonly
+	}
+	for retries := 0; retries < 4; retries++ {
+		old := atomic.LoadUint32(hdr)
+		if old&mask != gnttab.GTF_permit_access || xen.DomID(old>>16) != grantee {
+			return gnttab.GNTST_permission_denied
+		}
+		nw := old | gnttab.GTF_reading
+		if writable {
+			nw |= gnttab.GTF_writing
+		}
+		if atomic.CompareAndSwapUint32(hdr, old, nw) {
+			return gnttab.GNTST_okay
+		}
+	}
+	return gnttab.GNTST_general_error
+}

@@ -1,0 +1,220 @@
+// Hypervisor: a domain's hypercalls, decoded from their wire-layout argument structs.
+
+package sim
+
+import (
+	"github.com/tamaxen/tamaxen/hypercall"
+	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/evtchn"
+	"github.com/tamaxen/tamaxen/xen/gnttab"
+)
+
+// HVM operations and parameters a PVH guest reads (hvm/hvm_op.h, hvm/params.h).
+const (
+	HVMOP_get_param          = hypercall.HVMOP_get_param
+	HVM_PARAM_STORE_PFN      = hypercall.HVM_PARAM_STORE_PFN
+	HVM_PARAM_STORE_EVTCHN   = hypercall.HVM_PARAM_STORE_EVTCHN
+	HVM_PARAM_CONSOLE_PFN    = hypercall.HVM_PARAM_CONSOLE_PFN
+	HVM_PARAM_CONSOLE_EVTCHN = hypercall.HVM_PARAM_CONSOLE_EVTCHN
+	sizeofXenHVMParam        = hypercall.SizeofXenHVMParam
+	hvmNrParams              = 39 // HVM_NR_PARAMS
+)
+
+// Hypervisor implements xen.Hypervisor for one domain: every call acts as that domain.
+// Argument structs of the wrong size fail with xen.EINVAL (on Xen a short buffer would fault
+// or be read past); unknown commands with xen.ENOSYS.
+type Hypervisor struct{ d *Domain }
+
+var _ xen.Hypervisor = (*Hypervisor)(nil)
+
+// EventChannelOp is HYPERVISOR_event_channel_op.
+func (h *Hypervisor) EventChannelOp(cmd uint32, a []byte) error {
+	d := h.d
+	n := evtchnArgSize(cmd)
+	if n == 0 {
+		return xen.ENOSYS
+	}
+	if len(a) != n {
+		return xen.EINVAL
+	}
+	d.x.mu.Lock()
+	defer d.x.mu.Unlock()
+	port := xen.Port(le.Uint32(a))
+	switch cmd {
+	case evtchn.EVTCHNOP_alloc_unbound:
+		// Only a privileged domain may allocate in another domain (the toolstack does, for
+		// the store and console ports); a guest may only name itself.
+		owner := d.x.domainLocked(d, xen.DomID(le.Uint16(a[evtchn.OffsetofEvtchnAllocUnboundDom:])))
+		if owner == nil {
+			return xen.ESRCH
+		}
+		if owner != d && d.id != 0 {
+			return xen.EPERM
+		}
+		remote := xen.DomID(le.Uint16(a[evtchn.OffsetofEvtchnAllocUnboundRemote:]))
+		if remote == xen.DOMID_SELF {
+			remote = owner.id
+		}
+		p, err := owner.allocUnboundLocked(remote)
+		if err != nil {
+			return err
+		}
+		le.PutUint32(a[evtchn.OffsetofEvtchnAllocUnboundPortOut:], uint32(p))
+	case evtchn.EVTCHNOP_bind_interdomain:
+		p, err := d.bindInterdomainLocked(xen.DomID(le.Uint16(a[evtchn.OffsetofEvtchnBindInterdomainRemoteDom:])),
+			xen.Port(le.Uint32(a[evtchn.OffsetofEvtchnBindInterdomainRemotePort:])))
+		if err != nil {
+			return err
+		}
+		le.PutUint32(a[evtchn.OffsetofEvtchnBindInterdomainLocalPortOut:], uint32(p))
+	case evtchn.EVTCHNOP_bind_virq:
+		p, err := d.bindVIRQLocked(evtchn.VIRQ(le.Uint32(a[evtchn.OffsetofEvtchnBindVirqVirq:])),
+			le.Uint32(a[evtchn.OffsetofEvtchnBindVirqVcpu:]))
+		if err != nil {
+			return err
+		}
+		le.PutUint32(a[evtchn.OffsetofEvtchnBindVirqPortOut:], uint32(p))
+	case evtchn.EVTCHNOP_close:
+		return d.closeLocked(port)
+	case evtchn.EVTCHNOP_send:
+		return d.sendLocked(port)
+	case evtchn.EVTCHNOP_unmask:
+		return d.unmaskLocked(port)
+	case EVTCHNOP_status:
+		owner := d.x.domainLocked(d, xen.DomID(le.Uint16(a[OffsetofEvtchnStatusDom:])))
+		if owner == nil {
+			return xen.ESRCH
+		}
+		if owner != d && d.id != 0 {
+			return xen.EPERM
+		}
+		st, err := owner.statusLocked(xen.Port(le.Uint32(a[OffsetofEvtchnStatusPort:])))
+		if err != nil {
+			return err
+		}
+		clear(a[OffsetofEvtchnStatusStatus:])
+		le.PutUint32(a[OffsetofEvtchnStatusStatus:], st.Status)
+		switch st.Status {
+		case EVTCHNSTAT_unbound:
+			le.PutUint16(a[OffsetofEvtchnStatusUDom:], uint16(st.Remote))
+		case EVTCHNSTAT_interdomain:
+			le.PutUint16(a[OffsetofEvtchnStatusUDom:], uint16(st.Remote))
+			le.PutUint32(a[OffsetofEvtchnStatusUPort:], uint32(st.RemotePort))
+		case EVTCHNSTAT_virq:
+			le.PutUint32(a[OffsetofEvtchnStatusUVirq:], uint32(st.VIRQ))
+		}
+	}
+	return nil
+}
+
+// evtchnArgSize is the size of cmd's argument struct, or 0 for a command not simulated.
+func evtchnArgSize(cmd uint32) int {
+	switch cmd {
+	case evtchn.EVTCHNOP_alloc_unbound:
+		return evtchn.SizeofEvtchnAllocUnbound
+	case evtchn.EVTCHNOP_bind_interdomain:
+		return evtchn.SizeofEvtchnBindInterdomain
+	case evtchn.EVTCHNOP_bind_virq:
+		return evtchn.SizeofEvtchnBindVirq
+	case evtchn.EVTCHNOP_close, evtchn.EVTCHNOP_send, evtchn.EVTCHNOP_unmask:
+		return 4
+	case EVTCHNOP_status:
+		return SizeofEvtchnStatus
+	}
+	return 0
+}
+
+// GrantTableOp is HYPERVISOR_grant_table_op: GNTTABOP_query_size and GNTTABOP_copy.
+func (h *Hypervisor) GrantTableOp(cmd uint32, a []byte, count uint32) error {
+	switch cmd {
+	case gnttab.GNTTABOP_query_size:
+		if count != 1 || len(a) != gnttab.SizeofGnttabQuerySize {
+			return xen.EINVAL
+		}
+		h.querySize(a)
+		return nil
+	case GNTTABOP_copy:
+		return h.d.grantCopy(a, count)
+	}
+	return xen.ENOSYS
+}
+
+// querySize is gnttab_query_size: a guest may only ask about itself; the answer's failure is
+// in the status field, not the hypercall result.
+func (h *Hypervisor) querySize(a []byte) {
+	d := h.d
+	d.x.mu.Lock()
+	defer d.x.mu.Unlock()
+	st := gnttab.GNTST_okay
+	target := d.x.domainLocked(d, xen.DomID(le.Uint16(a[gnttab.OffsetofGnttabQuerySizeDom:])))
+	switch {
+	case target == nil:
+		st = gnttab.GNTST_bad_domain
+	case target != d && d.id != 0:
+		st = gnttab.GNTST_permission_denied
+	default:
+		le.PutUint32(a[gnttab.OffsetofGnttabQuerySizeNrFrames:], uint32(len(target.gt.frames)))
+		le.PutUint32(a[gnttab.OffsetofGnttabQuerySizeMaxNrFrames:], target.gt.maxFrames)
+	}
+	le.PutUint16(a[gnttab.OffsetofGnttabQuerySizeStatus:], uint16(st))
+}
+
+// MemoryOp is HYPERVISOR_memory_op: XENMEM_add_to_physmap for the grant table and shared_info.
+func (h *Hypervisor) MemoryOp(cmd uint32, a []byte) (int64, error) {
+	if cmd != gnttab.XENMEM_add_to_physmap {
+		return 0, xen.ENOSYS
+	}
+	if len(a) != gnttab.SizeofXenAddToPhysmap {
+		return 0, xen.EINVAL
+	}
+	d := h.d
+	d.x.mu.Lock()
+	defer d.x.mu.Unlock()
+	if dom := xen.DomID(le.Uint16(a[gnttab.OffsetofXenAddToPhysmapDomid:])); dom != xen.DOMID_SELF && dom != d.id {
+		return 0, xen.EPERM
+	}
+	idx := le.Uint64(a[gnttab.OffsetofXenAddToPhysmapIdx:])
+	gpfn := xen.Frame(le.Uint64(a[gnttab.OffsetofXenAddToPhysmapGpfn:]))
+	switch le.Uint32(a[gnttab.OffsetofXenAddToPhysmapSpace:]) {
+	case gnttab.XENMAPSPACE_grant_table:
+		return 0, d.gt.mapFrameLocked(idx, gpfn)
+	case gnttab.XENMAPSPACE_shared_info:
+		page := d.Page(gpfn)
+		if idx != 0 || page == nil {
+			return 0, xen.EINVAL
+		}
+		// From now on Xen writes the bitmaps in the guest's page. What was latched so far
+		// moves with it, as the guest sees the same shared_info at its new address.
+		copy(page, d.sharedInfo)
+		d.sharedInfo = page
+		return 0, nil
+	}
+	return 0, xen.EINVAL
+}
+
+// HVMOp is HYPERVISOR_hvm_op: HVMOP_get_param of the parameters the domain builder set.
+func (h *Hypervisor) HVMOp(cmd uint32, a []byte) error {
+	if cmd != HVMOP_get_param {
+		return xen.ENOSYS
+	}
+	if len(a) != sizeofXenHVMParam {
+		return xen.EINVAL
+	}
+	d := h.d
+	d.x.mu.Lock()
+	defer d.x.mu.Unlock()
+	target := d.x.domainLocked(d, xen.DomID(le.Uint16(a[0:])))
+	if target == nil {
+		return xen.ESRCH
+	}
+	if target != d && d.id != 0 {
+		return xen.EPERM
+	}
+	index := le.Uint32(a[4:])
+	if index >= hvmNrParams {
+		return xen.EINVAL
+	}
+	// A parameter nobody set reads as 0, as on Xen.
+	le.PutUint64(a[8:], target.params[index])
+	return nil
+}

@@ -1,0 +1,124 @@
+// Vif: one backend network interface's TX queue, its attachment and its fatal state.
+
+package netback
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/netif"
+	"github.com/tamaxen/tamaxen/xen/ring"
+	"github.com/tamaxen/tamaxen/xen/sim"
+)
+
+// Stats counts what the vif did with the frontend's packets.
+type Stats struct {
+	TxPackets int // delivered to the attachment
+	TxDropped int // answered with NETIF_RSP_ERROR
+}
+
+// Vif is the backend of one frontend's TX ring. It is driven by ProcessTx (the model of
+// xenvif_tx_action run from the NAPI poll), not safe for concurrent use.
+type Vif struct {
+	q       txQueue
+	deliver func(Frame)
+	broken  error // set by a fatal error (xenvif_fatal_tx_err): nothing is processed after it
+	buf     []byte
+	pkt     txPacket
+	stats   Stats
+}
+
+// NewTx attaches to a TX ring page the frontend granted (mapped by dom0 with MapGrant) of
+// domain guest; deliver receives each accepted frame.
+func NewTx(dom0 *sim.Domain, guest xen.DomID, ringPage []byte, deliver func(Frame)) (*Vif, error) {
+	b, err := ring.NewBack(ringPage, netif.TxSlotSize)
+	if err != nil {
+		return nil, err
+	}
+	return &Vif{
+		q:       txQueue{back: b, dom: dom0, guest: guest},
+		deliver: deliver,
+		buf:     make([]byte, netif.XEN_NETIF_MAX_TX_SIZE),
+	}, nil
+}
+
+// Err is the fatal error that disabled the vif, or nil.
+func (v *Vif) Err() error { return v.broken }
+
+// Stats returns the counters.
+func (v *Vif) Stats() Stats { return v.stats }
+
+// ProcessTx handles up to budget packets and reports how many it handled and whether the
+// frontend asked to be notified of the responses. A FatalError (or a ring overflow, which
+// Linux also treats as fatal in xenvif_tx_build_gops) disables the vif for good.
+func (v *Vif) ProcessTx(budget int) (n int, notify bool, err error) {
+	if v.broken != nil {
+		return 0, false, v.broken
+	}
+	for n < budget {
+		work, err := v.q.unconsumed()
+		if err != nil {
+			return n, notify, v.fail(err)
+		}
+		if work == 0 {
+			more, err := v.q.back.FinalCheckForRequests()
+			if err != nil {
+				return n, notify, v.fail(err)
+			}
+			if !more {
+				return n, notify, nil
+			}
+			continue
+		}
+		drop, err := v.q.readPacket(&v.pkt)
+		if err != nil {
+			return n, notify, v.fail(err)
+		}
+		n++
+		status := int16(netif.NETIF_RSP_OKAY)
+		var frame []byte
+		if drop == nil {
+			frame, drop = v.q.copyPacket(&v.pkt, v.buf, nil)
+		}
+		if drop != nil {
+			// xenvif_tx_err: error responses for every slot, the ring goes on.
+			status = netif.NETIF_RSP_ERROR
+			v.stats.TxDropped++
+		}
+		if v.q.respond(&v.pkt, status) {
+			notify = true
+		}
+		if drop == nil {
+			v.stats.TxPackets++
+			if v.deliver != nil {
+				v.deliver(v.frame(frame))
+			}
+		}
+	}
+	return n, notify, nil
+}
+
+// frame builds the attachment's Frame, with the offloads of NETTXF_* and the GSO extra.
+func (v *Vif) frame(data []byte) Frame {
+	f := Frame{
+		Data:          append([]byte(nil), data...),
+		CsumBlank:     v.pkt.first.Flags&netif.NETTXF_csum_blank != 0,
+		DataValidated: v.pkt.first.Flags&netif.NETTXF_data_validated != 0,
+	}
+	for _, e := range v.pkt.extras {
+		if e.Type == netif.XEN_NETIF_EXTRA_TYPE_GSO {
+			f.GSOType, f.GSOSize = e.GSOType, e.GSOSize
+		}
+	}
+	return f
+}
+
+func (v *Vif) fail(err error) error {
+	var fe *FatalError
+	if !errors.As(err, &fe) {
+		err = &FatalError{Reason: err.Error()}
+	}
+	v.broken = fmt.Errorf("%w", err)
+	return v.broken
+}

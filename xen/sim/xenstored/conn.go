@@ -1,0 +1,287 @@
+// Connections: framing, the request dispatcher, and the reply queue.
+
+package xenstored
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/xenstore"
+)
+
+// conn is one client connection, acting as domain dom. Replies and events go through an
+// unbounded queue drained by a writer goroutine, so firing watches under Store.mu never waits
+// for a slow client.
+type conn struct {
+	s       *Store
+	dom     xen.DomID
+	watches []watch // guarded by s.mu
+
+	qmu    sync.Mutex
+	qcond  *sync.Cond
+	queue  [][]byte
+	closed bool
+}
+
+func (s *Store) newConn(dom xen.DomID) *conn {
+	c := &conn{s: s, dom: dom}
+	c.qcond = sync.NewCond(&c.qmu)
+	return c
+}
+
+// serve speaks the protocol on rw until reading fails or the client breaks the protocol, then
+// drops the connection's watches and transactions, as xenstored does.
+func (s *Store) serve(c *conn, rw io.ReadWriter) {
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	writerDone := make(chan struct{})
+	go c.writer(rw, writerDone)
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		for id, tx := range s.txs {
+			if tx.c == c {
+				delete(s.txs, id)
+			}
+		}
+		s.mu.Unlock()
+		c.qmu.Lock()
+		c.closed = true
+		c.qcond.Broadcast()
+		c.qmu.Unlock()
+		<-writerDone
+	}()
+	var hdr [xenstore.SockmsgSize]byte
+	for {
+		if _, err := io.ReadFull(rw, hdr[:]); err != nil {
+			return
+		}
+		t := xenstore.MsgType(binary.LittleEndian.Uint32(hdr[0:]))
+		reqID := binary.LittleEndian.Uint32(hdr[4:])
+		txID := binary.LittleEndian.Uint32(hdr[8:])
+		n := binary.LittleEndian.Uint32(hdr[12:])
+		if n > xenstore.XENSTORE_PAYLOAD_MAX {
+			// xenstored drops a connection that violates the payload limit.
+			s.mu.Lock()
+			s.dropped++
+			s.mu.Unlock()
+			return
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(rw, payload); err != nil {
+			return
+		}
+		s.handle(c, t, reqID, txID, payload)
+	}
+}
+
+var okReply = []byte("OK\x00")
+
+// args splits a payload into n NUL-terminated strings and the rest.
+func args(payload []byte, n int) ([]string, []byte, bool) {
+	out := make([]string, n)
+	for i := range out {
+		j := bytes.IndexByte(payload, 0)
+		if j < 0 {
+			return nil, nil, false
+		}
+		out[i] = string(payload[:j])
+		payload = payload[j+1:]
+	}
+	return out, payload, true
+}
+
+func (s *Store) handle(c *conn, t xenstore.MsgType, reqID, txID uint32, payload []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	reply, err := s.dispatchLocked(c, t, txID, payload)
+	if err != nil {
+		var e xen.Errno
+		name := "EINVAL"
+		if errors.As(err, &e) {
+			name = strings.TrimPrefix(e.Error(), "xen: ")
+		}
+		c.send(xenstore.XS_ERROR, reqID, txID, []byte(name+"\x00"))
+		return
+	}
+	c.send(t, reqID, txID, reply)
+	if t == xenstore.XS_WATCH {
+		// xenstored fires every new watch once, right after acknowledging it.
+		w := c.watches[len(c.watches)-1]
+		c.event(w.path, w.token)
+	}
+}
+
+func (s *Store) dispatchLocked(c *conn, t xenstore.MsgType, txID uint32, payload []byte) ([]byte, error) {
+	v := view{s: s}
+	if txID != 0 {
+		tx := s.txs[txID]
+		if tx == nil || tx.c != c {
+			return nil, xen.ENOENT
+		}
+		v.tx = tx
+	}
+	switch t {
+	case xenstore.XS_TRANSACTION_START:
+		if txID != 0 {
+			return nil, xen.EBUSY
+		}
+		id := s.nextTx
+		s.nextTx++
+		s.txs[id] = &transaction{c: c, nodes: make(map[string]*node), accessed: make(map[string]uint64)}
+		return []byte(strconv.FormatUint(uint64(id), 10) + "\x00"), nil
+	case xenstore.XS_TRANSACTION_END:
+		a, _, ok := args(payload, 1)
+		if v.tx == nil || !ok || (a[0] != "T" && a[0] != "F") {
+			return nil, xen.EINVAL
+		}
+		delete(s.txs, txID)
+		if a[0] == "T" {
+			if err := s.commitLocked(v.tx); err != nil {
+				return nil, err
+			}
+		}
+		return okReply, nil
+	case xenstore.XS_WATCH, xenstore.XS_UNWATCH:
+		return c.watchOpLocked(t, payload)
+	case xenstore.XS_GET_DOMAIN_PATH:
+		a, _, ok := args(payload, 1)
+		if !ok {
+			return nil, xen.EINVAL
+		}
+		d, err := strconv.ParseUint(a[0], 10, 16)
+		if err != nil {
+			return nil, xen.EINVAL
+		}
+		return []byte(homePath(xen.DomID(d)) + "\x00"), nil
+	case xenstore.XS_RESET_WATCHES:
+		c.watches = nil
+		return okReply, nil
+	case xenstore.XS_READ, xenstore.XS_DIRECTORY, xenstore.XS_GET_PERMS, xenstore.XS_WRITE,
+		xenstore.XS_MKDIR, xenstore.XS_RM, xenstore.XS_SET_PERMS:
+	default:
+		// Privileged or unknown requests: a guest gets EACCES, anyone EINVAL for garbage.
+		if t.Valid() {
+			return nil, xen.EACCES
+		}
+		return nil, xen.EINVAL
+	}
+	a, rest, ok := args(payload, 1)
+	if !ok {
+		return nil, xen.EINVAL
+	}
+	p, err := canonical(c.dom, a[0], false)
+	if err != nil {
+		return nil, err
+	}
+	switch t {
+	case xenstore.XS_READ:
+		return opRead(v, c.dom, p)
+	case xenstore.XS_DIRECTORY:
+		names, err := opDirectory(v, c.dom, p)
+		var b []byte
+		for _, n := range names {
+			b = append(append(b, n...), 0)
+		}
+		return b, err
+	case xenstore.XS_GET_PERMS:
+		perms, err := opGetPerms(v, c.dom, p)
+		var b []byte
+		for _, perm := range perms {
+			b = append(append(b, perm.String()...), 0)
+		}
+		return b, err
+	case xenstore.XS_WRITE:
+		return okReply, opWrite(v, c.dom, p, rest)
+	case xenstore.XS_MKDIR:
+		return okReply, opWrite(v, c.dom, p, nil)
+	case xenstore.XS_RM:
+		return okReply, opRm(v, c.dom, p)
+	}
+	// XS_SET_PERMS
+	var perms []xenstore.Perm
+	for _, f := range bytes.Split(bytes.TrimSuffix(rest, []byte{0}), []byte{0}) {
+		perm, err := xenstore.ParsePerm(string(f))
+		if err != nil {
+			return nil, xen.EINVAL
+		}
+		perms = append(perms, perm)
+	}
+	return okReply, opSetPerms(v, c.dom, p, perms)
+}
+
+func (c *conn) watchOpLocked(t xenstore.MsgType, payload []byte) ([]byte, error) {
+	a, _, ok := args(payload, 2)
+	if !ok {
+		return nil, xen.EINVAL
+	}
+	p, err := canonical(c.dom, a[0], true)
+	if err != nil {
+		return nil, err
+	}
+	w := watch{path: a[0], abs: p, token: a[1]}
+	i := -1
+	for j, x := range c.watches {
+		if x.abs == w.abs && x.token == w.token {
+			i = j
+		}
+	}
+	if t == xenstore.XS_WATCH {
+		if i >= 0 {
+			return nil, xen.EEXIST
+		}
+		c.watches = append(c.watches, w)
+		return okReply, nil
+	}
+	if i < 0 {
+		return nil, xen.ENOENT
+	}
+	c.watches = append(c.watches[:i], c.watches[i+1:]...)
+	return okReply, nil
+}
+
+// send queues one message.
+func (c *conn) send(t xenstore.MsgType, reqID, txID uint32, payload []byte) {
+	msg := make([]byte, xenstore.SockmsgSize+len(payload))
+	binary.LittleEndian.PutUint32(msg[0:], uint32(t))
+	binary.LittleEndian.PutUint32(msg[4:], reqID)
+	binary.LittleEndian.PutUint32(msg[8:], txID)
+	binary.LittleEndian.PutUint32(msg[12:], uint32(len(payload)))
+	copy(msg[xenstore.SockmsgSize:], payload)
+	c.qmu.Lock()
+	c.queue = append(c.queue, msg)
+	c.qcond.Signal()
+	c.qmu.Unlock()
+}
+
+// event queues a watch event; xenstored sends them with req_id and tx_id 0.
+func (c *conn) event(path, token string) {
+	c.send(xenstore.XS_WATCH_EVENT, 0, 0, []byte(path+"\x00"+token+"\x00"))
+}
+
+func (c *conn) writer(w io.Writer, done chan<- struct{}) {
+	defer close(done)
+	for {
+		c.qmu.Lock()
+		for len(c.queue) == 0 && !c.closed {
+			c.qcond.Wait()
+		}
+		if c.closed {
+			c.qmu.Unlock()
+			return
+		}
+		msg := c.queue[0]
+		c.queue = c.queue[1:]
+		c.qmu.Unlock()
+		if _, err := w.Write(msg); err != nil {
+			return
+		}
+	}
+}
