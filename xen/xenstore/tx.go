@@ -6,16 +6,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/tamaxen/tamaxen/xen"
 )
 
 // MaxUpdateAttempts bounds how often Update runs a transaction that keeps conflicting. The
 // daemon answers EAGAIN at commit when another connection changed what the transaction touched;
-// under real contention a handful of retries suffices, and a bound keeps a livelock visible.
-const MaxUpdateAttempts = 16
+// with backoff between attempts, contention among a few dozen writers resolves well within the
+// bound, and the bound keeps a livelock visible.
+const MaxUpdateAttempts = 32
 
 // Tx is an open transaction. Its operations see a snapshot of the store and take effect
 // together at Commit, or not at all. A Tx must be ended with Commit or Abort: the daemon holds
@@ -64,8 +67,25 @@ func (tx *Tx) Commit(ctx context.Context) error { return tx.End(ctx, true) }
 // Abort ends the transaction and drops its changes.
 func (tx *Tx) Abort(ctx context.Context) error { return tx.End(ctx, false) }
 
+// backoff waits before the next attempt of a conflicting transaction: a random time up to
+// 1 ms << attempt (capped at 64 ms). Retrying at once makes transactions that touch the same
+// node collide again and again (seen with ten goroutines against the real xenstored); spreading
+// the retries lets one of them commit each round.
+func backoff(ctx context.Context, attempt int) error {
+	limit := time.Millisecond << min(attempt, 6)
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(limit))) + time.Microsecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Update runs fn in a transaction and commits it, running it again in a fresh transaction when
-// the commit (or an operation inside fn) fails with EAGAIN, at most MaxUpdateAttempts times.
+// the commit (or an operation inside fn) fails with EAGAIN, at most MaxUpdateAttempts times, with a
+// randomised, growing pause between attempts.
 // If fn returns any other error the transaction is aborted and the error returned as is. fn may
 // therefore run several times and must not have effects outside the transaction.
 func (c *Client) Update(ctx context.Context, fn func(tx *Tx) error) error {
@@ -84,6 +104,9 @@ func (c *Client) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			err = tx.Commit(ctx)
 		}
 		if !errors.Is(err, xen.EAGAIN) {
+			return err
+		}
+		if err := backoff(ctx, attempt); err != nil {
 			return err
 		}
 	}
