@@ -33,6 +33,12 @@ type Platform struct {
 	Memory   xen.Memory
 }
 
+// channel is what a queue needs of an event channel (an *evtchn.Channel on Xen).
+type channel interface {
+	xen.EventChannel
+	Close() error
+}
+
 // Config chooses what the driver asks for. The zero value asks for everything with one queue.
 type Config struct {
 	// ID is the vif's id under device/vif/; "" means the first one found.

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 
 	"github.com/tamaxen/tamaxen/xen"
-	"github.com/tamaxen/tamaxen/xen/evtchn"
 	"github.com/tamaxen/tamaxen/xen/netif"
 	"github.com/tamaxen/tamaxen/xen/ring"
 	"github.com/tamaxen/tamaxen/xen/xenbus"
@@ -50,7 +49,7 @@ type queue struct {
 	// Everything granted or allocated for this queue, so teardown can end access to each.
 	grants []xen.GrantRef
 	pages  []xen.Page
-	chans  []*evtchn.Channel
+	chans  []channel
 }
 
 // Open finds the vif, negotiates with its backend and connects. The device then passes

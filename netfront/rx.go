@@ -6,7 +6,6 @@ import (
 	"context"
 
 	"github.com/tamaxen/tamaxen/xen"
-	"github.com/tamaxen/tamaxen/xen/evtchn"
 	"github.com/tamaxen/tamaxen/xen/netif"
 	"github.com/tamaxen/tamaxen/xen/ring"
 )
@@ -28,7 +27,7 @@ const maxRxFrame = netif.XEN_NETIF_MAX_TX_SIZE + 1
 type rxQueue struct {
 	q      *queue
 	ring   *ring.Front
-	ch     *evtchn.Channel // RX notifications (the queue's only channel unless split)
+	ch     channel // RX notifications (the queue's only channel unless split)
 	pages  []xen.Page
 	grefs  []xen.GrantRef
 	free   []uint16 // buffer ids not posted

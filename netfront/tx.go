@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/tamaxen/tamaxen/xen"
-	"github.com/tamaxen/tamaxen/xen/evtchn"
 	"github.com/tamaxen/tamaxen/xen/netif"
 	"github.com/tamaxen/tamaxen/xen/ring"
 )
@@ -21,11 +20,11 @@ type txQueue struct {
 	// contents: Send and the completion path both take it.
 	mu       sync.Mutex
 	ring     *ring.Front
-	ch       *evtchn.Channel // TX notifications (the queue's only channel unless split)
-	pages    []xen.Page      // pages[id] carries the slot with that id
-	grefs    []xen.GrantRef  // grefs[id] grants pages[id] read-only to the backend
-	free     []uint16        // ids not in flight, used as a stack
-	inflight []bool          // inflight[id]: a request with this id awaits its response
+	ch       channel        // TX notifications (the queue's only channel unless split)
+	pages    []xen.Page     // pages[id] carries the slot with that id
+	grefs    []xen.GrantRef // grefs[id] grants pages[id] read-only to the backend
+	free     []uint16       // ids not in flight, used as a stack
+	inflight []bool         // inflight[id]: a request with this id awaits its response
 
 	// space gets a token whenever completions free slots, for senders waiting for room.
 	space chan struct{}

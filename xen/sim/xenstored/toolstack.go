@@ -78,9 +78,11 @@ func VifPaths(domid xen.DomID, devid int, backend xen.DomID) (front, back string
 // libxl__device_generic_add do on Xen 4.17 (testdata/vif-layout.txt is the reference):
 //
 //   - the frontend directory owned by the guest, readable by the backend, with backend,
-//     backend-id, handle, mac and state; mtu goes in with read-only permissions (ro_front);
+//     backend-id, handle, mac, state and trusted; mtu goes in with read-only permissions
+//     (ro_front);
 //   - the backend directory owned by the backend domain, readable by the guest, with
-//     frontend, frontend-id, online, state, script, mac, mtu, bridge, handle and type.
+//     frontend, frontend-id, online, state, script, mac, bridge, handle and type (no mtu:
+//     the real dump in testdata/vif-xl-4.17-real.txt has none there).
 //
 // Both directories appear at once (libxl writes them in one transaction).
 func (s *Store) AddVif(domid xen.DomID, devid int, mac string, backend xen.DomID) error {
@@ -103,7 +105,7 @@ func (s *Store) AddVif(domid xen.DomID, devid int, mac string, backend xen.DomID
 		for _, kv := range [][2]string{
 			{"frontend", front}, {"frontend-id", strconv.Itoa(int(domid))},
 			{"online", "1"}, {"state", xenbusStateInitialising},
-			{"script", DefaultScript}, {"mac", mac}, {"mtu", strconv.Itoa(DefaultMTU)},
+			{"script", DefaultScript}, {"mac", mac},
 			{"bridge", DefaultBridge}, {"handle", handle}, {"type", "vif"},
 		} {
 			if err := writePerms(v, back+"/"+kv[0], kv[1], backPerms); err != nil {
@@ -112,7 +114,7 @@ func (s *Store) AddVif(domid xen.DomID, devid int, mac string, backend xen.DomID
 		}
 		for _, kv := range [][2]string{
 			{"backend", back}, {"backend-id", strconv.Itoa(int(backend))},
-			{"state", xenbusStateInitialising}, {"handle", handle}, {"mac", mac},
+			{"state", xenbusStateInitialising}, {"handle", handle}, {"mac", mac}, {"trusted", "1"},
 		} {
 			if err := writePerms(v, front+"/"+kv[0], kv[1], frontPerms); err != nil {
 				return err
