@@ -67,12 +67,16 @@ func (tx *Tx) Commit(ctx context.Context) error { return tx.End(ctx, true) }
 // Abort ends the transaction and drops its changes.
 func (tx *Tx) Abort(ctx context.Context) error { return tx.End(ctx, false) }
 
+// backoffUnit scales the pauses; tests shrink it.
+var backoffUnit = time.Millisecond
+
 // backoff waits before the next attempt of a conflicting transaction: a random time up to
-// 1 ms << attempt (capped at 64 ms). Retrying at once makes transactions that touch the same
+// 1 ms << attempt (capped at 1 s). Retrying at once makes transactions that touch the same
 // node collide again and again (seen with ten goroutines against the real xenstored); spreading
-// the retries lets one of them commit each round.
+// the retries lets one of them commit each round. The cap must exceed a transaction's own
+// length, which on a loaded host under emulation reaches 100 ms and more.
 func backoff(ctx context.Context, attempt int) error {
-	limit := time.Millisecond << min(attempt, 6)
+	limit := backoffUnit << min(attempt, 10)
 	t := time.NewTimer(time.Duration(rand.Int64N(int64(limit))) + time.Microsecond)
 	defer t.Stop()
 	select {

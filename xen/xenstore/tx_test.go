@@ -108,6 +108,7 @@ func TestUpdateRetries(t *testing.T) {
 }
 
 func TestUpdateGivesUp(t *testing.T) {
+	defer xenstore.ShortBackoff()()
 	srv := xenstoretest.NewServer(testDomID, "guest")
 	c := srv.NewClient(t)
 	srv.FailCommits(xenstore.MaxUpdateAttempts)

@@ -26,10 +26,16 @@ xt_check "grant: dom0 maps the guest's page and reads the pattern" \
 xt_check "evtchn: 100 notifications from dom0, each seen in order and acked" \
 	xenpeer evtchn -domid "$domid" -port "$port" -seqref "$seqref" -count 100
 
-if xt_wait_console "$name" '^xencheck: transactions' 120; then
+if xt_wait_console "$name" '^xencheck: transactions' 300; then
 	t=$(sed -n 's/^xencheck: transactions //p' "$log" | tr -d '\r')
+	retried=$(echo "$t" | sed -n 's/.*(\([0-9]*\) retried).*/\1/p')
 	case "$t" in
-	*"counter 100,"*) xt_pass "xenstore: 100 transactions from 10 goroutines ($t)" ;;
+	*"counter 100,"*)
+		if [ "${retried:-0}" -gt 0 ]; then
+			xt_pass "xenstore: 100 transactions from 10 goroutines, conflicts retried ($t)"
+		else
+			xt_fail "xenstore transactions" "no conflict happened, nothing was retried: $t"
+		fi ;;
 	*) xt_fail "xenstore transactions" "$t" ;;
 	esac
 else
