@@ -55,6 +55,11 @@ type Config struct {
 	NoSG, NoGSO, NoCsumOffload bool
 	// NoSplitEventChannels uses one event channel per queue even if the backend offers two.
 	NoSplitEventChannels bool
+	// Link, if set, is called from the device's supervisor when the backend goes away (false)
+	// and when the device has connected again (true): time for a gratuitous ARP.
+	Link func(up bool)
+	// Logf, if set, receives the reasons of failed reconnection attempts.
+	Logf func(format string, args ...any)
 	// Receive is called for every frame received, from the queue's RX goroutine and without
 	// any driver lock held. frame is valid only during the call.
 	Receive func(frame []byte, m RxMeta)

@@ -1,4 +1,4 @@
-// The device: discovery, connecting its queues, the goroutines that serve them, and teardown.
+// The device: discovery, connections to the backend, the supervisor that reconnects, and Close.
 
 package netfront
 
@@ -6,62 +6,47 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net"
 	"sync"
 	"sync/atomic"
 
-	"github.com/tamaxen/tamaxen/xen"
-	"github.com/tamaxen/tamaxen/xen/netif"
-	"github.com/tamaxen/tamaxen/xen/ring"
 	"github.com/tamaxen/tamaxen/xen/xenbus"
-	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
 
-// Device is a connected vif.
+// ErrDisconnected is returned by Send while the backend is away (between a detach and the
+// next attach); the device reconnects by itself when the vif comes back.
+var ErrDisconnected = errors.New("netfront: backend disconnected")
+
+// Device is a vif. It survives its backend going away and coming back (xl network-detach and
+// network-attach, a driver domain restart): each time, it negotiates and connects anew and
+// keeps passing frames, with its counters carried over.
 type Device struct {
-	p        Platform
-	cfg      Config
-	dev      *xenbus.Device
-	be       *xenbus.StateWatch
-	mac      net.HardwareAddr
-	mtu      int
-	features Features
-	queues   []*queue
+	p   Platform
+	cfg Config
+	id  string
 
-	broken  atomic.Pointer[error] // the first protocol violation, if any
-	closing chan struct{}
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	once    sync.Once
+	mu sync.RWMutex // guards c, the current connection (nil while disconnected)
+	c  *conn
+
+	stats      []*counters // per queue index, kept across connections
+	broken     atomic.Pointer[error]
+	reconnects atomic.Uint64
+	closing    chan struct{}
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup // the supervisor
+	once       sync.Once
 }
 
-// queue is one TX/RX ring pair with its pages and grants.
-type queue struct {
-	dev       *Device
-	index     int
-	tx        txQueue
-	rx        rxQueue
-	txRingRef xen.GrantRef
-	rxRingRef xen.GrantRef
-	stats     counters
-
-	// Everything granted or allocated for this queue, so teardown can end access to each.
-	grants []xen.GrantRef
-	pages  []xen.Page
-	chans  []channel
-}
-
-// Open finds the vif, negotiates with its backend and connects. The device then passes
-// frames until Close, or until the backend breaks the protocol.
+// Open finds the vif (cfg.ID, or the first one), negotiates with its backend and connects.
+// The device then passes frames until Close, reconnecting whenever the backend comes back
+// after closing, unless the backend breaks the protocol.
 func Open(ctx context.Context, p Platform, cfg Config) (*Device, error) {
 	if p.XenStore == nil || p.Grants == nil || p.Events == nil || p.Memory == nil {
 		return nil, errors.New("netfront: incomplete Platform")
 	}
-	xs := p.XenStore
 	id := cfg.ID
 	if id == "" {
-		ids, err := xenbus.Devices(ctx, xs, "vif")
+		ids, err := xenbus.Devices(ctx, p.XenStore, "vif")
 		if err != nil {
 			return nil, err
 		}
@@ -70,209 +55,154 @@ func Open(ctx context.Context, p Platform, cfg Config) (*Device, error) {
 		}
 		id = ids[0]
 	}
-	dev, err := xenbus.Open(ctx, xs, "vif", id)
+	d := &Device{p: p, cfg: cfg, id: id, closing: make(chan struct{})}
+	c, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{p: p, cfg: cfg, dev: dev, closing: make(chan struct{})}
-	if d.mac, err = readMAC(ctx, xs, dev.Path); err != nil {
-		return nil, err
-	}
-	if d.features, err = negotiate(ctx, xs, dev.Backend, cfg); err != nil {
-		return nil, err
-	}
-	d.mtu = readMTU(ctx, xs, dev.Path, d.features.SG)
-	if d.be, err = dev.WatchBackend(ctx); err != nil {
-		return nil, err
-	}
-	for i := 0; i < d.features.Queues; i++ {
-		q, err := d.newQueue(i)
-		d.queues = append(d.queues, q) // even half-built, so release can undo it
-		if err != nil {
-			d.be.Close()
-			d.release()
-			return nil, err
-		}
-	}
-	err = dev.Connect(ctx, d.be, func(tx *xenstore.Tx) error { return d.publish(ctx, tx) })
-	if err != nil {
-		d.be.Close()
-		d.release()
-		return nil, fmt.Errorf("netfront: connecting %s: %w", dev.Path, err)
-	}
-	runCtx, cancel := context.WithCancel(context.Background())
+	d.c = c
+	sctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
-	for _, q := range d.queues {
-		if err := q.rx.post(); err != nil {
-			d.Close()
-			return nil, err
-		}
-		d.wg.Add(1)
-		go func() { defer d.wg.Done(); q.rx.run(runCtx, !d.features.SplitEventChannels) }()
-		if d.features.SplitEventChannels {
-			d.wg.Add(1)
-			go func() { defer d.wg.Done(); q.tx.run(runCtx) }()
-		}
-	}
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); d.supervise(sctx) }()
 	return d, nil
 }
 
-// newQueue allocates a queue's rings, buffers, grants and event channels.
-func (d *Device) newQueue(index int) (*queue, error) {
-	q := &queue{dev: d, index: index}
-	q.tx.q, q.rx.q = q, q
-	dom := d.dev.BackendID
-	page := func(readonly bool) (xen.Page, xen.GrantRef, error) {
-		pg, err := d.p.Memory.AllocPage()
-		if err != nil {
-			return xen.Page{}, 0, err
+// supervise waits for the backend to close, tears the connection down, then waits for the vif
+// to come back and connects again.
+func (d *Device) supervise(ctx context.Context) {
+	for {
+		d.mu.RLock()
+		c := d.c
+		d.mu.RUnlock()
+		if _, err := c.be.WaitFor(ctx, xenbus.Closing); err != nil {
+			return // Close, or the XenStore connection ended
 		}
-		q.pages = append(q.pages, pg)
-		ref, err := d.p.Grants.Grant(dom, pg.Frame, readonly)
-		if err != nil {
-			return xen.Page{}, 0, err
+		d.mu.Lock()
+		d.c = nil
+		d.mu.Unlock()
+		d.link(false)
+		if err := c.close(ctx); err != nil && ctx.Err() == nil {
+			d.logf("netfront: closing %s: %v", c.dev.Path, err)
 		}
-		q.grants = append(q.grants, ref)
-		return pg, ref, nil
-	}
-
-	txRing, txRef, err := page(false)
-	if err != nil {
-		return q, err
-	}
-	rxRing, rxRef, err := page(false)
-	if err != nil {
-		return q, err
-	}
-	q.txRingRef, q.rxRingRef = txRef, rxRef
-	if q.tx.ring, err = ring.NewFront(txRing.Data, netif.TxSlotSize); err != nil {
-		return q, err
-	}
-	if q.rx.ring, err = ring.NewFront(rxRing.Data, netif.RxSlotSize); err != nil {
-		return q, err
-	}
-
-	ntx := d.cfg.TxBuffers
-	if ntx <= 0 {
-		ntx = 64
-	}
-	ntx = min(ntx, q.tx.ring.Size())
-	for id := 0; id < ntx; id++ {
-		pg, ref, err := page(true)
-		if err != nil {
-			return q, err
+		if d.err() != nil {
+			return // broken stays broken
 		}
-		q.tx.pages = append(q.tx.pages, pg)
-		q.tx.grefs = append(q.tx.grefs, ref)
-		q.tx.free = append(q.tx.free, uint16(ntx-1-id))
-	}
-	q.tx.inflight = make([]bool, ntx)
-	q.tx.space = make(chan struct{}, 1)
-
-	nrx := d.cfg.RxBuffers
-	if nrx <= 0 {
-		nrx = 128
-	}
-	nrx = min(max(nrx, minRxBuffers), q.rx.ring.Size())
-	q.rx.mask = uint32(q.rx.ring.Size() - 1)
-	q.rx.posted = make([]uint16, q.rx.ring.Size())
-	for id := 0; id < nrx; id++ {
-		pg, ref, err := page(false)
-		if err != nil {
-			return q, err
-		}
-		q.rx.pages = append(q.rx.pages, pg)
-		q.rx.grefs = append(q.rx.grefs, ref)
-		q.rx.free = append(q.rx.free, uint16(nrx-1-id))
-	}
-	q.rx.frame = make([]byte, 0, maxRxFrame)
-
-	ch, err := d.p.Events.AllocUnbound(dom)
-	if err != nil {
-		return q, err
-	}
-	q.chans = append(q.chans, ch)
-	q.tx.ch, q.rx.ch = ch, ch
-	if d.features.SplitEventChannels {
-		rch, err := d.p.Events.AllocUnbound(dom)
-		if err != nil {
-			return q, err
-		}
-		q.chans = append(q.chans, rch)
-		q.rx.ch = rch
-	}
-	return q, nil
-}
-
-// run is the TX completion goroutine of a queue with its own TX event channel.
-func (t *txQueue) run(ctx context.Context) {
-	for t.ch.Wait(ctx) == nil {
-		if t.reclaim() != nil {
-			return
+		// xenbus.Open waits for the toolstack to publish the device again.
+		for {
+			nc, err := d.connect(ctx)
+			if ctx.Err() != nil {
+				if nc != nil {
+					_ = nc.close(context.Background())
+				}
+				return
+			}
+			if err == nil {
+				d.mu.Lock()
+				d.c = nc
+				d.mu.Unlock()
+				d.reconnects.Add(1)
+				d.link(true)
+				break
+			}
+			d.logf("netfront: reconnecting vif %s: %v", d.id, err)
+			if !waitRetry(ctx) {
+				return
+			}
 		}
 	}
 }
 
-// MAC returns the vif's MAC address.
-func (d *Device) MAC() net.HardwareAddr { return d.mac }
+func (d *Device) link(up bool) {
+	if fn := d.cfg.Link; fn != nil {
+		fn(up)
+	}
+}
+
+func (d *Device) logf(format string, args ...any) {
+	if fn := d.cfg.Logf; fn != nil {
+		fn(format, args...)
+	}
+}
+
+// conn returns the current connection, or the reason there is none.
+func (d *Device) conn() (*conn, error) {
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	d.mu.RLock()
+	c := d.c
+	d.mu.RUnlock()
+	if c == nil {
+		return nil, ErrDisconnected
+	}
+	return c, nil
+}
+
+// counters returns the counters of queue i, created on first use.
+func (d *Device) counters(i int) *counters {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for len(d.stats) <= i {
+		d.stats = append(d.stats, &counters{})
+	}
+	return d.stats[i]
+}
+
+// MAC returns the vif's MAC address (nil while disconnected).
+func (d *Device) MAC() net.HardwareAddr {
+	if c, _ := d.conn(); c != nil {
+		return c.mac
+	}
+	return nil
+}
 
 // MTU returns the largest frame payload (Ethernet header excluded) the device passes.
-func (d *Device) MTU() int { return d.mtu }
+func (d *Device) MTU() int {
+	if c, _ := d.conn(); c != nil {
+		return c.mtu
+	}
+	return 0
+}
 
-// Features returns what was negotiated with the backend.
-func (d *Device) Features() Features { return d.features }
+// Features returns what was negotiated with the backend (zero while disconnected).
+func (d *Device) Features() Features {
+	if c, _ := d.conn(); c != nil {
+		return c.features
+	}
+	return Features{}
+}
 
 // Path returns the frontend's XenStore directory.
-func (d *Device) Path() string { return d.dev.Path }
+func (d *Device) Path() string { return "device/vif/" + d.id }
 
-// Stats returns each queue's counters.
+// Reconnects returns how many times the device connected again after its backend closed.
+func (d *Device) Reconnects() uint64 { return d.reconnects.Load() }
+
+// Stats returns each queue's counters, cumulative over connections.
 func (d *Device) Stats() []QueueStats {
-	s := make([]QueueStats, len(d.queues))
-	for i, q := range d.queues {
-		s[i] = q.stats.snapshot()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	s := make([]QueueStats, len(d.stats))
+	for i, c := range d.stats {
+		s[i] = c.snapshot()
 	}
 	return s
 }
 
 // Send queues a frame on the queue its flow hashes to, waiting for ring space while ctx allows.
-// The frame is copied: the caller may reuse it as soon as Send returns.
+// The frame is copied: the caller may reuse it as soon as Send returns. While the backend is
+// away it returns ErrDisconnected at once.
 func (d *Device) Send(ctx context.Context, frame []byte, m TxMeta) error {
-	if err := d.err(); err != nil {
+	c, err := d.conn()
+	if err != nil {
 		return err
 	}
-	q := d.queues[0]
-	if len(d.queues) > 1 {
-		q = d.queues[flowHash(frame)%uint32(len(d.queues))]
+	q := c.queues[0]
+	if len(c.queues) > 1 {
+		q = c.queues[flowHash(frame)%uint32(len(c.queues))]
 	}
 	return q.tx.send(ctx, frame, m)
-}
-
-// flowHash spreads flows over queues by their IPv4/IPv6 addresses and ports, so that one
-// flow stays on one queue and keeps its order.
-func flowHash(f []byte) uint32 {
-	h := fnv.New32a()
-	switch {
-	case len(f) >= 14+20 && f[12] == 0x08 && f[13] == 0x00:
-		ihl := int(f[14]&0x0f) * 4
-		h.Write(f[14+12 : 14+20])
-		if f[14+9] == 6 || f[14+9] == 17 {
-			if len(f) >= 14+ihl+4 {
-				h.Write(f[14+ihl : 14+ihl+4])
-			}
-		}
-	case len(f) >= 14+40 && f[12] == 0x86 && f[13] == 0xdd:
-		h.Write(f[14+8 : 14+40])
-		if (f[14+6] == 6 || f[14+6] == 17) && len(f) >= 14+40+4 {
-			h.Write(f[14+40 : 14+44])
-		}
-	default:
-		return 0
-	}
-	return h.Sum32()
-}
-
-func (d *Device) gsoAllowed(t uint8) bool {
-	return t == GSOTCPv4 && d.features.GSOTCPv4 || t == GSOTCPv6 && d.features.GSOTCPv6
 }
 
 // violation records a backend protocol violation: the device is broken from now on.
@@ -283,7 +213,7 @@ func (d *Device) violation(q *queue, format string, args ...any) error {
 	return err
 }
 
-// err returns why the device no longer works, or nil.
+// err returns why the device no longer works at all, or nil.
 func (d *Device) err() error {
 	if p := d.broken.Load(); p != nil {
 		return *p
@@ -296,6 +226,14 @@ func (d *Device) err() error {
 	}
 }
 
+// downErr is what a sender blocked on a connection that went away gets.
+func (d *Device) downErr() error {
+	if err := d.err(); err != nil {
+		return err
+	}
+	return ErrDisconnected
+}
+
 // Err reports whether the device broke (ErrBroken, with the violation) or was closed.
 func (d *Device) Err() error { return d.err() }
 
@@ -305,47 +243,15 @@ func (d *Device) Close() error {
 	var err error
 	d.once.Do(func() {
 		close(d.closing)
-		if d.cancel != nil {
-			d.cancel()
-		}
+		d.cancel()
 		d.wg.Wait()
-		ctx := context.Background()
-		if d.dev != nil && d.be != nil {
-			err = d.dev.Close(ctx, d.be)
-		}
-		if d.be != nil {
-			d.be.Close()
-		}
-		if rerr := d.release(); err == nil {
-			err = rerr
+		d.mu.Lock()
+		c := d.c
+		d.c = nil
+		d.mu.Unlock()
+		if c != nil {
+			err = c.close(context.Background())
 		}
 	})
 	return err
-}
-
-// release ends every grant, closes every channel and frees every page of every queue.
-func (d *Device) release() error {
-	var inUse int
-	for _, q := range d.queues {
-		for _, ch := range q.chans {
-			_ = ch.Close()
-		}
-		for i, ref := range q.grants {
-			if err := d.p.Grants.Revoke(ref); err != nil {
-				// The backend still maps it: the page must never be reused.
-				inUse++
-				q.pages[i] = xen.Page{}
-			}
-		}
-		for _, pg := range q.pages {
-			if pg.Data != nil {
-				d.p.Memory.FreePage(pg)
-			}
-		}
-		q.grants, q.pages, q.chans = nil, nil, nil
-	}
-	if inUse > 0 {
-		return fmt.Errorf("netfront: %d pages still mapped by the backend were not reused", inUse)
-	}
-	return nil
 }

@@ -34,7 +34,10 @@ func FuzzHostileBackend(f *testing.F) {
 				t.Fatalf("delivered a %d-byte frame", len(frame))
 			}
 		}
-		ctx := context.Background()
+		// Cancelled: when every TX page is in flight Send must give up, not wait for a
+		// completion this backend may never write.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
 		for round := 0; len(data) >= 4 && round < 8; round++ {
 			_ = h.d.Send(ctx, pattern(int(data[0])*40+14, round), TxMeta{GSOType: uint8(data[1] % 3), GSOSize: 1000})
 

@@ -55,14 +55,15 @@ type harness struct {
 
 func newHarness(t testing.TB, f Features, nrx, ntx int) *harness {
 	h := &harness{t: t, keep: true}
-	d := &Device{features: f, closing: make(chan struct{})}
+	d := &Device{closing: make(chan struct{})}
+	c := &conn{d: d, features: f, done: make(chan struct{})}
 	d.cfg.Receive = func(frame []byte, m RxMeta) {
 		if h.keep {
 			h.frames = append(h.frames, append([]byte(nil), frame...))
 			h.metas = append(h.metas, m)
 		}
 	}
-	q := &queue{dev: d}
+	q := &queue{dev: d, c: c, stats: &counters{}}
 	q.tx.q, q.rx.q = q, q
 	h.txPage, h.rxPage = alignedPage(), alignedPage()
 	var err error
@@ -90,7 +91,8 @@ func newHarness(t testing.TB, f Features, nrx, ntx int) *harness {
 	q.rx.posted = make([]uint16, q.rx.ring.Size())
 	q.rx.frame = make([]byte, 0, maxRxFrame)
 	q.tx.ch, q.rx.ch = newFakeChan(), newFakeChan()
-	d.queues = []*queue{q}
+	c.queues = []*queue{q}
+	d.c, d.stats = c, []*counters{q.stats}
 	h.d, h.q = d, q
 	require.NoError(t, q.rx.post())
 	return h

@@ -175,7 +175,7 @@ func (r *rxQueue) slot(b []byte, pos uint32) (done bool, err error) {
 }
 
 func (r *rxQueue) deliver() {
-	st := &r.q.stats
+	st := r.q.stats
 	if len(r.frame) < netif.ETH_HLEN {
 		st.rxDropped.Add(1)
 		return

@@ -35,7 +35,7 @@ func slotsFor(n int) int { return (n + xen.PageSize - 1) / xen.PageSize }
 
 // send queues one frame, waiting for ring space while ctx allows.
 func (t *txQueue) send(ctx context.Context, frame []byte, m TxMeta) error {
-	d := t.q.dev
+	d, c := t.q.dev, t.q.c
 	n := len(frame)
 	switch {
 	case n < netif.ETH_HLEN:
@@ -44,7 +44,7 @@ func (t *txQueue) send(ctx context.Context, frame []byte, m TxMeta) error {
 		return ErrTooBig
 	}
 	slots := slotsFor(n)
-	if slots > 1 && !d.features.SG {
+	if slots > 1 && !c.features.SG {
 		return ErrTooBig
 	}
 	if slots > netif.XEN_NETIF_NR_SLOTS_MIN || slots > len(t.pages) {
@@ -54,7 +54,7 @@ func (t *txQueue) send(ctx context.Context, frame []byte, m TxMeta) error {
 		return ErrTooBig
 	}
 	gso := m.GSOType != GSONone
-	if gso && !d.gsoAllowed(m.GSOType) {
+	if gso && !c.gsoAllowed(m.GSOType) {
 		return fmt.Errorf("netfront: GSO type %d not negotiated: %w", m.GSOType, ErrTooBig)
 	}
 	need := uint32(slots)
@@ -81,8 +81,8 @@ func (t *txQueue) send(ctx context.Context, frame []byte, m TxMeta) error {
 		case <-ctx.Done():
 			t.q.stats.txDropped.Add(1)
 			return ctx.Err()
-		case <-d.closing:
-			return ErrClosed
+		case <-c.done:
+			return d.downErr()
 		}
 	}
 }
@@ -128,7 +128,7 @@ func (t *txQueue) queueLocked(frame []byte, m TxMeta, slots int, gso bool) error
 			e.Encode(ex)
 		}
 	}
-	st := &t.q.stats
+	st := t.q.stats
 	st.txInFlight.Add(int64(slots))
 	st.txPackets.Add(1)
 	st.txBytes.Add(uint64(len(frame)))

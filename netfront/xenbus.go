@@ -96,8 +96,8 @@ func readMTU(ctx context.Context, xs xenstore.Ops, dir string, sg bool) int {
 }
 
 // publish writes what the backend needs to connect, inside the handshake's transaction.
-func (d *Device) publish(ctx context.Context, tx *xenstore.Tx) error {
-	w := func(key, val string) error { return tx.Write(ctx, d.dev.Path+"/"+key, []byte(val)) }
+func (c *conn) publish(ctx context.Context, tx *xenstore.Tx) error {
+	w := func(key, val string) error { return tx.Write(ctx, c.dev.Path+"/"+key, []byte(val)) }
 	u := func(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 	queueKeys := func(dir string, q *queue) error {
 		kw := func(key, val string) error { return tx.Write(ctx, dir+key, []byte(val)) }
@@ -107,7 +107,7 @@ func (d *Device) publish(ctx context.Context, tx *xenstore.Tx) error {
 		if err := kw("rx-ring-ref", u(uint32(q.rxRingRef))); err != nil {
 			return err
 		}
-		if d.features.SplitEventChannels {
+		if c.features.SplitEventChannels {
 			if err := kw("event-channel-tx", u(uint32(q.tx.ch.Port()))); err != nil {
 				return err
 			}
@@ -115,16 +115,16 @@ func (d *Device) publish(ctx context.Context, tx *xenstore.Tx) error {
 		}
 		return kw("event-channel", u(uint32(q.tx.ch.Port())))
 	}
-	if len(d.queues) == 1 {
-		if err := queueKeys(d.dev.Path+"/", d.queues[0]); err != nil {
+	if len(c.queues) == 1 {
+		if err := queueKeys(c.dev.Path+"/", c.queues[0]); err != nil {
 			return err
 		}
 	} else {
-		if err := w("multi-queue-num-queues", strconv.Itoa(len(d.queues))); err != nil {
+		if err := w("multi-queue-num-queues", strconv.Itoa(len(c.queues))); err != nil {
 			return err
 		}
-		for i, q := range d.queues {
-			if err := queueKeys(fmt.Sprintf("%s/queue-%d/", d.dev.Path, i), q); err != nil {
+		for i, q := range c.queues {
+			if err := queueKeys(fmt.Sprintf("%s/queue-%d/", c.dev.Path, i), q); err != nil {
 				return err
 			}
 		}
@@ -135,11 +135,11 @@ func (d *Device) publish(ctx context.Context, tx *xenstore.Tx) error {
 	}{
 		{"request-rx-copy", true},
 		{"feature-rx-notify", true},
-		{"feature-sg", d.features.SG},
-		{"feature-gso-tcpv4", d.features.GSOTCPv4},
-		{"feature-gso-tcpv6", d.features.GSOTCPv6},
-		{"feature-ipv6-csum-offload", d.features.IPv6CsumOffload},
-		{"feature-no-csum-offload", !d.features.CsumOffload},
+		{"feature-sg", c.features.SG},
+		{"feature-gso-tcpv4", c.features.GSOTCPv4},
+		{"feature-gso-tcpv6", c.features.GSOTCPv6},
+		{"feature-ipv6-csum-offload", c.features.IPv6CsumOffload},
+		{"feature-no-csum-offload", !c.features.CsumOffload},
 	}
 	for _, k := range keys {
 		if k.on {

@@ -7,9 +7,11 @@
 // as fatal (xenvif_fatal_tx_err: the vif stops processing and is reported broken). Each such
 // rule names the Linux function it follows.
 //
-// Frames cross into and out of the vif through an Attachment: TX frames are handed to its
-// Deliver function; RX frames are injected with Vif.Inject.
-//
-// Only a single queue is modelled: multi-queue-max-queues may be advertised, but a frontend
-// asking for more than one queue is refused as Linux refuses one asking for more than the max.
+// Backend (New) is the whole vif: the xenbus side of xenbus.c (features, InitWait, connect on
+// the frontend's Connected, disconnect on Closing, Closed then InitWait again for a
+// reconnection), one or more queues with shared or split event channels, TX processing on
+// events (netback.c) and RX placement by grant copy (rx.c). Frames leave through the Deliver
+// function (Config.Deliver, SetDeliver) and enter with Backend.Inject; Link joins two vifs.
+// SetFault and Disconnect make it misbehave for hostile-backend tests. Vif (NewTx) is the TX
+// engine of one queue, usable on its own. The datapath does not allocate.
 package netback

@@ -49,10 +49,14 @@ func fatal(format string, args ...any) error {
 
 // txQueue is the TX half of a queue: the back ring, the guest's domain, the copy ops.
 type txQueue struct {
-	back  *ring.Back
-	dom   *sim.Domain // dom0, doing the copies
-	guest xen.DomID
-	slot  [netif.TxSlotSize]byte
+	back   *ring.Back
+	hdr    header      // the same ring page, for the misbehaviour knobs
+	dom    *sim.Domain // dom0, doing the copies
+	guest  xen.DomID
+	slot   [netif.TxSlotSize]byte
+	copy   copier
+	bounce xen.Page     // dom0's page each slot is copied through
+	ops    []sim.CopyOp // cap fatalSkbSlots, reused
 }
 
 // unconsumed is the number of requests ready.
@@ -169,7 +173,7 @@ func (q *txQueue) readPacket(p *txPacket) (drop error, err error) {
 
 // copyPacket grant-copies the packet's data into buf (xenvif_tx_build_gops' copy ops, done at
 // once here), returning the frame bytes. A failed copy drops the packet (xenvif_tx_check_gop).
-func (q *txQueue) copyPacket(p *txPacket, buf []byte, ops []sim.CopyOp) ([]byte, error) {
+func (q *txQueue) copyPacket(p *txPacket, buf []byte) ([]byte, error) {
 	firstSize := int(p.first.Size)
 	for _, s := range p.slots {
 		firstSize -= int(s.Size)
@@ -178,7 +182,7 @@ func (q *txQueue) copyPacket(p *txPacket, buf []byte, ops []sim.CopyOp) ([]byte,
 	if total > len(buf) {
 		return nil, fmt.Errorf("packet of %d bytes", total)
 	}
-	ops = ops[:0]
+	ops := q.ops[:0]
 	off := 0
 	add := func(r netif.TxRequest, n int) {
 		// The destination is dom0's own frame: buf is a Go buffer, so the copy lands in a
@@ -198,21 +202,18 @@ func (q *txQueue) copyPacket(p *txPacket, buf []byte, ops []sim.CopyOp) ([]byte,
 	for _, op := range ops {
 		off += int(op.Len)
 	}
+	q.ops = ops
 	return buf[:off], nil
 }
 
 // copyOut runs the copies through a bounce page of dom0 (offset 0 of each page-sized op).
 func (q *txQueue) copyOut(ops []sim.CopyOp, buf []byte) error {
-	pg, err := q.dom.Memory().AllocPage()
-	if err != nil {
-		return err
-	}
-	defer q.dom.Memory().FreePage(pg)
+	pg := q.bounce
 	off := 0
 	for i := range ops {
 		ops[i].Dest = sim.CopyPtr{Ref: uint64(pg.Frame), Domain: xen.DOMID_SELF}
 		one := ops[i : i+1]
-		if err := q.dom.GrantCopy(one); err != nil {
+		if err := q.copy.run(one); err != nil {
 			return err
 		}
 		if one[0].Status != gnttab.GNTST_okay {
@@ -224,8 +225,9 @@ func (q *txQueue) copyOut(ops []sim.CopyOp, buf []byte) error {
 }
 
 // respond writes the responses for a packet as make_tx_response does: the first slot, then
-// NETIF_RSP_NULL for each extra slot, then each continuation slot.
-func (q *txQueue) respond(p *txPacket, status int16) bool {
+// NETIF_RSP_NULL for each extra slot, then each continuation slot. f is the misbehaviour to
+// show the frontend, if any.
+func (q *txQueue) respond(p *txPacket, status int16, f Fault) bool {
 	put := func(id uint16, st int16) {
 		slot, err := q.back.NextResponse()
 		if err != nil {
@@ -234,12 +236,29 @@ func (q *txQueue) respond(p *txPacket, status int16) bool {
 		r := netif.TxResponse{ID: id, Status: st}
 		r.Encode(slot)
 	}
-	put(p.first.ID, status)
+	first := p.first.ID
+	if f == FaultTxBadID {
+		first ^= 0x8000 // far outside any id a frontend hands out
+	}
+	put(first, status)
 	for range p.extras {
 		put(0, netif.NETIF_RSP_NULL)
 	}
 	for _, s := range p.slots {
 		put(s.ID, status)
 	}
-	return q.back.PushResponsesAndCheckNotify()
+	notify := q.back.PushResponsesAndCheckNotify()
+	switch f {
+	case FaultTxDuplicate:
+		// One response too many: the first one again, past the requests the frontend made.
+		pvt := q.back.RspProdPvt()
+		r := netif.TxResponse{ID: p.first.ID, Status: status}
+		r.Encode(q.hdr.slot(pvt, netif.TxSlotSize))
+		q.hdr.setRspProd(pvt + 1)
+		notify = true
+	case FaultRspProdOverflow:
+		q.hdr.setRspProd(q.back.RspProdPvt() + 0x10000)
+		notify = true
+	}
+	return notify
 }

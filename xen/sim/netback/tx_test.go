@@ -42,7 +42,10 @@ func newTxRig(t *testing.T) *txRig {
 	m, err := x.Dom0().MapGrant(7, ref, true)
 	require.NoError(t, err)
 	t.Cleanup(m.Unmap)
-	r.vif, err = NewTx(x.Dom0(), 7, m.Data, func(f Frame) { r.frames = append(r.frames, f) })
+	r.vif, err = NewTx(x.Dom0(), 7, m.Data, func(f Frame) {
+		f.Data = append([]byte(nil), f.Data...)
+		r.frames = append(r.frames, f)
+	})
 	require.NoError(t, err)
 	for i := range 20 {
 		pg, err := g.Memory().AllocPage()

@@ -1,0 +1,287 @@
+// One connection to the backend: its queues, pages, grants and event channels.
+
+package netfront
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/netif"
+	"github.com/tamaxen/tamaxen/xen/ring"
+	"github.com/tamaxen/tamaxen/xen/xenbus"
+	"github.com/tamaxen/tamaxen/xen/xenstore"
+)
+
+// conn is the device connected to one backend instance. Everything in it is fixed once it
+// runs, except the rings' contents.
+type conn struct {
+	d        *Device
+	dev      *xenbus.Device
+	be       *xenbus.StateWatch
+	mac      net.HardwareAddr
+	mtu      int
+	features Features
+	queues   []*queue
+
+	done   chan struct{} // closed when the connection goes away
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the queues' goroutines
+}
+
+// queue is one TX/RX ring pair with its pages and grants.
+type queue struct {
+	dev       *Device
+	c         *conn
+	index     int
+	tx        txQueue
+	rx        rxQueue
+	txRingRef xen.GrantRef
+	rxRingRef xen.GrantRef
+	stats     *counters
+
+	// Everything granted or allocated for this queue, so teardown can end access to each.
+	grants []xen.GrantRef
+	pages  []xen.Page
+	chans  []channel
+}
+
+// connect negotiates with the vif's current backend and brings a connection up.
+func (d *Device) connect(ctx context.Context) (*conn, error) {
+	xs := d.p.XenStore
+	dev, err := xenbus.Open(ctx, xs, "vif", d.id)
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{d: d, dev: dev, done: make(chan struct{})}
+	if c.mac, err = readMAC(ctx, xs, dev.Path); err != nil {
+		return nil, err
+	}
+	if c.features, err = negotiate(ctx, xs, dev.Backend, d.cfg); err != nil {
+		return nil, err
+	}
+	c.mtu = readMTU(ctx, xs, dev.Path, c.features.SG)
+	if c.be, err = dev.WatchBackend(ctx); err != nil {
+		return nil, err
+	}
+	for i := 0; i < c.features.Queues; i++ {
+		q, err := c.newQueue(i)
+		c.queues = append(c.queues, q) // even half-built, so release can undo it
+		if err != nil {
+			c.be.Close()
+			c.release()
+			return nil, err
+		}
+	}
+	err = dev.Connect(ctx, c.be, func(tx *xenstore.Tx) error { return c.publish(ctx, tx) })
+	if err != nil {
+		c.be.Close()
+		c.release()
+		return nil, fmt.Errorf("netfront: connecting %s: %w", dev.Path, err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	for _, q := range c.queues {
+		if err := q.rx.post(); err != nil {
+			_ = c.close(ctx)
+			return nil, err
+		}
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); q.rx.run(runCtx, !c.features.SplitEventChannels) }()
+		if c.features.SplitEventChannels {
+			c.wg.Add(1)
+			go func() { defer c.wg.Done(); q.tx.run(runCtx) }()
+		}
+	}
+	return c, nil
+}
+
+// close stops the queues, runs the frontend's side of closing and releases everything.
+func (c *conn) close(ctx context.Context) error {
+	close(c.done)
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.wg.Wait()
+	// Bounded: a backend that never answers must not keep Close from returning.
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err := c.dev.Close(cctx, c.be)
+	cancel()
+	c.be.Close()
+	if rerr := c.release(); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// newQueue allocates a queue's rings, buffers, grants and event channels.
+func (c *conn) newQueue(index int) (*queue, error) {
+	d := c.d
+	q := &queue{dev: d, c: c, index: index, stats: d.counters(index)}
+	q.tx.q, q.rx.q = q, q
+	dom := c.dev.BackendID
+	page := func(readonly bool) (xen.Page, xen.GrantRef, error) {
+		pg, err := d.p.Memory.AllocPage()
+		if err != nil {
+			return xen.Page{}, 0, err
+		}
+		q.pages = append(q.pages, pg)
+		ref, err := d.p.Grants.Grant(dom, pg.Frame, readonly)
+		if err != nil {
+			return xen.Page{}, 0, err
+		}
+		q.grants = append(q.grants, ref)
+		return pg, ref, nil
+	}
+
+	txRing, txRef, err := page(false)
+	if err != nil {
+		return q, err
+	}
+	rxRing, rxRef, err := page(false)
+	if err != nil {
+		return q, err
+	}
+	q.txRingRef, q.rxRingRef = txRef, rxRef
+	if q.tx.ring, err = ring.NewFront(txRing.Data, netif.TxSlotSize); err != nil {
+		return q, err
+	}
+	if q.rx.ring, err = ring.NewFront(rxRing.Data, netif.RxSlotSize); err != nil {
+		return q, err
+	}
+
+	ntx := d.cfg.TxBuffers
+	if ntx <= 0 {
+		ntx = 64
+	}
+	ntx = min(ntx, q.tx.ring.Size())
+	for id := 0; id < ntx; id++ {
+		pg, ref, err := page(true)
+		if err != nil {
+			return q, err
+		}
+		q.tx.pages = append(q.tx.pages, pg)
+		q.tx.grefs = append(q.tx.grefs, ref)
+		q.tx.free = append(q.tx.free, uint16(ntx-1-id))
+	}
+	q.tx.inflight = make([]bool, ntx)
+	q.tx.space = make(chan struct{}, 1)
+
+	nrx := d.cfg.RxBuffers
+	if nrx <= 0 {
+		nrx = 128
+	}
+	nrx = min(max(nrx, minRxBuffers), q.rx.ring.Size())
+	q.rx.mask = uint32(q.rx.ring.Size() - 1)
+	q.rx.posted = make([]uint16, q.rx.ring.Size())
+	for id := 0; id < nrx; id++ {
+		pg, ref, err := page(false)
+		if err != nil {
+			return q, err
+		}
+		q.rx.pages = append(q.rx.pages, pg)
+		q.rx.grefs = append(q.rx.grefs, ref)
+		q.rx.free = append(q.rx.free, uint16(nrx-1-id))
+	}
+	q.rx.frame = make([]byte, 0, maxRxFrame)
+
+	ch, err := d.p.Events.AllocUnbound(dom)
+	if err != nil {
+		return q, err
+	}
+	q.chans = append(q.chans, ch)
+	q.tx.ch, q.rx.ch = ch, ch
+	if c.features.SplitEventChannels {
+		rch, err := d.p.Events.AllocUnbound(dom)
+		if err != nil {
+			return q, err
+		}
+		q.chans = append(q.chans, rch)
+		q.rx.ch = rch
+	}
+	return q, nil
+}
+
+// release ends every grant, closes every channel and frees every page of every queue.
+func (c *conn) release() error {
+	var inUse int
+	for _, q := range c.queues {
+		for _, ch := range q.chans {
+			_ = ch.Close()
+		}
+		for i, ref := range q.grants {
+			if err := c.d.p.Grants.Revoke(ref); err != nil {
+				// The backend still maps it: the page must never be reused.
+				inUse++
+				q.pages[i] = xen.Page{}
+			}
+		}
+		for _, pg := range q.pages {
+			if pg.Data != nil {
+				c.d.p.Memory.FreePage(pg)
+			}
+		}
+		q.grants, q.pages, q.chans = nil, nil, nil
+		q.stats.txInFlight.Store(0)
+		q.stats.rxPosted.Store(0)
+	}
+	if inUse > 0 {
+		return fmt.Errorf("netfront: %d pages still mapped by the backend were not reused", inUse)
+	}
+	return nil
+}
+
+// run is the TX completion goroutine of a queue with its own TX event channel.
+func (t *txQueue) run(ctx context.Context) {
+	for t.ch.Wait(ctx) == nil {
+		if t.reclaim() != nil {
+			return
+		}
+	}
+}
+
+func (c *conn) gsoAllowed(t uint8) bool {
+	return t == GSOTCPv4 && c.features.GSOTCPv4 || t == GSOTCPv6 && c.features.GSOTCPv6
+}
+
+// flowHash spreads flows over queues by their IPv4/IPv6 addresses and ports, so that one
+// flow stays on one queue and keeps its order. FNV-1a, inline: no allocation per frame.
+func flowHash(f []byte) uint32 {
+	h := uint32(2166136261)
+	mix := func(b []byte) {
+		for _, c := range b {
+			h = (h ^ uint32(c)) * 16777619
+		}
+	}
+	switch {
+	case len(f) >= 14+20 && f[12] == 0x08 && f[13] == 0x00:
+		ihl := int(f[14]&0x0f) * 4
+		mix(f[14+12 : 14+20])
+		if (f[14+9] == 6 || f[14+9] == 17) && len(f) >= 14+ihl+4 {
+			mix(f[14+ihl : 14+ihl+4])
+		}
+	case len(f) >= 14+40 && f[12] == 0x86 && f[13] == 0xdd:
+		mix(f[14+8 : 14+40])
+		if (f[14+6] == 6 || f[14+6] == 17) && len(f) >= 14+40+4 {
+			mix(f[14+40 : 14+44])
+		}
+	default:
+		return 0
+	}
+	return h
+}
+
+// waitRetry pauses between reconnection attempts; false if ctx ended.
+func waitRetry(ctx context.Context) bool {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,206 @@
+// The rig for end-to-end tests: the real netfront against the simulated Xen, xenstored and
+// the netback model, all in one process.
+
+package netfront_test
+
+import (
+	"context"
+	"encoding/binary"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tamaxen/tamaxen/netfront"
+	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/gnttab"
+	"github.com/tamaxen/tamaxen/xen/sim"
+	"github.com/tamaxen/tamaxen/xen/sim/netback"
+	"github.com/tamaxen/tamaxen/xen/sim/xenstored"
+	"github.com/tamaxen/tamaxen/xen/xenstore"
+)
+
+const guestID = 7
+
+// simRig is one guest with one vif served by a netback in dom0.
+type simRig struct {
+	x     *sim.Xen
+	dom0  *sim.Services
+	guest *sim.Services
+	xs    *xenstored.Store
+	gxs   *xenstore.Client
+	be    *netback.Backend
+	plat  netfront.Platform
+	// usedRefs is the number of grant refs in use before any device was opened.
+	usedRefs int
+}
+
+func hangCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// newSimRig boots the machine and starts the backend with bcfg. Cleanups run in reverse: the
+// caller's device first, then the backend, xenstored and Xen.
+func newSimRig(t testing.TB, bcfg netback.Config) *simRig {
+	r := &simRig{}
+	r.x = sim.New(sim.Config{Dom0Pages: 1024})
+	t.Cleanup(r.x.Close)
+	var err error
+	r.dom0, err = r.x.Dom0().Boot(gnttab.Config{})
+	require.NoError(t, err)
+	g, err := r.x.NewDomain(guestID, sim.DomainConfig{Pages: 1600})
+	require.NoError(t, err)
+	r.guest, err = g.Boot(gnttab.Config{})
+	require.NoError(t, err)
+	t.Cleanup(r.dom0.Grants.Close)
+	t.Cleanup(r.guest.Grants.Close)
+
+	r.xs = xenstored.New(r.dom0)
+	t.Cleanup(r.xs.Close)
+	require.NoError(t, r.xs.MakeDomain(guestID, "guest"))
+	require.NoError(t, r.xs.AddVif(guestID, 0, "00:16:3e:5a:11:01", 0))
+	require.NoError(t, r.xs.Introduce(g))
+
+	pfn, err := getParam(g.Hypervisor(), sim.HVM_PARAM_STORE_PFN)
+	require.NoError(t, err)
+	port, err := getParam(g.Hypervisor(), sim.HVM_PARAM_STORE_EVTCHN)
+	require.NoError(t, err)
+	ch, err := r.guest.Events.Attach(xen.Port(port))
+	require.NoError(t, err)
+	tr, err := xenstore.NewRingTransport(g.Page(xen.Frame(pfn)), ch)
+	require.NoError(t, err)
+	r.gxs = xenstore.New(tr)
+	t.Cleanup(func() {
+		_ = r.gxs.Close()
+		_ = ch.Close()
+	})
+
+	r.be, err = netback.New(r.dom0, r.xs, guestID, 0, bcfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.be.Close() })
+	r.plat = netfront.Platform{XenStore: r.gxs, Grants: r.guest.Grants, Events: r.guest.Events, Memory: g.Memory()}
+	r.usedRefs = r.refsInUse()
+	return r
+}
+
+func getParam(hv xen.Hypervisor, idx uint32) (uint64, error) {
+	var a [16]byte
+	binary.LittleEndian.PutUint16(a[0:], uint16(xen.DOMID_SELF))
+	binary.LittleEndian.PutUint32(a[4:], idx)
+	err := hv.HVMOp(sim.HVMOP_get_param, a[:])
+	return binary.LittleEndian.Uint64(a[8:]), err
+}
+
+// open opens the device; Close is registered as a cleanup (a second Close is harmless).
+func (r *simRig) open(t testing.TB, cfg netfront.Config) *netfront.Device {
+	dev, err := netfront.Open(hangCtx(t), r.plat, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = dev.Close() })
+	return dev
+}
+
+// echo makes the backend a loopback: every frame the guest sends comes back to it.
+func (r *simRig) echo() {
+	be := r.be
+	be.SetDeliver(func(f netback.Frame) { _ = be.Inject(f) })
+}
+
+// got is a received frame, copied out of the callback.
+type got struct {
+	data []byte
+	meta netfront.RxMeta
+}
+
+// collector returns a Receive callback that queues copies of the frames on a channel.
+func collector(n int) (func([]byte, netfront.RxMeta), chan got) {
+	ch := make(chan got, n)
+	return func(b []byte, m netfront.RxMeta) {
+		ch <- got{append([]byte(nil), b...), m}
+	}, ch
+}
+
+func recv(t testing.TB, ch chan got) got {
+	t.Helper()
+	select {
+	case g := <-ch:
+		return g
+	case <-hangCtx(t).Done():
+		t.Fatal("no frame received")
+		return got{}
+	}
+}
+
+// frame builds a test frame of n bytes: broadcast dst, an experimental EtherType (no flow
+// hash), then a pattern that depends on n and on seed.
+func frame(n int, seed byte) []byte {
+	f := make([]byte, n)
+	fill(f, seed)
+	return f
+}
+
+func fill(f []byte, seed byte) {
+	for i := range f {
+		f[i] = byte(i*7) + seed + byte(len(f))
+	}
+	copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x16, 0x3e, 0, 0, 1})
+	if len(f) >= 14 {
+		f[12], f[13] = 0x88, 0xb5
+	}
+}
+
+// udp4 builds an IPv4/UDP frame of n bytes (n >= 42) with the given source port, so that
+// flows hash to different queues.
+func udp4(n int, sport uint16) []byte {
+	f := frame(n, 0)
+	f[12], f[13] = 0x08, 0x00
+	f[14] = 0x45
+	f[14+9] = 17
+	copy(f[14+12:], []byte{10, 0, 0, 1, 10, 0, 0, 2})
+	binary.BigEndian.PutUint16(f[34:], sport)
+	binary.BigEndian.PutUint16(f[36:], 9)
+	return f
+}
+
+// sumStats adds the queues' counters.
+func sumStats(s []netfront.QueueStats) (t netfront.QueueStats) {
+	for _, q := range s {
+		t.TxPackets += q.TxPackets
+		t.RxPackets += q.RxPackets
+		t.RxDropped += q.RxDropped
+		t.RxErrors += q.RxErrors
+		t.Violations += q.Violations
+		t.TxGSO += q.TxGSO
+		t.RxGSO += q.RxGSO
+	}
+	return t
+}
+
+// checkClean checks what Close must leave behind: every grant ended and its ref free, and the
+// device's goroutines gone.
+func (r *simRig) checkClean(t *testing.T, goroutines int) {
+	t.Helper()
+	require.Equal(t, r.usedRefs, r.refsInUse(), "grant refs not returned")
+	// Eventually runs the condition on a goroutine of its own: one more than before.
+	ok := assert.Eventually(t, func() bool { return runtime.NumGoroutine() <= goroutines+1 },
+		10*time.Second, 5*time.Millisecond, "goroutines left behind")
+	if !ok {
+		t.Logf("goroutines: %d, before: %d", runtime.NumGoroutine(), goroutines)
+		buf := make([]byte, 1<<20)
+		t.Logf("%s", buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// refsInUse is the guest's grant refs not free (the table grows, so Free alone cannot tell).
+func (r *simRig) refsInUse() int {
+	mapped, _ := r.guest.Grants.Frames()
+	return int(mapped)*xen.PageSize/8 - r.guest.Grants.Free()
+}
+
+const (
+	hangDeadline = 60 * time.Second
+	tick         = time.Millisecond
+)

@@ -1,0 +1,30 @@
+// Raw access to a shared ring header, for what ring.Back does not offer: the RX req_event
+// threshold xenvif_rx_ring_slots_available sets, and the hostile-backend knobs.
+
+package netback
+
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/tamaxen/tamaxen/xen/ring"
+)
+
+// header is a ring page's header, read and written with atomics as the frontend does.
+type header struct{ page []byte }
+
+func (h header) word(off int) *uint32 {
+	// Slicing checks the bounds without reading, which the race detector would count.
+	w := h.page[off : off+4 : off+4]
+	return (*uint32)(unsafe.Pointer(unsafe.SliceData(w)))
+}
+
+func (h header) reqProd() uint32      { return atomic.LoadUint32(h.word(ring.OffReqProd)) }
+func (h header) rspProd() uint32      { return atomic.LoadUint32(h.word(ring.OffRspProd)) }
+func (h header) setReqEvent(v uint32) { atomic.StoreUint32(h.word(ring.OffReqEvent), v) }
+func (h header) setRspProd(v uint32)  { atomic.StoreUint32(h.word(ring.OffRspProd), v) }
+func (h header) slot(idx uint32, slotSize int) []byte {
+	n := uint32(ring.Size(len(h.page), slotSize))
+	off := ring.HeaderSize + int(idx&(n-1))*slotSize
+	return h.page[off : off+slotSize : off+slotSize]
+}
