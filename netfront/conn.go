@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tamaxen/tamaxen/xen"
@@ -76,7 +77,22 @@ func (d *Device) connect(ctx context.Context) (*conn, error) {
 			return nil, err
 		}
 	}
-	err = dev.Connect(ctx, c.be, func(tx *xenstore.Tx) error { return c.publish(ctx, tx) })
+	// A backend that vanishes while we wait for it (the toolstack removing a detached vif whose
+	// directory we found just before it went) ends this attempt; the caller tries again and
+	// finds the vif the toolstack adds next.
+	cctx, cancel := context.WithCancel(ctx)
+	var vanished atomic.Bool
+	go func() {
+		if _, err := c.be.WaitFor(cctx, func(s xenbus.State) bool { return s == xenbus.XenbusStateUnknown }); err == nil {
+			vanished.Store(true)
+			cancel()
+		}
+	}()
+	err = dev.Connect(cctx, c.be, func(tx *xenstore.Tx) error { return c.publish(cctx, tx) })
+	cancel()
+	if err != nil && vanished.Load() {
+		err = fmt.Errorf("netfront: backend %s vanished: %w", dev.Backend, err)
+	}
 	if err != nil {
 		c.be.Close()
 		c.release()

@@ -10,6 +10,9 @@
 //	ip=10.0.0.2     the address to answer for
 //	queues=2        queues to ask for
 //	timeout=60s     power off after this long
+//
+// The driver reconnects by itself when the vif is detached and attached again.
+//
 //	reconnect=1     after the first close of the backend (xl network-detach), wait for a new
 //	                vif and keep answering
 package main
@@ -71,12 +74,26 @@ func run() error {
 	start := time.Now()
 	dev, err := netfront.Open(ctx, netfront.Platform{
 		XenStore: xs, Grants: gt, Events: xenpvh.Events, Memory: xenpvh.Memory,
-	}, netfront.Config{Queues: queues, Receive: r.receive})
+	}, netfront.Config{
+		Queues:  queues,
+		Receive: r.receive,
+		Link: func(up bool) {
+			if !up {
+				fmt.Printf("netcheck: link down\n")
+				return
+			}
+			if dev := r.dev.Load(); dev != nil {
+				r.setMAC(dev.MAC())
+				fmt.Printf("netcheck: link up again (reconnect %d) mac %s\n", dev.Reconnects(), dev.MAC())
+			}
+		},
+		Logf: func(format string, args ...any) { fmt.Printf(format+"\n", args...) },
+	})
 	if err != nil {
 		return err
 	}
 	r.dev.Store(dev)
-	r.mac = [6]byte(dev.MAC())
+	r.setMAC(dev.MAC())
 	f := dev.Features()
 	fmt.Printf("netcheck: connected %s mac %s mtu %d in %v\n", dev.Path(), dev.MAC(), dev.MTU(), time.Since(start).Round(time.Millisecond))
 	fmt.Printf("netcheck: features rx-copy=%v sg=%v gso-tcpv4=%v gso-tcpv6=%v csum=%v ipv6-csum=%v split-evtchn=%v queues=%d\n",

@@ -15,11 +15,16 @@ import (
 
 type responder struct {
 	ip       [4]byte
-	mac      [6]byte
+	mac      atomic.Pointer[[6]byte] // a re-attached vif may bring another MAC
 	dev      atomic.Pointer[netfront.Device]
 	answered atomic.Uint64
-	// out is the reply being built; receive runs on one RX goroutine per queue, so each reply
-	// is built in a buffer of its own call (frames are at most 64 KiB).
+}
+
+func (r *responder) setMAC(m []byte) {
+	if len(m) == 6 {
+		a := [6]byte(m)
+		r.mac.Store(&a)
+	}
 }
 
 // receive is netfront's Receive callback: frame is valid only during the call.
@@ -44,12 +49,12 @@ func (r *responder) arp(dev *netfront.Device, f []byte) {
 	}
 	out := make([]byte, 42)
 	copy(out[0:6], f[6:12])
-	copy(out[6:12], r.mac[:])
+	copy(out[6:12], r.mac.Load()[:])
 	binary.BigEndian.PutUint16(out[12:], 0x0806)
 	o := out[14:]
 	copy(o[0:6], a[0:6]) // htype, ptype, hlen, plen
 	binary.BigEndian.PutUint16(o[6:], 2)
-	copy(o[8:14], r.mac[:])
+	copy(o[8:14], r.mac.Load()[:])
 	copy(o[14:18], r.ip[:])
 	copy(o[18:24], a[8:14])
 	copy(o[24:28], a[14:18])
@@ -102,7 +107,7 @@ func (r *responder) ipReply(f []byte, ihl, total int) []byte {
 	out := make([]byte, 14+total)
 	copy(out, f[:14+total])
 	copy(out[0:6], f[6:12])
-	copy(out[6:12], r.mac[:])
+	copy(out[6:12], r.mac.Load()[:])
 	ip := out[14:]
 	copy(ip[12:16], r.ip[:])        // from us
 	copy(ip[16:20], f[14+12:14+16]) // to the sender

@@ -60,6 +60,26 @@ if grep -q 'violations [1-9]' "$log"; then
 	xt_fail "no protocol violations" "$(grep -m1 'violations [1-9]' "$log")"
 fi
 
+# xl network-detach, then network-attach: the driver closes its side, then connects to the new
+# vif by itself and traffic passes again.
+if xl network-detach "$name" 0 >/dev/null 2>&1 && xt_wait_console "$name" '^netcheck: link down' 30; then
+	if xl network-attach "$name" mac=00:16:3e:5a:11:02 bridge=xenbr0 >/dev/null 2>&1 &&
+		xt_wait_console "$name" '^netcheck: link up again' 60; then
+		if out=$(busybox ping -c 5 -W 3 10.0.0.2 2>&1); then
+			xt_pass "traffic after xl network-detach + network-attach ($(echo "$out" | tail -1))"
+		else
+			xt_fail "traffic after network-detach + network-attach" "$(echo "$out" | tail -2 | tr '\n' '|')"
+		fi
+	else
+		xt_fail "network-attach" "no reconnect: $(tail -3 "$log" | tr '\n' '|')"
+	fi
+else
+	xt_fail "network-detach" "the guest did not see its backend close: $(tail -3 "$log" | tr '\n' '|')"
+fi
+if grep -q 'violations [1-9]' "$log"; then
+	xt_fail "no protocol violations after reconnect" "$(grep -m1 'violations [1-9]' "$log")"
+fi
+
 xl shutdown "$name" >/dev/null 2>&1 || true
 xt_wait_gone "$name" 20 >/dev/null || xt_destroy "$name"
 sed 's/^/xen-test: info netcheck console: /' "$log" | tail -20
