@@ -11,12 +11,11 @@ import (
 	"github.com/tamaxen/tamaxen/hypercall"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/console"
+	"github.com/tamaxen/tamaxen/xen/evtchn"
 )
 
-const (
-	EVTCHNOP_send = 4
-	debugPort     = 0xe9
-)
+// debugPort is Xen's debug console port: writes appear on Xen's console as "(dN) ...".
+const debugPort = 0xe9
 
 var (
 	consRing *console.Ring
@@ -38,10 +37,12 @@ func printk(c byte) {
 	}
 }
 
+// notifyConsole kicks xenconsoled. It is called from printk, so it builds the EVTCHNOP_send
+// argument on the stack rather than through evtchn.Send, which allocates.
 func notifyConsole() {
-	var arg [4]byte
+	var arg [evtchn.SizeofEvtchnSend]byte
 	binary.LittleEndian.PutUint32(arg[:], consPort)
-	_ = hypercall.Xen{}.EventChannelOp(EVTCHNOP_send, arg[:])
+	_ = hypercall.Xen{}.EventChannelOp(evtchn.EVTCHNOP_send, arg[:])
 }
 
 // initConsole switches output to the PV console ring whose page and event channel the toolstack
