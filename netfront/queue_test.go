@@ -11,6 +11,7 @@ import (
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/netif"
 	"github.com/tamaxen/tamaxen/xen/ring"
+	"github.com/tamaxen/tamaxen/xen/xenstore/xenstoretest"
 )
 
 var allFeatures = Features{RxCopy: true, SG: true, GSOTCPv4: true, GSOTCPv6: true, CsumOffload: true, Queues: 1}
@@ -298,3 +299,33 @@ func (h *harness) rxReqNoAlloc() netif.RxRequest {
 }
 
 func (h *harness) bufIndex(gref uint32) int { return int(gref) - 2000 }
+
+func TestReadMTU(t *testing.T) {
+	srv := xenstoretest.NewServer(3, "g")
+	xs := srv.NewClient(t)
+	ctx := context.Background()
+	dir := "/local/domain/3/device/vif/0"
+	tests := []struct {
+		name  string
+		value string
+		sg    bool
+		want  int
+	}{
+		{"absent", "", true, 1500},
+		{"jumbo with SG", "9000", true, 9000},
+		{"jumbo without SG", "9000", false, 1500},
+		{"garbage", "lots", true, 1500},
+		{"too small", "10", true, 1500},
+		{"too large", "70000", true, 1500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.value == "" {
+				_ = xs.Rm(ctx, dir+"/mtu")
+			} else {
+				require.NoError(t, xs.Write(ctx, dir+"/mtu", []byte(tt.value)))
+			}
+			assert.Equal(t, tt.want, readMTU(ctx, xs, dir, tt.sg))
+		})
+	}
+}

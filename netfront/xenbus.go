@@ -88,9 +88,9 @@ func readMTU(ctx context.Context, xs xenstore.Ops, dir string, sg bool) int {
 			mtu = n
 		}
 	}
-	if !sg && mtu > xen.PageSize-14 {
-		// Without scatter-gather a frame must fit one page.
-		mtu = xen.PageSize - 14
+	if !sg && mtu > 1500 {
+		// Without scatter-gather Linux netfront keeps to ETH_DATA_LEN (xennet_change_mtu).
+		mtu = 1500
 	}
 	return mtu
 }
