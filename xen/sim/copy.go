@@ -101,26 +101,31 @@ func (d *Domain) grantCopy(arg []byte, count uint32) error {
 
 // copyOneLocked is gnttab_copy_one: check the bounds (a copy never crosses a page end), pin
 // both sides (a grant as a reader for the source and a writer for the destination, which sets
-// and then clears GTF_reading/GTF_writing as a short-lived mapping does), copy, unpin.
+// and then clears GTF_reading/GTF_writing as a short-lived mapping does), copy, unpin. It does
+// not allocate: the pins reuse the refs' active entries.
 func (d *Domain) copyOneLocked(op *CopyOp) gnttab.Status {
 	if int(op.Source.Offset)+int(op.Len) > xen.PageSize || int(op.Dest.Offset)+int(op.Len) > xen.PageSize {
 		return gnttab.GNTST_bad_copy_arg
 	}
-	src, srelease, st := d.copyPageLocked(op.Source, op.Flags&GNTCOPY_source_gref != 0, false)
+	sgref, dgref := op.Flags&GNTCOPY_source_gref != 0, op.Flags&GNTCOPY_dest_gref != 0
+	src, sgd, st := d.copyPageLocked(op.Source, sgref, false)
 	if st != gnttab.GNTST_okay {
 		return st
 	}
-	defer srelease()
-	dst, drelease, st := d.copyPageLocked(op.Dest, op.Flags&GNTCOPY_dest_gref != 0, true)
+	dst, dgd, st := d.copyPageLocked(op.Dest, dgref, true)
 	if st != gnttab.GNTST_okay {
+		unpinCopyLocked(sgd, op.Source, false)
 		return st
 	}
-	defer drelease()
 	copy(dst[op.Dest.Offset:int(op.Dest.Offset)+int(op.Len)], src[op.Source.Offset:int(op.Source.Offset)+int(op.Len)])
+	unpinCopyLocked(dgd, op.Dest, true)
+	unpinCopyLocked(sgd, op.Source, false)
 	return gnttab.GNTST_okay
 }
 
-func (d *Domain) copyPageLocked(p CopyPtr, gref, writable bool) ([]byte, func(), gnttab.Status) {
+// copyPageLocked resolves and pins one side of a copy. For a grant it also returns the
+// granting domain, whose pin unpinCopyLocked drops; for a local frame that domain is nil.
+func (d *Domain) copyPageLocked(p CopyPtr, gref, writable bool) ([]byte, *Domain, gnttab.Status) {
 	if !gref {
 		// A frame rather than a grant: only the caller's own memory (gnttab_copy_lock_domain
 		// refuses a foreign domain's frames to anyone but a privileged caller; dom0 still goes
@@ -132,18 +137,23 @@ func (d *Domain) copyPageLocked(p CopyPtr, gref, writable bool) ([]byte, func(),
 		if page == nil {
 			return nil, nil, gnttab.GNTST_bad_page
 		}
-		return page, func() {}, gnttab.GNTST_okay
+		return page, nil, gnttab.GNTST_okay
 	}
 	if p.Ref > 0xffffffff {
 		return nil, nil, gnttab.GNTST_bad_gntref
 	}
-	ref := xen.GrantRef(p.Ref)
-	page, st := d.acquireLocked(p.Domain, ref, writable)
+	page, st := d.acquireLocked(p.Domain, xen.GrantRef(p.Ref), writable)
 	if st != gnttab.GNTST_okay {
 		return nil, nil, st
 	}
-	gd := d.x.domainLocked(d, p.Domain)
-	return page, func() { gd.gt.releaseLocked(ref, writable) }, gnttab.GNTST_okay
+	return page, d.x.domainLocked(d, p.Domain), gnttab.GNTST_okay
+}
+
+// unpinCopyLocked drops the pin copyPageLocked took on a grant; gd is nil for a local frame.
+func unpinCopyLocked(gd *Domain, p CopyPtr, writable bool) {
+	if gd != nil {
+		gd.gt.releaseLocked(xen.GrantRef(p.Ref), writable)
+	}
 }
 
 // GrantCopy issues GNTTABOP_copy for ops as this domain and stores each op's status back.

@@ -30,6 +30,9 @@ type grantTable struct {
 }
 
 // activeEntry counts the mappings of one ref, readers and writers separately (GNTPIN_*).
+// An entry stays in the map once created, idle at a pin count of zero, as Xen's
+// active_grant_entry array does: a grant copy pins and unpins a ref per op, and the datapath
+// must not allocate for it. grantee and frame are only meaningful while readers > 0.
 type activeEntry struct {
 	readers, writers int
 	grantee          xen.DomID
@@ -131,23 +134,27 @@ func (d *Domain) acquireLocked(granter xen.DomID, ref xen.GrantRef, writable boo
 		return nil, gnttab.GNTST_bad_gntref
 	}
 	act := g.active[ref]
+	idle := act == nil || act.readers == 0
 	// Like Xen, the shared entry is only consulted when the pin count says its flags must
 	// change: for the first mapping, or the first writable one.
-	if act == nil || (writable && act.writers == 0) {
+	if idle || (writable && act.writers == 0) {
 		if st := setStatusV1(e, d.id, writable); st != gnttab.GNTST_okay {
 			return nil, st
 		}
-		if act == nil {
-			act = &activeEntry{grantee: d.id, frame: xen.Frame(le.Uint32(e[gnttab.OffsetofGrantEntryV1Frame:]))}
-			g.active[ref] = act
+		if idle {
+			if act == nil {
+				act = &activeEntry{} // once per ref for the table's lifetime
+				g.active[ref] = act
+			}
+			act.grantee = d.id
+			act.frame = xen.Frame(le.Uint32(e[gnttab.OffsetofGrantEntryV1Frame:]))
 		}
 	} else if act.grantee != d.id {
 		return nil, gnttab.GNTST_permission_denied
 	}
 	page := gd.Page(act.frame)
 	if page == nil {
-		if act.readers == 0 && act.writers == 0 {
-			delete(g.active, ref)
+		if idle {
 			clearStatus(e, writable, true)
 		}
 		return nil, gnttab.GNTST_bad_page
@@ -162,7 +169,7 @@ func (d *Domain) acquireLocked(granter xen.DomID, ref xen.GrantRef, writable boo
 // releaseLocked drops one pin and clears the in-use flags the pin count no longer justifies.
 func (g *grantTable) releaseLocked(ref xen.GrantRef, writable bool) {
 	act := g.active[ref]
-	if act == nil {
+	if act == nil || act.readers == 0 {
 		return
 	}
 	act.readers--
@@ -171,9 +178,6 @@ func (g *grantTable) releaseLocked(ref xen.GrantRef, writable bool) {
 	}
 	e := g.entry(ref)
 	clearStatus(e, writable && act.writers == 0, act.readers == 0)
-	if act.readers == 0 {
-		delete(g.active, ref)
-	}
 }
 
 func clearStatus(e []byte, writing, reading bool) {

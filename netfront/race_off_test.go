@@ -1,0 +1,5 @@
+//go:build !race
+
+package netfront_test
+
+const raceEnabled = false

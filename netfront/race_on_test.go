@@ -1,0 +1,8 @@
+//go:build race
+
+package netfront_test
+
+// Under the race detector, copying every frame size from 14 to 65535 bytes through the
+// simulator takes minutes; the sweep steps through the sizes instead, and `make test` runs the
+// full sweep once more without the detector.
+const raceEnabled = true
