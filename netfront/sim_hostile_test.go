@@ -105,6 +105,7 @@ func TestSimBackendDisconnect(t *testing.T) {
 	r := newSimRig(t, netback.DefaultConfig())
 	var delivered atomic.Int64
 	r.be.SetDeliver(func(netback.Frame) { delivered.Add(1) })
+	before := runtime.NumGoroutine()
 	links := make(chan bool, 4)
 	dev := r.open(t, netfront.Config{Link: func(up bool) { links <- up }})
 	ctx := hangCtx(t)
@@ -122,6 +123,8 @@ func TestSimBackendDisconnect(t *testing.T) {
 	require.Eventually(t, func() bool { return delivered.Load() == 2 }, 5*time.Second, tick,
 		"traffic passes again after the reconnect")
 	require.NoError(t, dev.Close())
+	// Neither connection leaked a grant or a goroutine.
+	r.checkClean(t, before)
 }
 
 // The backend closing mid-stream must at least leave a device that closes cleanly.
