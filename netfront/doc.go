@@ -18,6 +18,11 @@
 // run past its consumer). A violation marks the device broken: it is counted, every call returns
 // ErrBroken from then on, and nothing panics.
 //
+// Lifecycle: a supervisor goroutine follows the backend's state. When the backend closes
+// (xl network-detach, a driver domain restart) the device closes its side, ends access to
+// every page and returns ErrDisconnected from Send; when the vif is back it negotiates and
+// connects anew, reporting both events through Config.Link. Close joins every goroutine.
+//
 // Portable: it reaches Xen only through package xen's seam, so the same code runs on the
 // TamaGo board and in host tests against a simulated Xen.
 package netfront
