@@ -250,10 +250,7 @@ func (c *conn) watchOpLocked(t xenstore.MsgType, payload []byte) ([]byte, error)
 // send queues one message.
 func (c *conn) send(t xenstore.MsgType, reqID, txID uint32, payload []byte) {
 	msg := make([]byte, xenstore.SockmsgSize+len(payload))
-	binary.LittleEndian.PutUint32(msg[0:], uint32(t))
-	binary.LittleEndian.PutUint32(msg[4:], reqID)
-	binary.LittleEndian.PutUint32(msg[8:], txID)
-	binary.LittleEndian.PutUint32(msg[12:], uint32(len(payload)))
+	xenstore.Header{Type: t, ReqID: reqID, TxID: txID, Len: uint32(len(payload))}.Encode(msg)
 	copy(msg[xenstore.SockmsgSize:], payload)
 	c.qmu.Lock()
 	c.queue = append(c.queue, msg)
