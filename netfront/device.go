@@ -194,15 +194,24 @@ func (d *Device) Stats() []QueueStats {
 // The frame is copied: the caller may reuse it as soon as Send returns. While the backend is
 // away it returns ErrDisconnected at once.
 func (d *Device) Send(ctx context.Context, frame []byte, m TxMeta) error {
+	parts := [1][]byte{frame}
+	return d.SendBuffers(ctx, parts[:], m)
+}
+
+// SendBuffers is Send for a frame held in several pieces (a network stack's headers and
+// payload, say), gathered straight into the ring's pages without an intermediate copy. The
+// flow hash reads the headers from parts[0], so it should hold at least the Ethernet, IP and
+// transport headers for multi-queue spreading; otherwise the frame goes to queue 0.
+func (d *Device) SendBuffers(ctx context.Context, parts [][]byte, m TxMeta) error {
 	c, err := d.conn()
 	if err != nil {
 		return err
 	}
 	q := c.queues[0]
-	if len(c.queues) > 1 {
-		q = c.queues[flowHash(frame)%uint32(len(c.queues))]
+	if len(c.queues) > 1 && len(parts) > 0 {
+		q = c.queues[flowHash(parts[0])%uint32(len(c.queues))]
 	}
-	return q.tx.send(ctx, frame, m)
+	return q.tx.send(ctx, parts, m)
 }
 
 // violation records a backend protocol violation: the device is broken from now on.

@@ -339,3 +339,30 @@ func TestSimSendAllocs(t *testing.T) {
 	// and the simulated hypervisor's grant copies together allocate nothing.
 	assert.Zero(t, allocs, "allocations per Send, whole process")
 }
+
+// SendBuffers gathers a frame from pieces that straddle page boundaries in every way.
+func TestSimSendBuffers(t *testing.T) {
+	r := newSimRig(t, netback.DefaultConfig())
+	r.echo()
+	rx, ch := collector(16)
+	dev := r.open(t, netfront.Config{Receive: rx})
+	for _, cuts := range [][]int{{14}, {1, 13, 4096}, {4095, 1, 1}, {14, 4082, 4096, 7}, {100, 0, 0, 9000}} {
+		n := 0
+		for _, c := range cuts {
+			n += c
+		}
+		n += 333
+		want := frame(n, byte(len(cuts)))
+		var parts [][]byte
+		at := 0
+		for _, c := range cuts {
+			parts = append(parts, want[at:at+c])
+			at += c
+		}
+		parts = append(parts, want[at:])
+		keep := append([][]byte(nil), parts...)
+		require.NoError(t, dev.SendBuffers(hangCtx(t), parts, netfront.TxMeta{}), "cuts %v", cuts)
+		assert.Equal(t, keep, parts, "SendBuffers must not modify its argument")
+		assert.Equal(t, want, recv(t, ch).data, "cuts %v", cuts)
+	}
+}

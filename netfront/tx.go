@@ -33,10 +33,13 @@ type txQueue struct {
 // slotsFor returns how many data slots a frame of n bytes takes (one per page).
 func slotsFor(n int) int { return (n + xen.PageSize - 1) / xen.PageSize }
 
-// send queues one frame, waiting for ring space while ctx allows.
-func (t *txQueue) send(ctx context.Context, frame []byte, m TxMeta) error {
+// send queues one frame, given in pieces, waiting for ring space while ctx allows.
+func (t *txQueue) send(ctx context.Context, parts [][]byte, m TxMeta) error {
 	d, c := t.q.dev, t.q.c
-	n := len(frame)
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
 	switch {
 	case n < netif.ETH_HLEN:
 		return ErrTooSmall
@@ -71,7 +74,7 @@ func (t *txQueue) send(ctx context.Context, frame []byte, m TxMeta) error {
 			return err
 		}
 		if t.ring.FreeRequests() >= need && len(t.free) >= slots {
-			err := t.queueLocked(frame, m, slots, gso)
+			err := t.queueLocked(parts, n, m, slots, gso)
 			t.mu.Unlock()
 			return err
 		}
@@ -87,20 +90,21 @@ func (t *txQueue) send(ctx context.Context, frame []byte, m TxMeta) error {
 	}
 }
 
-// queueLocked copies the frame into free pages and publishes its requests.
-func (t *txQueue) queueLocked(frame []byte, m TxMeta, slots int, gso bool) error {
+// queueLocked copies the frame (n bytes in parts) into free pages and publishes its requests.
+func (t *txQueue) queueLocked(parts [][]byte, n int, m TxMeta, slots int, gso bool) error {
 	var req netif.TxRequest
+	var at gatherPos
 	for i := 0; i < slots; i++ {
-		chunk := frame[i*xen.PageSize : min((i+1)*xen.PageSize, len(frame))]
+		size := min(xen.PageSize, n-i*xen.PageSize)
 		id := t.free[len(t.free)-1]
 		t.free = t.free[:len(t.free)-1]
 		t.inflight[id] = true
-		copy(t.pages[id].Data, chunk)
+		at = gather(t.pages[id].Data[:size], parts, at)
 
-		req = netif.TxRequest{Gref: uint32(t.grefs[id]), ID: id, Size: uint16(len(chunk))}
+		req = netif.TxRequest{Gref: uint32(t.grefs[id]), ID: id, Size: uint16(size)}
 		if i == 0 {
 			// The first slot's size is the size of the whole packet.
-			req.Size = uint16(len(frame))
+			req.Size = uint16(n)
 			if m.CsumBlank {
 				req.Flags |= netif.NETTXF_csum_blank | netif.NETTXF_data_validated
 			} else if m.DataValidated {
@@ -131,7 +135,7 @@ func (t *txQueue) queueLocked(frame []byte, m TxMeta, slots int, gso bool) error
 	st := t.q.stats
 	st.txInFlight.Add(int64(slots))
 	st.txPackets.Add(1)
-	st.txBytes.Add(uint64(len(frame)))
+	st.txBytes.Add(uint64(n))
 	if gso {
 		st.txGSO.Add(1)
 	}
@@ -141,6 +145,23 @@ func (t *txQueue) queueLocked(frame []byte, m TxMeta, slots int, gso bool) error
 		}
 	}
 	return nil
+}
+
+// gatherPos is how far gather has read: the part, and the offset within it.
+type gatherPos struct{ part, off int }
+
+// gather fills dst from parts, starting at pos, and returns where it stopped. parts is not
+// modified.
+func gather(dst []byte, parts [][]byte, pos gatherPos) gatherPos {
+	for len(dst) > 0 && pos.part < len(parts) {
+		c := copy(dst, parts[pos.part][pos.off:])
+		dst = dst[c:]
+		pos.off += c
+		if pos.off == len(parts[pos.part]) {
+			pos = gatherPos{part: pos.part + 1}
+		}
+	}
+	return pos
 }
 
 // reclaimLocked consumes TX responses, freeing their slots. A response is copied out of the
