@@ -103,6 +103,14 @@ func (t *Table) Free() int {
 	return len(t.free)
 }
 
+// InUse returns the number of references allocated and not yet freed (the reserved entries
+// excluded): the figure to watch for leaks.
+func (t *Table) InUse() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return int(t.mapped.Load())*EntriesPerFrame - GNTTAB_NR_RESERVED_ENTRIES - len(t.free)
+}
+
 // reserveLocked grows the table until n references are free, or fails leaving the free list as
 // it was (plus any frames it managed to map).
 func (t *Table) reserveLocked(n int) error {

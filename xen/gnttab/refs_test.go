@@ -133,3 +133,16 @@ func TestAllocRefsWaitMany(t *testing.T) {
 	}
 	assert.Equal(t, EntriesPerFrame-GNTTAB_NR_RESERVED_ENTRIES, tab.Free())
 }
+
+func TestInUseCountsAllocatedRefs(t *testing.T) {
+	tab, _, _, err := newTestTable(4, Config{})
+	require.NoError(t, err)
+	assert.Zero(t, tab.InUse())
+	refs, err := tab.AllocRefs(EntriesPerFrame + 3) // grows the table by a frame or two
+	require.NoError(t, err)
+	assert.Equal(t, EntriesPerFrame+3, tab.InUse())
+	require.NoError(t, tab.FreeRefs(refs[:10]))
+	assert.Equal(t, EntriesPerFrame-7, tab.InUse())
+	require.NoError(t, tab.FreeRefs(refs[10:]))
+	assert.Zero(t, tab.InUse())
+}
