@@ -6,6 +6,8 @@ package netback
 import (
 	"context"
 
+	"github.com/tamaxen/tamaxen/internal/csum"
+	"github.com/tamaxen/tamaxen/internal/tso"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
 	"github.com/tamaxen/tamaxen/xen/netif"
@@ -272,43 +274,76 @@ func (b *Backend) InjectQueue(index int, f Frame) error {
 		}
 		return ErrNotConnected
 	}
-	q := b.queues[index]
 	drop := func(err error) error { b.qstats[index].rxDropped.Add(1); return err }
 	n := len(f.Data)
-	switch {
-	case n < netif.ETH_HLEN || n > netif.XEN_NETIF_MAX_TX_SIZE:
+	if n < netif.ETH_HLEN || n > netif.XEN_NETIF_MAX_TX_SIZE {
 		return drop(ErrBadFrame)
-	case n > xen.PageSize && !b.fe.canSG:
+	}
+	if f.GSOType != 0 {
+		if f.GSOSize == 0 || f.GSOType != netif.XEN_NETIF_GSO_TYPE_TCPV4 && f.GSOType != netif.XEN_NETIF_GSO_TYPE_TCPV6 {
+			return drop(ErrBadFrame)
+		}
+		// xenvif_rx_next_skb sends the GSO extra only for a type in vif->gso_mask; for any
+		// other the stack segments the frame first (validate_xmit_skb: the vif lacks that
+		// TSO feature), and each segment goes to the guest on its own.
+		if ok := f.GSOType == netif.XEN_NETIF_GSO_TYPE_TCPV4 && b.fe.gsoV4 ||
+			f.GSOType == netif.XEN_NETIF_GSO_TYPE_TCPV6 && b.fe.gsoV6; !ok {
+			return b.injectSegments(index, f)
+		}
+	}
+	if n > xen.PageSize && !b.fe.canSG {
 		// Without feature-sg xenvif_fix_features takes NETIF_F_SG away and the MTU is capped
 		// (xenvif_change_mtu), so the stack never hands netback a frame this large.
 		return drop(ErrTooBig)
 	}
-	if f.GSOType != 0 {
-		// xenvif_rx_next_skb sends the GSO extra only for a type in vif->gso_mask; other GSO
-		// frames are segmented by the stack before they reach netback, which the model does
-		// not do.
-		ok := f.GSOType == netif.XEN_NETIF_GSO_TYPE_TCPV4 && b.fe.gsoV4 ||
-			f.GSOType == netif.XEN_NETIF_GSO_TYPE_TCPV6 && b.fe.gsoV6
-		if !ok || f.GSOSize == 0 {
-			return drop(ErrNotNegotiated)
+	return b.enqueueLocked(index, f)
+}
+
+// injectSegments splits a TSO frame the frontend cannot take whole into MSS-sized frames.
+// Checksums stay partial when the frontend offloads them, else they are completed.
+func (b *Backend) injectSegments(index int, f Frame) error {
+	partial := f.CsumBlank && b.csumOffloaded(f.Data)
+	var err error
+	_, serr := tso.Segment(f.Data, int(f.GSOSize), partial, nil, func(seg []byte) {
+		if e := b.enqueueLocked(index, Frame{Data: seg, CsumBlank: partial, DataValidated: partial || f.DataValidated}); e != nil && err == nil {
+			err = e
 		}
+	})
+	if serr != nil {
+		// Not a TCP frame the stack could segment: it never gets this far in Linux.
+		b.qstats[index].rxDropped.Add(1)
+		return ErrNotNegotiated
 	}
-	if f.CsumBlank {
+	return err
+}
+
+// csumOffloaded reports whether the frontend takes partial checksums for this frame's family.
+func (b *Backend) csumOffloaded(data []byte) bool {
+	v6 := len(data) >= 14 && data[12] == 0x86 && data[13] == 0xdd
+	return v6 && b.fe.ipv6Csum || !v6 && b.fe.ipCsum
+}
+
+// enqueueLocked copies a frame into a free RX item of the queue; b.mu is held (read).
+func (b *Backend) enqueueLocked(index int, f Frame) error {
+	q := b.queues[index]
+	complete := false
+	if f.CsumBlank && !b.csumOffloaded(f.Data) {
 		// Without the frontend's checksum offload the stack completes the checksum
-		// (skb_checksum_help) and the frame arrives as CHECKSUM_NONE; the model only clears
-		// the flag.
-		v6 := n >= 14 && f.Data[12] == 0x86 && f.Data[13] == 0xdd
-		if v6 && !b.fe.ipv6Csum || !v6 && !b.fe.ipCsum {
-			f.CsumBlank, f.DataValidated = false, false
-		}
+		// (skb_checksum_help) and the frame arrives as CHECKSUM_NONE.
+		f.CsumBlank, f.DataValidated = false, false
+		complete = true
 	}
 	var it *rxItem
 	select {
 	case it = <-q.free:
 	default:
-		return drop(ErrQueueFull)
+		b.qstats[index].rxDropped.Add(1)
+		return ErrQueueFull
 	}
 	it.buf = append(it.buf[:0], f.Data...)
+	if complete {
+		csum.Complete(it.buf)
+	}
 	it.f = f
 	it.f.Data = it.buf
 	q.pending <- it // never blocks: pending has room for every item

@@ -1,0 +1,198 @@
+// Package csum checks and completes the checksums of Ethernet frames carrying IP, for link
+// endpoints whose stack trusts every received checksum (gVisor takes RX checksum offload per
+// NIC, not per packet).
+package csum
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// Sum adds b to the one's complement sum initial, as RFC 1071 defines it (b is taken as
+// big-endian 16-bit words, an odd last byte padded with zero), and returns the folded sum.
+func Sum(b []byte, initial uint16) uint16 {
+	acc := uint64(initial)
+	var carry uint64
+	for len(b) >= 8 {
+		acc, carry = bits.Add64(acc, binary.BigEndian.Uint64(b), carry)
+		b = b[8:]
+	}
+	for len(b) >= 2 {
+		acc, carry = bits.Add64(acc, uint64(binary.BigEndian.Uint16(b)), carry)
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		acc, carry = bits.Add64(acc, uint64(b[0])<<8, carry)
+	}
+	acc, carry = bits.Add64(acc, carry, 0) // the end-around carry
+	acc += carry
+	// Fold 64 bits to 16.
+	acc = (acc >> 32) + (acc & 0xffffffff)
+	acc = (acc >> 32) + (acc & 0xffffffff)
+	acc = (acc >> 16) + (acc & 0xffff)
+	acc = (acc >> 16) + (acc & 0xffff)
+	acc = (acc >> 16) + (acc & 0xffff)
+	return uint16(acc)
+}
+
+// combine adds two one's complement sums.
+func combine(a, b uint16) uint16 {
+	s := uint32(a) + uint32(b)
+	return uint16(s + s>>16)
+}
+
+// IP protocol numbers whose checksums are verified.
+const (
+	protoICMP   = 1
+	protoTCP    = 6
+	protoUDP    = 17
+	protoICMPv6 = 58
+)
+
+// Verify reports whether a received Ethernet frame may go up a stack that skips checksum
+// verification. It does the checks the backend did not: the IPv4 header checksum
+// always (netback's flags speak only of the transport checksum), and the TCP, UDP and ICMP
+// checksums unless validated is set (NETRXF_data_validated or csum_blank). Frames it cannot
+// judge (not IP, IPv6 extension headers, IPv4 fragments, whose checksum covers the
+// reassembled datagram) pass: the stack's own parsing still rejects malformed packets.
+func Verify(frame []byte, validated bool) bool {
+	if len(frame) < 14 {
+		return false
+	}
+	ip := frame[14:]
+	switch binary.BigEndian.Uint16(frame[12:]) {
+	case 0x0800:
+		if len(ip) < 20 || ip[0]>>4 != 4 {
+			return true // the stack drops it as malformed
+		}
+		ihl := int(ip[0]&0x0f) * 4
+		total := int(binary.BigEndian.Uint16(ip[2:]))
+		if ihl < 20 || total < ihl || total > len(ip) {
+			return true
+		}
+		if Sum(ip[:ihl], 0) != 0xffff {
+			return false
+		}
+		if validated || binary.BigEndian.Uint16(ip[6:])&0x3fff != 0 {
+			return true // vouched for, or a fragment
+		}
+		l4 := ip[ihl:total]
+		switch ip[9] {
+		case protoICMP:
+			return Sum(l4, 0) == 0xffff
+		case protoTCP, protoUDP:
+			if ip[9] == protoUDP && len(l4) >= 8 && l4[6] == 0 && l4[7] == 0 {
+				return true // IPv4 UDP without a checksum
+			}
+			return pseudoSum(ip[12:16], ip[16:20], ip[9], l4) == 0xffff
+		}
+		return true
+	case 0x86dd:
+		if validated || len(ip) < 40 || ip[0]>>4 != 6 {
+			return true
+		}
+		plen := int(binary.BigEndian.Uint16(ip[4:]))
+		if 40+plen > len(ip) {
+			return true
+		}
+		l4 := ip[40 : 40+plen]
+		switch ip[6] {
+		case protoTCP, protoUDP, protoICMPv6:
+			return pseudoSum(ip[8:24], ip[24:40], ip[6], l4) == 0xffff
+		}
+		return true
+	}
+	return true
+}
+
+// pseudoSum is the one's complement sum of the pseudo-header and the transport bytes: 0xffff
+// when the checksum inside them is right.
+func pseudoSum(src, dst []byte, proto uint8, l4 []byte) uint16 {
+	s := Sum(src, 0)
+	s = Sum(dst, s)
+	s = combine(s, uint16(proto))
+	s = combine(s, uint16(len(l4)))
+	return Sum(l4, s)
+}
+
+// l4 finds the transport bytes of an IPv4 or IPv6 frame without extension headers or
+// fragmentation, with the pseudo-header's sum; ok is false for anything else.
+func l4(frame []byte) (proto uint8, seg []byte, pseudo uint16, ok bool) {
+	if len(frame) < 14 {
+		return 0, nil, 0, false
+	}
+	ip := frame[14:]
+	switch binary.BigEndian.Uint16(frame[12:]) {
+	case 0x0800:
+		if len(ip) < 20 || ip[0]>>4 != 4 {
+			return 0, nil, 0, false
+		}
+		ihl := int(ip[0]&0x0f) * 4
+		total := int(binary.BigEndian.Uint16(ip[2:]))
+		if ihl < 20 || total < ihl || total > len(ip) || binary.BigEndian.Uint16(ip[6:])&0x3fff != 0 {
+			return 0, nil, 0, false
+		}
+		proto, seg = ip[9], ip[ihl:total]
+		pseudo = Sum(ip[12:20], 0)
+	case 0x86dd:
+		if len(ip) < 40 || ip[0]>>4 != 6 {
+			return 0, nil, 0, false
+		}
+		plen := int(binary.BigEndian.Uint16(ip[4:]))
+		if 40+plen > len(ip) {
+			return 0, nil, 0, false
+		}
+		proto, seg = ip[6], ip[40:40+plen]
+		pseudo = Sum(ip[8:40], 0)
+	default:
+		return 0, nil, 0, false
+	}
+	pseudo = combine(pseudo, uint16(proto))
+	pseudo = combine(pseudo, uint16(len(seg)))
+	return proto, seg, pseudo, true
+}
+
+// Complete finishes the partial TCP or UDP checksum of a frame sent with csum_blank, as
+// Linux's skb_checksum_help does for CHECKSUM_PARTIAL: the field holds the pseudo-header sum
+// and the whole segment is summed over it. It reports false for a frame that has no such
+// field (not TCP or UDP over IP, or truncated).
+func Complete(frame []byte) bool {
+	proto, seg, _, ok := l4(frame)
+	field := 0
+	switch {
+	case !ok:
+		return false
+	case proto == protoTCP && len(seg) >= 20:
+		field = 16
+	case proto == protoUDP && len(seg) >= 8:
+		field = 6
+	default:
+		return false
+	}
+	sum := ^Sum(seg, 0)
+	if sum == 0 && proto == protoUDP {
+		sum = 0xffff
+	}
+	binary.BigEndian.PutUint16(seg[field:], sum)
+	return true
+}
+
+// Valid reports whether a frame's TCP or UDP checksum is right against its pseudo-header
+// (false when there is none to check).
+func Valid(frame []byte) bool {
+	proto, seg, pseudo, ok := l4(frame)
+	if !ok || proto != protoTCP && proto != protoUDP {
+		return false
+	}
+	return Sum(seg, pseudo) == 0xffff
+}
+
+// Pseudo returns the pseudo-header sum (addresses, protocol, length) of an IPv4 or IPv6
+// frame's transport segment: what a CHECKSUM_PARTIAL field holds. 0 if the frame has none.
+func Pseudo(frame []byte) uint16 {
+	_, _, pseudo, ok := l4(frame)
+	if !ok {
+		return 0
+	}
+	return pseudo
+}
