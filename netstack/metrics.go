@@ -1,0 +1,162 @@
+// Prometheus-style metrics of the device, the endpoint, TCP and the Go runtime.
+
+package netstack
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+
+	"github.com/tamaxen/tamaxen/netfront"
+)
+
+// WriteMetrics writes the stack's counters in Prometheus' text format: per-queue netfront
+// statistics, negotiated features, the endpoint's offload counters, TCP's, grant references
+// and heap in use. It is the accounting every test uses to assert that nothing leaked.
+func (s *Stack) WriteMetrics(w io.Writer) error {
+	mw := &metricWriter{w: w}
+	stats := s.dev.Stats()
+	type qmetric struct {
+		name, help string
+		tx, rx     func(q netfront.QueueStats) uint64
+	}
+	for _, m := range []qmetric{
+		{"tamaxen_netfront_packets_total", "Frames through netfront.", func(q netfront.QueueStats) uint64 { return q.TxPackets }, func(q netfront.QueueStats) uint64 { return q.RxPackets }},
+		{"tamaxen_netfront_bytes_total", "Bytes through netfront.", func(q netfront.QueueStats) uint64 { return q.TxBytes }, func(q netfront.QueueStats) uint64 { return q.RxBytes }},
+		{"tamaxen_netfront_gso_packets_total", "Frames carrying several TCP segments (TSO/GSO).", func(q netfront.QueueStats) uint64 { return q.TxGSO }, func(q netfront.QueueStats) uint64 { return q.RxGSO }},
+		{"tamaxen_netfront_errors_total", "Frames failed (TX: backend error status; RX: error responses).", func(q netfront.QueueStats) uint64 { return q.TxErrors }, func(q netfront.QueueStats) uint64 { return q.RxErrors }},
+		{"tamaxen_netfront_dropped_total", "Frames dropped (TX: no room before the deadline or too big; RX: malformed).", func(q netfront.QueueStats) uint64 { return q.TxDropped }, func(q netfront.QueueStats) uint64 { return q.RxDropped }},
+	} {
+		mw.header(m.name, "counter", m.help)
+		for i, q := range stats {
+			mw.value(m.name, m.tx(q), "queue", strconv.Itoa(i), "dir", "tx")
+			mw.value(m.name, m.rx(q), "queue", strconv.Itoa(i), "dir", "rx")
+		}
+	}
+	type one struct {
+		name, kind, help string
+		get              func(q netfront.QueueStats) uint64
+	}
+	for _, m := range []one{
+		{"tamaxen_netfront_rx_csum_blank_total", "counter", "Frames received with a partial checksum.", func(q netfront.QueueStats) uint64 { return q.RxCsumBlank }},
+		{"tamaxen_netfront_violations_total", "counter", "Backend protocol violations (each breaks the device).", func(q netfront.QueueStats) uint64 { return q.Violations }},
+		{"tamaxen_netfront_tx_inflight", "gauge", "TX slots awaiting the backend's response.", func(q netfront.QueueStats) uint64 { return q.TxInFlight }},
+		{"tamaxen_netfront_rx_posted", "gauge", "RX buffers posted to the backend.", func(q netfront.QueueStats) uint64 { return q.RxPosted }},
+	} {
+		mw.header(m.name, m.kind, m.help)
+		for i, q := range stats {
+			mw.value(m.name, m.get(q), "queue", strconv.Itoa(i))
+		}
+	}
+	mw.header("tamaxen_netfront_reconnects_total", "counter", "Connections to a new backend after the first.")
+	mw.value("tamaxen_netfront_reconnects_total", s.dev.Reconnects())
+	mw.header("tamaxen_netfront_broken", "gauge", "1 once the device stopped for good (protocol violation or close).")
+	mw.value("tamaxen_netfront_broken", b2u(s.dev.Err() != nil))
+	f := s.dev.Features()
+	mw.header("tamaxen_netfront_feature", "gauge", "Features negotiated with the backend.")
+	for _, ft := range []struct {
+		name string
+		on   bool
+	}{{"rx-copy", f.RxCopy}, {"sg", f.SG}, {"gso-tcpv4", f.GSOTCPv4}, {"gso-tcpv6", f.GSOTCPv6},
+		{"csum-offload", f.CsumOffload}, {"ipv6-csum-offload", f.IPv6CsumOffload},
+		{"split-event-channels", f.SplitEventChannels}, {"rx-notify", f.RxNotify}} {
+		mw.value("tamaxen_netfront_feature", b2u(ft.on), "name", ft.name)
+	}
+	mw.header("tamaxen_netfront_queues", "gauge", "Queues in use.")
+	mw.value("tamaxen_netfront_queues", uint64(f.Queues))
+
+	e := s.ep.Stats()
+	for _, m := range []struct {
+		name, help string
+		v          uint64
+	}{
+		{"tamaxen_netstack_tx_csum_offload_total", "Frames sent with the checksum left to the backend.", e.TxCsumOffload},
+		{"tamaxen_netstack_tx_csum_software_total", "Checksums computed in the guest for lack of offload.", e.TxCsumSoftware},
+		{"tamaxen_netstack_tx_gso_total", "TCP segments of several MSS handed to netfront.", e.TxGSO},
+		{"tamaxen_netstack_tx_gso_bytes_total", "Bytes in those segments.", e.TxGSOBytes},
+		{"tamaxen_netstack_tx_errors_total", "Frames the device refused.", e.TxErrors},
+		{"tamaxen_netstack_rx_validated_total", "Frames whose checksum the backend vouched for.", e.RxValidated},
+		{"tamaxen_netstack_rx_gso_total", "Received frames carrying several TCP segments.", e.RxGSO},
+		{"tamaxen_netstack_rx_dropped_total", "Received frames not delivered to the stack.", e.RxDropped},
+		{"tamaxen_netstack_rx_bad_checksum_total", "Received frames dropped for a bad checksum.", e.RxBadChecksum},
+	} {
+		mw.header(m.name, "counter", m.help)
+		mw.value(m.name, m.v)
+	}
+
+	st := s.S.Stats()
+	for _, m := range []struct {
+		name, kind, help string
+		v                uint64
+	}{
+		{"tamaxen_tcp_active_opens_total", "counter", "TCP connections opened by the guest.", st.TCP.ActiveConnectionOpenings.Value()},
+		{"tamaxen_tcp_passive_opens_total", "counter", "TCP connections accepted.", st.TCP.PassiveConnectionOpenings.Value()},
+		{"tamaxen_tcp_established", "gauge", "TCP connections established now.", st.TCP.CurrentEstablished.Value()},
+		{"tamaxen_tcp_retransmits_total", "counter", "TCP segments retransmitted.", st.TCP.Retransmits.Value()},
+		{"tamaxen_tcp_checksum_errors_total", "counter", "TCP segments with a bad checksum.", st.TCP.ChecksumErrors.Value()},
+		{"tamaxen_udp_checksum_errors_total", "counter", "UDP datagrams with a bad checksum.", st.UDP.ChecksumErrors.Value()},
+		{"tamaxen_udp_receive_buffer_errors_total", "counter", "UDP datagrams dropped for a full receive buffer.", st.UDP.ReceiveBufferErrors.Value()},
+		{"tamaxen_ip_malformed_total", "counter", "IP packets dropped as malformed.", st.IP.MalformedPacketsReceived.Value()},
+	} {
+		mw.header(m.name, m.kind, m.help)
+		mw.value(m.name, m.v)
+	}
+
+	if g := s.plat.Grants; g != nil {
+		mw.header("tamaxen_gnttab_refs_in_use", "gauge", "Grant references in use by the guest.")
+		mw.value("tamaxen_gnttab_refs_in_use", uint64(g.InUse()))
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	mw.header("go_goroutines", "gauge", "Goroutines.")
+	mw.value("go_goroutines", uint64(runtime.NumGoroutine()))
+	mw.header("go_memstats_heap_inuse_bytes", "gauge", "Heap in use.")
+	mw.value("go_memstats_heap_inuse_bytes", ms.HeapInuse)
+	mw.header("go_memstats_heap_alloc_bytes", "gauge", "Heap objects' bytes.")
+	mw.value("go_memstats_heap_alloc_bytes", ms.HeapAlloc)
+	return mw.err
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+type metricWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (m *metricWriter) header(name, kind, help string) {
+	if m.err == nil {
+		_, m.err = fmt.Fprintf(m.w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, kind)
+	}
+}
+
+// value writes one sample; labels are name, value pairs.
+func (m *metricWriter) value(name string, v uint64, labels ...string) {
+	if m.err != nil {
+		return
+	}
+	b := []byte(name)
+	for i := 0; i+1 < len(labels); i += 2 {
+		if i == 0 {
+			b = append(b, '{')
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, labels[i]...)
+		b = append(b, '=')
+		b = strconv.AppendQuote(b, labels[i+1])
+	}
+	if len(labels) > 0 {
+		b = append(b, '}')
+	}
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, v, 10)
+	b = append(b, '\n')
+	_, m.err = m.w.Write(b)
+}

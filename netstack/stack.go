@@ -1,0 +1,288 @@
+// Package netstack gives a TamaGo unikernel sockets: gVisor's TCP/IP stack on top of the
+// netfront driver, with TSO and checksum offload passed through to the backend.
+//
+// Open connects the vif, brings up gVisor with IPv4 (static from the guest's command line, see
+// package netcfg, or from DHCP), IPv6 (a link-local address from the MAC plus an optional
+// static one) and answers ARP, NDP and ICMP echo. Socket has the signature of TamaGo's
+// net.SocketFunc, so with GOOS=tamago the standard library's net, net/http and crypto/tls
+// work unmodified (see Hook); Listen, ListenPacket and DialContext serve callers that use the
+// stack directly, such as hosted mode on Linux.
+//
+// This is the only package tree that imports gvisor.dev.
+package netstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+
+	"github.com/tamaxen/tamaxen/netfront"
+	"github.com/tamaxen/tamaxen/netfront/pcap"
+	"github.com/tamaxen/tamaxen/netstack/dhcp"
+	"github.com/tamaxen/tamaxen/netstack/netcfg"
+)
+
+// nicID is the stack's only NIC.
+const nicID tcpip.NICID = 1
+
+// Config is what Open needs beyond the platform.
+type Config struct {
+	// Net is the addressing, usually netcfg.Parse of the guest's command line.
+	Net netcfg.Config
+	// Device configures the netfront device; Receive and Link are the stack's (Link is still
+	// called after the stack's own handling).
+	Device netfront.Config
+	// DHCPTimeout bounds the wait for a lease when Net.DHCP is set; 0 means 30 s.
+	DHCPTimeout time.Duration
+	// Capture, if set, receives every frame crossing the device.
+	Capture *pcap.Writer
+	// Logf, if set, receives what the stack has to say (lease, link changes).
+	Logf func(format string, args ...any)
+}
+
+// Stack is a running network stack over one netfront device.
+type Stack struct {
+	S    *stack.Stack
+	dev  *netfront.Device
+	ep   *Endpoint
+	plat netfront.Platform
+	cfg  Config
+
+	mu    sync.Mutex
+	addr  netip.Prefix // IPv4 address in use
+	gw    netip.Addr
+	dns   []netip.Addr
+	lease *dhcp.Lease
+
+	dhcpc atomic.Pointer[dhcp.Client] // receives every frame while a lease is sought
+}
+
+// Open opens the vif with netfront and starts the stack on it. It returns once IPv4 is
+// configured (at once when static, after the lease with DHCP).
+func Open(ctx context.Context, p netfront.Platform, cfg Config) (*Stack, error) {
+	s := &Stack{plat: p, cfg: cfg}
+	s.ep = NewEndpoint(nil, cfg.Net.MTU)
+	if cfg.Capture != nil {
+		s.ep.SetCapture(cfg.Capture)
+	}
+	dcfg := cfg.Device
+	userLink := dcfg.Link
+	dcfg.Receive = s.receive
+	dcfg.Link = func(up bool) {
+		s.logf("netstack: link %s", map[bool]string{true: "up", false: "down"}[up])
+		if userLink != nil {
+			userLink(up)
+		}
+	}
+	dev, err := netfront.Open(ctx, p, dcfg)
+	if err != nil {
+		return nil, err
+	}
+	s.dev = dev
+	s.ep.Bind(dev)
+	if cfg.Net.MTU == 0 {
+		s.ep.SetMTU(uint32(dev.MTU()))
+	}
+	if err := s.start(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Stack) logf(format string, args ...any) {
+	if s.cfg.Logf != nil {
+		s.cfg.Logf(format, args...)
+	}
+}
+
+// receive is the device's Receive callback.
+func (s *Stack) receive(frame []byte, m netfront.RxMeta) {
+	if c := s.dhcpc.Load(); c != nil {
+		c.Input(frame)
+	}
+	s.ep.Deliver(frame, m)
+}
+
+func (s *Stack) start(ctx context.Context) error {
+	s.S = stack.New(stack.Options{
+		NetworkProtocols: []stack.NetworkProtocolFactory{
+			ipv4.NewProtocol, arp.NewProtocol,
+			ipv6.NewProtocolWithOptions(ipv6.Options{
+				AutoGenLinkLocal: true,
+				NDPConfigs:       ipv6.NDPConfigurations{HandleRAs: ipv6.HandlingRAsEnabledWhenForwardingDisabled, DiscoverDefaultRouters: true, DiscoverOnLinkPrefixes: true, AutoGenGlobalAddresses: true},
+			}),
+		},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
+		HandleLocal:        true,
+	})
+	sack := tcpip.TCPSACKEnabled(true)
+	if err := s.S.SetTransportProtocolOption(tcp.ProtocolNumber, &sack); err != nil {
+		return fmt.Errorf("netstack: SACK: %s", err)
+	}
+	mod := tcpip.TCPModerateReceiveBufferOption(true)
+	if err := s.S.SetTransportProtocolOption(tcp.ProtocolNumber, &mod); err != nil {
+		return fmt.Errorf("netstack: receive buffer moderation: %s", err)
+	}
+	if err := s.S.CreateNICWithOptions(nicID, s.ep, stack.NICOptions{Name: "vif" + s.dev.Path()[len("device/vif/"):]}); err != nil {
+		return fmt.Errorf("netstack: NIC: %s", err)
+	}
+
+	n := s.cfg.Net
+	addr, gw, dns := n.Addr, n.Gateway, n.DNS
+	if n.DHCP {
+		l, err := s.acquire(ctx)
+		if err != nil {
+			return err
+		}
+		addr, gw = l.Addr, l.Gateway
+		if len(dns) == 0 {
+			dns = l.DNS
+		}
+	}
+	var routes []tcpip.Route
+	if addr.IsValid() {
+		if err := s.addAddress(addr); err != nil {
+			return err
+		}
+		routes = append(routes, tcpip.Route{Destination: subnet(addr.Masked()), NIC: nicID})
+		if gw.IsValid() {
+			routes = append(routes, tcpip.Route{Destination: header.IPv4EmptySubnet, Gateway: address(gw), NIC: nicID})
+		}
+	}
+	routes = append(routes, tcpip.Route{Destination: subnet(netip.MustParsePrefix("fe80::/64")), NIC: nicID})
+	if n.Addr6.IsValid() {
+		if err := s.addAddress(n.Addr6); err != nil {
+			return err
+		}
+		routes = append(routes, tcpip.Route{Destination: subnet(n.Addr6.Masked()), NIC: nicID})
+	}
+	if n.Gateway6.IsValid() {
+		routes = append(routes, tcpip.Route{Destination: header.IPv6EmptySubnet, Gateway: address(n.Gateway6), NIC: nicID})
+	}
+	s.S.SetRouteTable(routes)
+	s.mu.Lock()
+	s.addr, s.gw, s.dns = addr, gw, dns
+	s.mu.Unlock()
+	return nil
+}
+
+// acquire asks DHCP for a lease over raw frames, before the stack has an address.
+func (s *Stack) acquire(ctx context.Context) (dhcp.Lease, error) {
+	timeout := s.cfg.DHCPTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c := &dhcp.Client{
+		MAC:      s.dev.MAC(),
+		Hostname: s.cfg.Net.Hostname,
+		Send: func(ctx context.Context, frame []byte) error {
+			return s.dev.Send(ctx, frame, netfront.TxMeta{})
+		},
+	}
+	s.dhcpc.Store(c)
+	defer s.dhcpc.Store(nil)
+	l, err := c.Acquire(ctx)
+	if err != nil {
+		return l, fmt.Errorf("netstack: DHCP: %w", err)
+	}
+	s.mu.Lock()
+	s.lease = &l
+	s.mu.Unlock()
+	s.logf("netstack: DHCP lease %s gw %s dns %v from %s for %s", l.Addr, l.Gateway, l.DNS, l.Server, l.Duration)
+	return l, nil
+}
+
+func (s *Stack) addAddress(p netip.Prefix) error {
+	proto := ipv4.ProtocolNumber
+	if p.Addr().Is6() {
+		proto = ipv6.ProtocolNumber
+	}
+	pa := tcpip.ProtocolAddress{Protocol: proto, AddressWithPrefix: tcpip.AddressWithPrefix{Address: address(p.Addr()), PrefixLen: p.Bits()}}
+	if err := s.S.AddProtocolAddress(nicID, pa, stack.AddressProperties{}); err != nil {
+		return fmt.Errorf("netstack: address %s: %s", p, err)
+	}
+	return nil
+}
+
+func address(a netip.Addr) tcpip.Address {
+	if a.Is4() {
+		return tcpip.AddrFrom4(a.As4())
+	}
+	return tcpip.AddrFrom16(a.As16())
+}
+
+func subnet(p netip.Prefix) tcpip.Subnet {
+	return tcpip.AddressWithPrefix{Address: address(p.Addr()), PrefixLen: p.Bits()}.Subnet()
+}
+
+// Device returns the netfront device under the stack.
+func (s *Stack) Device() *netfront.Device { return s.dev }
+
+// Endpoint returns the link endpoint (for its counters and capture).
+func (s *Stack) Endpoint() *Endpoint { return s.ep }
+
+// Addr returns the IPv4 address and subnet in use (not valid if IPv4 is unconfigured).
+func (s *Stack) Addr() netip.Prefix {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Addrs returns every address of the NIC, IPv6 link-local included.
+func (s *Stack) Addrs() []netip.Prefix {
+	var out []netip.Prefix
+	for _, pa := range s.S.AllAddresses()[nicID] {
+		a, ok := netip.AddrFromSlice(pa.AddressWithPrefix.Address.AsSlice())
+		if ok {
+			out = append(out, netip.PrefixFrom(a, pa.AddressWithPrefix.PrefixLen))
+		}
+	}
+	return out
+}
+
+// DNS returns the name servers: the command line's, else the lease's.
+func (s *Stack) DNS() []netip.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]netip.Addr(nil), s.dns...)
+}
+
+// Close stops the stack and closes the device.
+func (s *Stack) Close() error {
+	if s.S != nil {
+		s.S.Close()
+		s.S.Wait()
+	}
+	s.ep.Close()
+	if s.dev == nil {
+		return nil
+	}
+	err := s.dev.Close()
+	if errors.Is(err, netfront.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+// ErrUnsupported is returned for sockets the stack does not provide (raw sockets).
+var ErrUnsupported = errors.New("netstack: socket type not supported")
+
+var _ = net.IPv4len
