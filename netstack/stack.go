@@ -246,12 +246,12 @@ func (s *Stack) Addr() netip.Prefix {
 	return s.addr
 }
 
-// Addrs returns every address of the NIC, IPv6 link-local included.
+// Addrs returns every unicast address of the NIC, IPv6 link-local included.
 func (s *Stack) Addrs() []netip.Prefix {
 	var out []netip.Prefix
 	for _, pa := range s.S.AllAddresses()[nicID] {
 		a, ok := netip.AddrFromSlice(pa.AddressWithPrefix.Address.AsSlice())
-		if ok {
+		if ok && a != netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 			out = append(out, netip.PrefixFrom(a, pa.AddressWithPrefix.PrefixLen))
 		}
 	}
