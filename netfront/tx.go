@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/netif"
@@ -29,6 +30,10 @@ type txQueue struct {
 	// space gets a token whenever completions free slots, for senders waiting for room.
 	space chan struct{}
 }
+
+// sharedPoll is how often a sender waiting for TX space reclaims by itself when TX and RX share
+// an event channel.
+const sharedPoll = 2 * time.Millisecond
 
 // slotsFor returns how many data slots a frame of n bytes takes (one per page).
 func slotsFor(n int) int { return (n + xen.PageSize - 1) / xen.PageSize }
@@ -79,8 +84,16 @@ func (t *txQueue) send(ctx context.Context, parts [][]byte, m TxMeta) error {
 			return err
 		}
 		t.mu.Unlock()
+		var poll <-chan time.Time
+		if !c.features.SplitEventChannels {
+			// With one event channel per queue its events go to the RX goroutine, which may be
+			// this very sender (a stack answering a received frame): look again shortly
+			// rather than wait for a wakeup that nobody else would give.
+			poll = time.After(sharedPoll)
+		}
 		select {
 		case <-t.space:
+		case <-poll:
 		case <-ctx.Done():
 			t.q.stats.txDropped.Add(1)
 			return ctx.Err()
