@@ -15,12 +15,16 @@ type QueueStats struct {
 	Violations uint64
 	// TxInFlight is the number of TX slots awaiting a response; RxPosted the posted RX buffers.
 	TxInFlight, RxPosted uint64
+	// TxPolled counts the times a sender waiting for TX space found completions by polling
+	// rather than through an event (expected without split event channels; with them, each
+	// one is an event that never came).
+	TxPolled uint64
 }
 
 type counters struct {
 	txPackets, txBytes, txErrors, txDropped, txGSO atomic.Uint64
 	rxPackets, rxBytes, rxErrors, rxDropped, rxGSO atomic.Uint64
-	rxCsumBlank, violations                        atomic.Uint64
+	rxCsumBlank, violations, txPolled              atomic.Uint64
 	txInFlight, rxPosted                           atomic.Int64
 }
 
@@ -30,7 +34,7 @@ func (c *counters) snapshot() QueueStats {
 		TxDropped: c.txDropped.Load(), TxGSO: c.txGSO.Load(),
 		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(), RxErrors: c.rxErrors.Load(),
 		RxDropped: c.rxDropped.Load(), RxGSO: c.rxGSO.Load(), RxCsumBlank: c.rxCsumBlank.Load(),
-		Violations: c.violations.Load(),
+		Violations: c.violations.Load(), TxPolled: c.txPolled.Load(),
 		TxInFlight: uint64(max(c.txInFlight.Load(), 0)), RxPosted: uint64(max(c.rxPosted.Load(), 0)),
 	}
 }

@@ -31,9 +31,12 @@ type txQueue struct {
 	space chan struct{}
 }
 
-// sharedPoll is how often a sender waiting for TX space reclaims by itself when TX and RX share
-// an event channel.
-const sharedPoll = 2 * time.Millisecond
+// How often a sender waiting for TX space reclaims by itself: often when TX and RX share an
+// event channel, rarely (against a lost event) when TX has its own.
+const (
+	sharedPoll = 2 * time.Millisecond
+	splitPoll  = 100 * time.Millisecond
+)
 
 // slotsFor returns how many data slots a frame of n bytes takes (one per page).
 func slotsFor(n int) int { return (n + xen.PageSize - 1) / xen.PageSize }
@@ -69,37 +72,49 @@ func (t *txQueue) send(ctx context.Context, parts [][]byte, m TxMeta) error {
 	if gso {
 		need++ // the extra-info slot
 	}
+	polled := false
 	for {
 		if err := d.err(); err != nil {
 			return err
 		}
 		t.mu.Lock()
+		before := len(t.free)
 		if err := t.reclaimLocked(); err != nil {
 			t.mu.Unlock()
 			return err
 		}
+		if polled && len(t.free) > before {
+			t.q.stats.txPolled.Add(1)
+		}
+		polled = false
 		if t.ring.FreeRequests() >= need && len(t.free) >= slots {
 			err := t.queueLocked(parts, n, m, slots, gso)
 			t.mu.Unlock()
 			return err
 		}
 		t.mu.Unlock()
-		var poll <-chan time.Time
+		// With one event channel per queue its events go to the RX goroutine, which may be
+		// this very sender (a stack answering a received frame): look again shortly rather
+		// than wait for a wakeup that nobody else would give. With split channels the TX
+		// goroutine wakes us; a slow poll still guards against a lost event, and counts it.
+		wait := splitPoll
 		if !c.features.SplitEventChannels {
-			// With one event channel per queue its events go to the RX goroutine, which may be
-			// this very sender (a stack answering a received frame): look again shortly
-			// rather than wait for a wakeup that nobody else would give.
-			poll = time.After(sharedPoll)
+			wait = sharedPoll
 		}
+		poll := time.NewTimer(wait)
 		select {
 		case <-t.space:
-		case <-poll:
+		case <-poll.C:
+			polled = true
 		case <-ctx.Done():
+			poll.Stop()
 			t.q.stats.txDropped.Add(1)
 			return ctx.Err()
 		case <-c.done:
+			poll.Stop()
 			return d.downErr()
 		}
+		poll.Stop()
 	}
 }
 

@@ -41,6 +41,7 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 	for _, m := range []one{
 		{"tamaxen_netfront_rx_csum_blank_total", "counter", "Frames received with a partial checksum.", func(q netfront.QueueStats) uint64 { return q.RxCsumBlank }},
 		{"tamaxen_netfront_violations_total", "counter", "Backend protocol violations (each breaks the device).", func(q netfront.QueueStats) uint64 { return q.Violations }},
+		{"tamaxen_netfront_tx_polled_total", "counter", "TX completions a waiting sender found by polling, not by an event.", func(q netfront.QueueStats) uint64 { return q.TxPolled }},
 		{"tamaxen_netfront_tx_inflight", "gauge", "TX slots awaiting the backend's response.", func(q netfront.QueueStats) uint64 { return q.TxInFlight }},
 		{"tamaxen_netfront_rx_posted", "gauge", "RX buffers posted to the backend.", func(q netfront.QueueStats) uint64 { return q.RxPosted }},
 	} {
@@ -159,4 +160,42 @@ func (m *metricWriter) value(name string, v uint64, labels ...string) {
 	b = strconv.AppendUint(b, v, 10)
 	b = append(b, '\n')
 	_, m.err = m.w.Write(b)
+}
+
+// Summary is one line of the counters that tell whether traffic flows and nothing leaks, for
+// a console: netfront's totals over queues, ring occupancy, the endpoint's offloads, TCP
+// retransmissions, grant references, goroutines and heap.
+func (s *Stack) Summary() string {
+	var t netfront.QueueStats
+	for _, q := range s.dev.Stats() {
+		t.TxPackets += q.TxPackets
+		t.TxBytes += q.TxBytes
+		t.TxGSO += q.TxGSO
+		t.TxErrors += q.TxErrors
+		t.TxDropped += q.TxDropped
+		t.TxInFlight += q.TxInFlight
+		t.RxPackets += q.RxPackets
+		t.RxBytes += q.RxBytes
+		t.RxGSO += q.RxGSO
+		t.RxErrors += q.RxErrors
+		t.RxDropped += q.RxDropped
+		t.RxPosted += q.RxPosted
+		t.Violations += q.Violations
+		t.TxPolled += q.TxPolled
+	}
+	e := s.ep.Stats()
+	st := s.S.Stats()
+	grants := -1
+	if s.plat.Grants != nil {
+		grants = s.plat.Grants.InUse()
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return fmt.Sprintf("tx %d pkts %d B gso %d err %d drop %d inflight %d polled %d | rx %d pkts %d B gso %d err %d drop %d posted %d | "+
+		"csum-offload %d sw %d rx-badcsum %d txerr %d | tcp est %d retrans %d | violations %d reconnects %d | grants %d goroutines %d heap %d KiB",
+		t.TxPackets, t.TxBytes, t.TxGSO, t.TxErrors, t.TxDropped, t.TxInFlight, t.TxPolled,
+		t.RxPackets, t.RxBytes, t.RxGSO, t.RxErrors, t.RxDropped, t.RxPosted,
+		e.TxCsumOffload, e.TxCsumSoftware, e.RxBadChecksum, e.TxErrors,
+		st.TCP.CurrentEstablished.Value(), st.TCP.Retransmits.Value(), t.Violations, s.dev.Reconnects(),
+		grants, runtime.NumGoroutine(), ms.HeapInuse>>10)
 }

@@ -37,6 +37,8 @@ type HostedFlags struct {
 	Tap string
 	// Queues is the number of netfront queues.
 	Queues int
+	// Stats, if positive, prints the stack's counters this often.
+	Stats time.Duration
 }
 
 // Hosted, when not nil, is used instead of parsing os.Args.
@@ -58,6 +60,7 @@ func parseFlags(o Options) (*HostedFlags, error) {
 	fs.StringVar(&h.Pcap, "pcap", "", "write the frames crossing netfront to this pcapng `file`")
 	fs.StringVar(&h.Tap, "tap", "", "attach the vif to this TAP `device` instead of the userspace host stack (root)")
 	fs.IntVar(&h.Queues, "queues", 1, "netfront queues")
+	fs.DurationVar(&h.Stats, "stats", 0, "print the counters this often (e.g. 5s)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return nil, err
 	}
@@ -179,6 +182,7 @@ func start(ctx context.Context, o Options) (u *Unikernel, err error) {
 	}
 	life, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	u.done, u.stop = life.Done(), stop
+	u.report(hf.Stats)
 	return u, nil
 }
 

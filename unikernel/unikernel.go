@@ -21,6 +21,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tamaxen/tamaxen/netstack"
 )
@@ -110,6 +111,26 @@ type platform interface {
 	listenPacket(network, address string) (net.PacketConn, error)
 	close()
 	exit(err error)
+}
+
+// report prints the stack's summary every period until the program stops: the console
+// accounting that long tests read to assert nothing leaked.
+func (u *Unikernel) report(period time.Duration) {
+	if period <= 0 {
+		return
+	}
+	go func() {
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-u.done:
+				return
+			case <-t.C:
+				u.Logf("stats %s", u.Net.Summary())
+			}
+		}
+	}()
 }
 
 // Start brings up the network and returns the environment. ctx bounds the start only.

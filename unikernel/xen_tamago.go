@@ -80,6 +80,14 @@ func start(ctx context.Context, o Options) (*Unikernel, error) {
 		stop()
 		return nil, err
 	}
+	if v, ok := cmdline.Get("stats"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("stats=%q: %w", v, err)
+		}
+		u.report(d)
+	}
 	go func() {
 		if r, ok := <-reqs; ok {
 			u.Logf("shutdown requested: %s", r)
