@@ -147,9 +147,9 @@ extract_vmlinux "$tmp/kernel/boot/vmlinuz-$kver" "$out/vmlinux" || xi_die "no ke
 mkdir -p "$rootfs/usr/lib/modules"
 mv "$tmp/kernel/lib/modules/$kver" "$rootfs/usr/lib/modules/"
 
-xi_log "modules: selecting $XI_DOM0_MODULES $XI_GUEST_MODULES"
+xi_log "modules: selecting $XI_DOM0_MODULES $XI_GUEST_MODULES $XI_UPLINK_MODULES"
 chroot "$rootfs" depmod "$kver"
-keep=$(for m in $XI_DOM0_MODULES $XI_GUEST_MODULES; do
+keep=$(for m in $XI_DOM0_MODULES $XI_GUEST_MODULES $XI_UPLINK_MODULES; do
 	chroot "$rootfs" modprobe -S "$kver" --show-depends "$m"
 done | awk '$1 == "insmod" { print $2 }' | sort -u)
 [ -n "$keep" ] || xi_die "module selection is empty"

@@ -3,7 +3,8 @@
 #
 # Usage: tools/xenimage/run.sh [options] PAYLOAD_DIR
 #        tools/xenimage/run.sh [options] --shell
-#   --timeout SECONDS   kill QEMU after this long (default 600, or $XEN_TIMEOUT)
+#   --timeout SECONDS   kill QEMU after this long (default 600, or $XEN_TIMEOUT); 0 runs
+#                       until the payload powers off or Ctrl-C (for payloads that serve)
 #   --linux-domu        also load the image's vmlinux as /usr/lib/xentest/linux/vmlinux, for
 #                       payloads that boot Linux PVH domUs (adds ~66 MB to load)
 #   --log FILE          serial log (default build/xen-test.log in the repository)
@@ -11,6 +12,9 @@
 #                       guests write to port 0xe9); --verbose prints every line
 #   --xen-args ARGS     appended to Xen's command line
 #   --dom0-args ARGS    appended to dom0's kernel command line (no commas: QEMU splits on them)
+#   --hostfwd RULE      give dom0 a NIC on QEMU's user network (dom0 10.0.2.15, host 10.0.2.2)
+#                       and forward a host port to it, RULE in QEMU's hostfwd syntax, e.g.
+#                       tcp:127.0.0.1:8080-:80; repeatable. Without it dom0 has no NIC.
 #   --shell             no payload: a root shell in dom0 on this terminal (exit it to power
 #                       off; Ctrl-C kills QEMU)
 # Environment: XEN_TIMEOUT (default of --timeout), XEN_QEMU_MEM (QEMU memory in MiB, 3072;
@@ -33,6 +37,7 @@ log=
 show=
 xen_extra=
 dom0_extra=
+hostfwd=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) timeout=$2; shift ;;
@@ -42,8 +47,13 @@ while [ $# -gt 0 ]; do
 	--verbose) show=. ;;
 	--xen-args) xen_extra=$2; shift ;;
 	--dom0-args) dom0_extra=$2; shift ;;
+	--hostfwd)
+		case $2 in '' | *[,\ ]*) xi_die "--hostfwd wants one rule without commas or spaces" ;; esac
+		hostfwd+=",hostfwd=$2"
+		shift
+		;;
 	--shell) shell=1 ;;
-	-h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,26p' "$0"; exit 0 ;;
 	-*) xi_die "unknown option: $1" ;;
 	*) break ;;
 	esac
@@ -79,7 +89,10 @@ xi_need_pkgs qemu-system-x86 cpio
 work=$(mktemp -d "$repo/build/.xen-run.XXXXXX")
 qpid=
 cleanup() {
-	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null
+	if [ -n "$qpid" ]; then
+		kill "$qpid" 2>/dev/null
+		wait "$qpid" 2>/dev/null # gone before we are: callers may start the next QEMU at once
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -103,9 +116,15 @@ xen_args="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1
 xen_args+=" loglvl=all guest_loglvl=all conring_size=1m $xen_extra"
 dom0_args="console=hvc0 quiet $dom0_extra"
 qemu=(qemu-system-x86_64 -machine pc -accel tcg -cpu qemu64,+svm,+npt,+rdrand
-	-m "${XEN_QEMU_MEM:-3072}" -smp 1 -display none -monitor none -nic none -no-reboot
+	-m "${XEN_QEMU_MEM:-3072}" -smp 1 -display none -monitor none -no-reboot
 	-kernel "$img/$XEN_IMAGE_XEN" -append "$xen_args"
 	-initrd "$img/$XEN_IMAGE_KERNEL $dom0_args,$work/initrd")
+if [ -n "$hostfwd" ]; then
+	# e1000: dom0's kernel has its driver (recipe.conf XI_UPLINK_MODULES), and dom0 sets it up.
+	qemu+=(-nic "user,model=e1000$hostfwd")
+else
+	qemu+=(-nic none)
+fi
 
 : >"$log"
 if [ -n "$shell" ]; then
@@ -116,7 +135,9 @@ fi
 qemu+=(-serial "file:$log")
 "${qemu[@]}" </dev/null >"$work/qemu.out" 2>&1 &
 qpid=$!
-xi_log "QEMU started (pid $qpid, timeout ${timeout}s, serial log $log)"
+limit="timeout ${timeout}s"
+[ "$timeout" -gt 0 ] || limit="no timeout, Ctrl-C stops it"
+xi_log "QEMU started (pid $qpid, $limit, serial log $log)"
 
 # timer SECONDS FUNCTION runs FUNCTION in the background after SECONDS unless killed first;
 # killing it also ends its sleep, so no stray process holds our stdout open.
@@ -137,8 +158,11 @@ on_timeout() {
 stop_qemu() {
 	kill "$qpid"
 }
-timer "$timeout" on_timeout
-watchdog=$!
+watchdog=
+if [ "$timeout" -gt 0 ]; then
+	timer "$timeout" on_timeout
+	watchdog=$!
+fi
 
 passed=0 failed=0 summary="" grace=""
 while IFS= read -r line; do
@@ -174,7 +198,7 @@ done < <(tail -n +1 -F --pid="$qpid" "$log" 2>/dev/null)
 qrc=0
 wait "$qpid" || qrc=$?
 qpid=
-kill "$watchdog" ${grace:+"$grace"} 2>/dev/null || true
+kill ${watchdog:+"$watchdog"} ${grace:+"$grace"} 2>/dev/null || true
 xi_log "QEMU exited (status $qrc)"
 
 if [ -e "$work/timed-out" ]; then

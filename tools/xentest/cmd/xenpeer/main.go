@@ -1,28 +1,38 @@
-// Command xenpeer is dom0's side of the real-Xen core-service checks: it maps a page a guest
-// granted (through /dev/xen/gntdev) and checks its contents, and it ping-pongs notifications
-// with a guest over an event channel the guest allocated (through /dev/xen/evtchn).
+// Command xenpeer is dom0's side of the real-Xen checks: it maps a page a guest granted
+// (through /dev/xen/gntdev) and checks its contents, ping-pongs notifications with a guest over
+// an event channel the guest allocated (through /dev/xen/evtchn), checks a guest's UDP and TCP
+// echo servers byte for byte, and writes the internal/pattern stream that the guests serve, so
+// that a download can be checked with sha256sum.
 //
 //	xenpeer grant  -domid N -ref R -prefix TEXT
 //	xenpeer evtchn -domid N -port P -seqref R -count 100
-//	xenpeer udp -addr 10.0.0.2:7 -count 20 -size 1000 -flows 8
+//	xenpeer udp    -addr 10.0.0.2:7 -count 20 -size 1000 -flows 8
+//	xenpeer tcp    -addr 10.0.0.3:7 -count 100 -size 1000 -conns 4 [-timeout 10s]
+//	xenpeer pattern -bytes N                      (N bytes of the stream on stdout)
+//	xenpeer echo   -listen :7                     (TCP and UDP echo server, for a Linux domU)
 //
-// It is built with the stock Go toolchain for linux/amd64 and runs in the test dom0.
+// It is built with the stock Go toolchain for linux/amd64 and runs in the test dom0. Failed
+// checks print why on stderr and exit with status 1.
 
 //go:build linux
 
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/tamaxen/tamaxen/internal/pattern"
 )
 
 // ioctl numbers: _IOC(_IOC_NONE, type, nr, size) = size<<16 | type<<8 | nr (xen/sys/*.h).
@@ -36,7 +46,7 @@ const (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: xenpeer grant|evtchn [flags]")
+		fmt.Fprintln(os.Stderr, "usage: xenpeer grant|evtchn|udp|tcp|pattern|echo [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -46,9 +56,13 @@ func main() {
 	port := fs.Uint("port", 0, "guest's unbound event channel port")
 	count := fs.Int("count", 100, "notifications to ping-pong")
 	seqRef := fs.Uint("seqref", 0, "grant of the guest's writable sequence page")
-	addr := fs.String("addr", "", "UDP echo server address")
-	size := fs.Int("size", 64, "UDP payload size")
+	addr := fs.String("addr", "", "echo server address (udp, tcp)")
+	size := fs.Int("size", 64, "UDP datagram or TCP message size")
 	flows := fs.Int("flows", 1, "UDP sockets (source ports) to spread the datagrams over")
+	conns := fs.Int("conns", 1, "parallel TCP connections, each carrying -count messages")
+	timeout := fs.Duration("timeout", 10*time.Second, "TCP: deadline of each message's round trip")
+	nbytes := fs.Int64("bytes", 0, "pattern: length of the stream")
+	listen := fs.String("listen", ":7", "echo: TCP and UDP address to serve")
 	_ = fs.Parse(os.Args[2:])
 
 	var err error
@@ -59,6 +73,15 @@ func main() {
 		err = pingPong(uint32(*domid), uint32(*port), uint32(*seqRef), *count)
 	case "udp":
 		err = udpEcho(*addr, *count, *size, *flows)
+	case "tcp":
+		var sum tcpSummary
+		if sum, err = tcpEcho(*addr, *count, *size, *conns, *timeout); err == nil {
+			fmt.Println(sum)
+		}
+	case "pattern":
+		err = writePattern(os.Stdout, *nbytes)
+	case "echo":
+		err = serveEcho(*listen)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -250,4 +273,16 @@ func udpEcho(addr string, count, size, flows int) error {
 	}
 	fmt.Printf("udp: %d datagrams of %d bytes over %d flows echoed\n", count, size, len(conns))
 	return nil
+}
+
+// writePattern writes the first n bytes of the internal/pattern stream to w.
+func writePattern(w io.Writer, n int64) error {
+	if n < 0 {
+		return fmt.Errorf("-bytes %d is negative", n)
+	}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	if _, err := io.Copy(bw, pattern.NewReader(n)); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
