@@ -7,6 +7,9 @@
 //	/download    ?bytes=N: N bytes of a deterministic stream (internal/pattern), for throughput
 //	/upload      POST: answers the body's length and SHA-256
 //
+// The same handler is served with TLS on port 443 (crypto/tls, unmodified), with a
+// self-signed certificate made at start.
+//
 // On Xen (make examples, then xl create examples/httpd/httpd.cfg) it listens on the address
 // given by extra= in its xl config. Hosted (make run, or go run ./examples/httpd) it runs over
 // the simulated Xen and is reachable at http://127.0.0.1:8080/.
@@ -14,9 +17,17 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -32,7 +43,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	u, err := unikernel.Start(ctx, unikernel.Options{
 		Name:    "httpd",
-		Forward: []unikernel.Forward{{Host: "127.0.0.1:8080", Guest: 80}},
+		Forward: []unikernel.Forward{{Host: "127.0.0.1:8080", Guest: 80}, {Host: "127.0.0.1:8443", Guest: 443}},
 	})
 	cancel()
 	if err != nil {
@@ -44,18 +55,61 @@ func main() {
 		u.Exit(err)
 		return
 	}
+	tl, err := u.Listen("tcp", ":443")
+	if err != nil {
+		u.Exit(err)
+		return
+	}
+	cert, err := selfSigned(u.Net.Addr().Addr().String())
+	if err != nil {
+		u.Exit(err)
+		return
+	}
 	srv := &http.Server{Handler: handler(u), ReadHeaderTimeout: 30 * time.Second}
+	tsrv := &http.Server{Handler: srv.Handler, ReadHeaderTimeout: 30 * time.Second}
 	go func() {
 		if err := srv.Serve(l); err != http.ErrServerClosed {
 			u.Logf("serve: %v", err)
 		}
 	}()
-	u.Logf("ready %s port 80", u.Net.Addr().Addr())
+	go func() {
+		tlsl := tls.NewListener(tl, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		if err := tsrv.Serve(tlsl); err != http.ErrServerClosed {
+			u.Logf("serve tls: %v", err)
+		}
+	}()
+	u.Logf("ready %s port 80 (TLS on 443)", u.Net.Addr().Addr())
 	<-u.Done()
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = srv.Shutdown(sctx)
+	_ = tsrv.Shutdown(sctx)
 	scancel()
 	u.Exit(u.Close())
+}
+
+// selfSigned makes an ECDSA P-256 certificate for host, valid for a day.
+func selfSigned(host string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "tamaxen httpd"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 func handler(u *unikernel.Unikernel) http.Handler {

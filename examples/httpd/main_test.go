@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,7 +30,7 @@ import (
 func TestHostedHTTPD(t *testing.T) {
 	capture := filepath.Join(t.TempDir(), "httpd.pcapng")
 	unikernel.Hosted = &unikernel.HostedFlags{
-		Forward: []unikernel.Forward{{Host: "127.0.0.1:0", Guest: 80}},
+		Forward: []unikernel.Forward{{Host: "127.0.0.1:0", Guest: 80}, {Host: "127.0.0.1:0", Guest: 443}},
 		Pcap:    capture,
 	}
 	t.Cleanup(func() { unikernel.Hosted = nil })
@@ -42,8 +43,27 @@ func TestHostedHTTPD(t *testing.T) {
 	require.NoError(t, err)
 	srv := &http.Server{Handler: handler(u)}
 	go func() { _ = srv.Serve(l) }()
-	require.Len(t, u.Forwarded(), 1)
+	require.Len(t, u.Forwarded(), 2)
 	base := "http://" + u.Forwarded()[0].String()
+
+	// crypto/tls over the guest's stack: the example's self-signed certificate.
+	tl, err := u.Listen("tcp", ":443")
+	require.NoError(t, err)
+	cert, err := selfSigned(u.Net.Addr().Addr().String())
+	require.NoError(t, err)
+	tsrv := &http.Server{Handler: handler(u)}
+	go func() {
+		_ = tsrv.Serve(tls.NewListener(tl, &tls.Config{Certificates: []tls.Certificate{cert}}))
+	}()
+	defer tsrv.Close()
+	tc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	tresp, err := tc.Get("https://" + u.Forwarded()[1].String() + "/healthz")
+	require.NoError(t, err)
+	tb, _ := io.ReadAll(tresp.Body)
+	tresp.Body.Close()
+	assert.Equal(t, "ok\n", string(tb))
+	require.NotNil(t, tresp.TLS)
+	assert.Equal(t, "tamaxen httpd", tresp.TLS.PeerCertificates[0].Subject.CommonName)
 
 	get := func(path string) string {
 		resp, err := http.Get(base + path)

@@ -56,6 +56,14 @@ else
 	xt_fail "GET /healthz from dom0" "$(head -n 2 <<<"$body" | tr '\n' '|')"
 fi
 
+# crypto/tls, unmodified, on the guest's stack: the example's self-signed certificate.
+body=$(curl -sS --fail --max-time 120 -k -w ' %{ssl_verify_result} %{scheme}' "https://$ip/healthz" 2>&1)
+if [[ $body == ok* ]]; then
+	xt_pass "GET https://$ip/healthz from dom0 (TLS, self-signed)"
+else
+	xt_fail "GET https://$ip/healthz from dom0" "$(head -n 2 <<<"$body" | tr '\n' '|')"
+fi
+
 # A first MiB, to see the rate before the long transfer.
 xt_info "1 MiB download: $(curl -sS --max-time 120 -o /dev/null -w '%{http_code} %{size_download} B at %{speed_download} B/s' "$url/download?bytes=1048576" 2>&1)"
 xt_info "guest counters: $(tail -n 1 "$log" | tr -d '\r')"
