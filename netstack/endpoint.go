@@ -244,6 +244,10 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 }
 
 func (e *Endpoint) writePacket(pkt *stack.PacketBuffer) tcpip.Error {
+	if e.dev == nil {
+		e.txErrors.Add(1) // not bound to a device yet
+		return &tcpip.ErrClosedForSend{}
+	}
 	m, ok := e.prepare(pkt)
 	if !ok {
 		e.txErrors.Add(1)

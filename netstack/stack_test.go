@@ -176,7 +176,16 @@ func TestHTTPOverSimulatedXen(t *testing.T) {
 }
 
 func TestDualStackListenerAndIPv6(t *testing.T) {
-	r := newRig(t, "ip=10.0.0.2/24 ip6=fd00::2/64", nil, netfront.Config{})
+	t.Run("ipv6 csum offload", func(t *testing.T) { dualStack(t, netback.DefaultConfig(), false) })
+	// A backend without feature-ipv6-csum-offload: IPv4 checksums are still left to it, IPv6
+	// ones are computed in the guest, and the host finds every one of them right.
+	nb := netback.DefaultConfig()
+	nb.Features.IPv6CsumOffload = false
+	t.Run("no ipv6 csum offload", func(t *testing.T) { dualStack(t, nb, true) })
+}
+
+func dualStack(t *testing.T, nb netback.Config, software bool) {
+	r := newRig(t, "ip=10.0.0.2/24 ip6=fd00::2/64", &nb, netfront.Config{})
 	// What Go's net.Listen("tcp", ":80") asks of SocketFunc.
 	s, err := r.guest.Socket(ctxT(t), "tcp", syscall.AF_INET6, syscall.SOCK_STREAM, &net.TCPAddr{Port: 80}, nil)
 	require.NoError(t, err)
@@ -189,6 +198,10 @@ func TestDualStackListenerAndIPv6(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, "hello from the guest\n", string(body), to)
 	}
+	es := r.guest.Endpoint().Stats()
+	assert.NotZero(t, es.TxCsumOffload, "IPv4 checksums left to the backend")
+	assert.Equal(t, software, es.TxCsumSoftware > 0, "IPv6 checksums computed in the guest: %+v", es)
+	assert.Zero(t, r.host.Stats().BadChecksum)
 	var ll bool
 	for _, a := range r.guest.Addrs() {
 		ll = ll || a.Addr().IsLinkLocalUnicast()
