@@ -61,26 +61,14 @@ func (d *Device) connect(ctx context.Context) (*conn, error) {
 	if c.mac, err = readMAC(ctx, xs, dev.Path); err != nil {
 		return nil, err
 	}
-	if c.features, err = negotiate(ctx, xs, dev.Backend, d.cfg); err != nil {
-		return nil, err
-	}
-	c.mtu = readMTU(ctx, xs, dev.Path, c.features.SG)
 	if c.be, err = dev.WatchBackend(ctx); err != nil {
 		return nil, err
-	}
-	for i := 0; i < c.features.Queues; i++ {
-		q, err := c.newQueue(i)
-		c.queues = append(c.queues, q) // even half-built, so release can undo it
-		if err != nil {
-			c.be.Close()
-			c.release()
-			return nil, err
-		}
 	}
 	// A backend that vanishes while we wait for it (the toolstack removing a detached vif whose
 	// directory we found just before it went) ends this attempt; the caller tries again and
 	// finds the vif the toolstack adds next.
 	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var vanished atomic.Bool
 	go func() {
 		if _, err := c.be.WaitFor(cctx, func(s xenbus.State) bool { return s == xenbus.XenbusStateUnknown }); err == nil {
@@ -88,16 +76,36 @@ func (d *Device) connect(ctx context.Context) (*conn, error) {
 			cancel()
 		}
 	}()
-	err = dev.Connect(cctx, c.be, func(tx *xenstore.Tx) error { return c.publish(cctx, tx) })
-	cancel()
-	if err != nil && vanished.Load() {
-		err = fmt.Errorf("netfront: backend %s vanished: %w", dev.Backend, err)
-	}
-	if err != nil {
+	fail := func(err error) (*conn, error) {
+		cancel()
+		if vanished.Load() {
+			err = fmt.Errorf("netfront: backend %s vanished: %w", dev.Backend, err)
+		}
+		c.abandon(ctx)
 		c.be.Close()
 		c.release()
 		return nil, fmt.Errorf("netfront: connecting %s: %w", dev.Path, err)
 	}
+	// The backend's features are there once it waits for us in InitWait (netback_probe writes
+	// them first), not before: a driver domain may probe the vif after we found it.
+	if err := dev.Prepare(cctx, c.be); err != nil {
+		return fail(err)
+	}
+	if c.features, err = negotiate(cctx, xs, dev.Backend, d.cfg); err != nil {
+		return fail(err)
+	}
+	c.mtu = readMTU(cctx, xs, dev.Path, c.features.SG)
+	for i := 0; i < c.features.Queues; i++ {
+		q, err := c.newQueue(i)
+		c.queues = append(c.queues, q) // even half-built, so release can undo it
+		if err != nil {
+			return fail(err)
+		}
+	}
+	if err := dev.Connect(cctx, c.be, func(tx *xenstore.Tx) error { return c.publish(cctx, tx) }); err != nil {
+		return fail(err)
+	}
+	cancel()
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	for _, q := range c.queues {
@@ -113,6 +121,25 @@ func (d *Device) connect(ctx context.Context) (*conn, error) {
 		}
 	}
 	return c, nil
+}
+
+// abandon takes back what a connection attempt that failed may have told the backend, before
+// its grants are revoked: a backend that comes late must not find the frontend Connected with
+// ring references that no longer grant anything (or, once reused, grant something else). With
+// time left it closes both sides as Close does; without, it only says Closed.
+func (c *conn) abandon(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	own, err := c.dev.State(cctx)
+	if err != nil || own == xenbus.XenbusStateInitialising || own == xenbus.XenbusStateClosed {
+		return // nothing published, or already closed
+	}
+	if ctx.Err() == nil {
+		if err := c.dev.Close(cctx, c.be); err == nil {
+			return
+		}
+	}
+	_ = c.dev.SwitchState(cctx, xenbus.XenbusStateClosed)
 }
 
 // close stops the queues, runs the frontend's side of closing and releases everything.
@@ -225,6 +252,11 @@ func (c *conn) newQueue(index int) (*queue, error) {
 func (c *conn) release() error {
 	var inUse int
 	for _, q := range c.queues {
+		// A sender that took this connection before it went away may still be filling a TX
+		// page: wait for it, under the TX lock, before the pages go. Senders that take the
+		// lock after this find the connection done and leave it alone.
+		q.tx.mu.Lock()
+		defer q.tx.mu.Unlock()
 		for _, ch := range q.chans {
 			_ = ch.Close()
 		}

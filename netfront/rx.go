@@ -135,6 +135,7 @@ func (r *rxQueue) slot(b []byte, pos uint32) (done bool, err error) {
 				// Linux drops such a frame and counts it; it is bad data, not a broken ring.
 				r.dropped = true
 				r.q.stats.rxErrors.Add(1)
+				r.q.stats.rxBadGSO.Add(1)
 			}
 			r.meta.GSOType, r.meta.GSOSize = e.GSOType, e.GSOSize
 		}

@@ -19,12 +19,18 @@ type QueueStats struct {
 	// rather than through an event (expected without split event channels; with them, each
 	// one is an event that never came).
 	TxPolled uint64
+	// Causes within the counters above. TxTimeouts are the TxDropped frames whose Send ended
+	// (its context) while the ring was full; the rest of TxDropped were too large for the
+	// slots a backend accepts. RxBadGSO are the RxErrors frames dropped for a GSO extra of an
+	// unknown type or a zero size; the rest were error responses (NETIF_RSP_ERROR).
+	TxTimeouts, RxBadGSO uint64
 }
 
 type counters struct {
 	txPackets, txBytes, txErrors, txDropped, txGSO atomic.Uint64
 	rxPackets, rxBytes, rxErrors, rxDropped, rxGSO atomic.Uint64
 	rxCsumBlank, violations, txPolled              atomic.Uint64
+	txTimeouts, rxBadGSO                           atomic.Uint64
 	txInFlight, rxPosted                           atomic.Int64
 }
 
@@ -35,6 +41,7 @@ func (c *counters) snapshot() QueueStats {
 		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(), RxErrors: c.rxErrors.Load(),
 		RxDropped: c.rxDropped.Load(), RxGSO: c.rxGSO.Load(), RxCsumBlank: c.rxCsumBlank.Load(),
 		Violations: c.violations.Load(), TxPolled: c.txPolled.Load(),
+		TxTimeouts: c.txTimeouts.Load(), RxBadGSO: c.rxBadGSO.Load(),
 		TxInFlight: uint64(max(c.txInFlight.Load(), 0)), RxPosted: uint64(max(c.rxPosted.Load(), 0)),
 	}
 }

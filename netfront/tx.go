@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tamaxen/tamaxen/xen"
@@ -29,6 +30,10 @@ type txQueue struct {
 
 	// space gets a token whenever completions free slots, for senders waiting for room.
 	space chan struct{}
+	// poll is the waiting senders' poll timer; pollBusy says one of them holds it (the others
+	// wait for space tokens, which a sender that got room passes on).
+	poll     *time.Timer
+	pollBusy atomic.Bool
 }
 
 // How often a sender waiting for TX space reclaims by itself: often when TX and RX share an
@@ -37,6 +42,15 @@ const (
 	sharedPoll = 2 * time.Millisecond
 	splitPoll  = 100 * time.Millisecond
 )
+
+// releasePoll gives the poll timer back if this sender held it (since Go 1.23 a stopped
+// timer's channel holds no stale tick, so the next holder cannot wake early).
+func (t *txQueue) releasePoll(owner bool) {
+	if owner {
+		t.poll.Stop()
+		t.pollBusy.Store(false)
+	}
+}
 
 // slotsFor returns how many data slots a frame of n bytes takes (one per page).
 func slotsFor(n int) int { return (n + xen.PageSize - 1) / xen.PageSize }
@@ -78,6 +92,13 @@ func (t *txQueue) send(ctx context.Context, parts [][]byte, m TxMeta) error {
 			return err
 		}
 		t.mu.Lock()
+		select {
+		case <-c.done:
+			// The connection went away (its pages may be gone) since this sender took it.
+			t.mu.Unlock()
+			return d.downErr()
+		default:
+		}
 		before := len(t.free)
 		if err := t.reclaimLocked(); err != nil {
 			t.mu.Unlock()
@@ -89,7 +110,15 @@ func (t *txQueue) send(ctx context.Context, parts [][]byte, m TxMeta) error {
 		polled = false
 		if t.ring.FreeRequests() >= need && len(t.free) >= slots {
 			err := t.queueLocked(parts, n, m, slots, gso)
+			room := len(t.free) > 0
 			t.mu.Unlock()
+			if room {
+				// Pass the wakeup on: another sender may be waiting for this room.
+				select {
+				case t.space <- struct{}{}:
+				default:
+				}
+			}
 			return err
 		}
 		t.mu.Unlock()
@@ -101,20 +130,30 @@ func (t *txQueue) send(ctx context.Context, parts [][]byte, m TxMeta) error {
 		if !c.features.SplitEventChannels {
 			wait = sharedPoll
 		}
-		poll := time.NewTimer(wait)
+		var pollC <-chan time.Time
+		owner := t.pollBusy.CompareAndSwap(false, true)
+		if owner {
+			if t.poll == nil {
+				t.poll = time.NewTimer(wait) // once per queue; only the holder touches it
+			} else {
+				t.poll.Reset(wait)
+			}
+			pollC = t.poll.C
+		}
 		select {
 		case <-t.space:
-		case <-poll.C:
+		case <-pollC:
 			polled = true
 		case <-ctx.Done():
-			poll.Stop()
+			t.releasePoll(owner)
 			t.q.stats.txDropped.Add(1)
+			t.q.stats.txTimeouts.Add(1)
 			return ctx.Err()
 		case <-c.done:
-			poll.Stop()
+			t.releasePoll(owner)
 			return d.downErr()
 		}
-		poll.Stop()
+		t.releasePoll(owner)
 	}
 }
 

@@ -60,6 +60,11 @@ type EndpointStats struct {
 	// RxDropped: frames not delivered (no stack attached, runt, another host's MAC).
 	// RxBadChecksum: frames dropped for a wrong IPv4 header or transport checksum.
 	RxDropped, RxBadChecksum uint64
+	// Causes within the counters above: TxUnsupported are the TxErrors packets the endpoint
+	// could not prepare for the device (a checksum or segmentation it cannot express), the
+	// rest the device refused; RxOtherHost are the RxDropped frames for another host's
+	// unicast address, the rest were malformed or arrived with no stack attached.
+	TxUnsupported, RxOtherHost uint64
 }
 
 // Endpoint is a stack.LinkEndpoint over a netfront device: Ethernet framing, with checksum
@@ -82,6 +87,7 @@ type Endpoint struct {
 
 	txCsumOffload, txCsumSoftware, txGSO, txGSOBytes, txErrors atomic.Uint64
 	rxValidated, rxGSO, rxDropped, rxBadCsum                   atomic.Uint64
+	txUnsupported, rxOtherHost                                 atomic.Uint64
 }
 
 var (
@@ -118,7 +124,7 @@ func (e *Endpoint) Stats() EndpointStats {
 		TxCsumOffload: e.txCsumOffload.Load(), TxCsumSoftware: e.txCsumSoftware.Load(),
 		TxGSO: e.txGSO.Load(), TxGSOBytes: e.txGSOBytes.Load(), TxErrors: e.txErrors.Load(),
 		RxValidated: e.rxValidated.Load(), RxGSO: e.rxGSO.Load(), RxDropped: e.rxDropped.Load(),
-		RxBadChecksum: e.rxBadCsum.Load(),
+		RxBadChecksum: e.rxBadCsum.Load(), TxUnsupported: e.txUnsupported.Load(), RxOtherHost: e.rxOtherHost.Load(),
 	}
 }
 
@@ -251,6 +257,7 @@ func (e *Endpoint) writePacket(pkt *stack.PacketBuffer) tcpip.Error {
 	m, ok := e.prepare(pkt)
 	if !ok {
 		e.txErrors.Add(1)
+		e.txUnsupported.Add(1)
 		return &tcpip.ErrNotSupported{}
 	}
 	var arr [maxParts][]byte
@@ -379,6 +386,7 @@ func (e *Endpoint) Deliver(frame []byte, m netfront.RxMeta) {
 	eth := header.Ethernet(frame)
 	if dst := eth.DestinationAddress(); dst != e.mac && dst[0]&1 == 0 {
 		e.rxDropped.Add(1) // another host's unicast: a bridge may flood it to us
+		e.rxOtherHost.Add(1)
 		return
 	}
 	// NETRXF_data_validated: checked by the backend (or its NIC). NETRXF_csum_blank: a local

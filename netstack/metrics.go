@@ -25,13 +25,38 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 		{"tamaxen_netfront_packets_total", "Frames through netfront.", func(q netfront.QueueStats) uint64 { return q.TxPackets }, func(q netfront.QueueStats) uint64 { return q.RxPackets }},
 		{"tamaxen_netfront_bytes_total", "Bytes through netfront.", func(q netfront.QueueStats) uint64 { return q.TxBytes }, func(q netfront.QueueStats) uint64 { return q.RxBytes }},
 		{"tamaxen_netfront_gso_packets_total", "Frames carrying several TCP segments (TSO/GSO).", func(q netfront.QueueStats) uint64 { return q.TxGSO }, func(q netfront.QueueStats) uint64 { return q.RxGSO }},
-		{"tamaxen_netfront_errors_total", "Frames failed (TX: backend error status; RX: error responses).", func(q netfront.QueueStats) uint64 { return q.TxErrors }, func(q netfront.QueueStats) uint64 { return q.RxErrors }},
-		{"tamaxen_netfront_dropped_total", "Frames dropped (TX: no room before the deadline or too big; RX: malformed).", func(q netfront.QueueStats) uint64 { return q.TxDropped }, func(q netfront.QueueStats) uint64 { return q.RxDropped }},
 	} {
 		mw.header(m.name, "counter", m.help)
 		for i, q := range stats {
 			mw.value(m.name, m.tx(q), "queue", strconv.Itoa(i), "dir", "tx")
 			mw.value(m.name, m.rx(q), "queue", strconv.Itoa(i), "dir", "rx")
+		}
+	}
+	// Errors and drops by cause; summed over cause they are the per-direction totals.
+	type cause struct {
+		dir, cause string
+		get        func(q netfront.QueueStats) uint64
+	}
+	for _, m := range []struct {
+		name, help string
+		causes     []cause
+	}{
+		{"tamaxen_netfront_errors_total", "Frames failed: the backend's error status (TX), error responses (RX, backend), a GSO extra of unknown type or zero size (RX, bad_gso).", []cause{
+			{"tx", "backend", func(q netfront.QueueStats) uint64 { return q.TxErrors }},
+			{"rx", "backend", func(q netfront.QueueStats) uint64 { return sub(q.RxErrors, q.RxBadGSO) }},
+			{"rx", "bad_gso", func(q netfront.QueueStats) uint64 { return q.RxBadGSO }},
+		}},
+		{"tamaxen_netfront_dropped_total", "Frames dropped: no ring space before the sender's deadline (TX, deadline), more slots than a backend takes (TX, too_big), shorter than an Ethernet header (RX, runt).", []cause{
+			{"tx", "deadline", func(q netfront.QueueStats) uint64 { return q.TxTimeouts }},
+			{"tx", "too_big", func(q netfront.QueueStats) uint64 { return sub(q.TxDropped, q.TxTimeouts) }},
+			{"rx", "runt", func(q netfront.QueueStats) uint64 { return q.RxDropped }},
+		}},
+	} {
+		mw.header(m.name, "counter", m.help)
+		for i, q := range stats {
+			for _, c := range m.causes {
+				mw.value(m.name, c.get(q), "queue", strconv.Itoa(i), "dir", c.dir, "cause", c.cause)
+			}
 		}
 	}
 	type one struct {
@@ -54,6 +79,8 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 	mw.value("tamaxen_netfront_reconnects_total", s.dev.Reconnects())
 	mw.header("tamaxen_netfront_broken", "gauge", "1 once the device stopped for good (protocol violation or close).")
 	mw.value("tamaxen_netfront_broken", b2u(s.dev.Err() != nil))
+	mw.header("tamaxen_netfront_connected", "gauge", "1 while connected to a backend (0 between a backend closing and the reconnection).")
+	mw.value("tamaxen_netfront_connected", b2u(s.dev.MAC() != nil))
 	f := s.dev.Features()
 	mw.header("tamaxen_netfront_feature", "gauge", "Features negotiated with the backend.")
 	for _, ft := range []struct {
@@ -76,15 +103,19 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 		{"tamaxen_netstack_tx_csum_software_total", "Checksums computed in the guest for lack of offload.", e.TxCsumSoftware},
 		{"tamaxen_netstack_tx_gso_total", "TCP segments of several MSS handed to netfront.", e.TxGSO},
 		{"tamaxen_netstack_tx_gso_bytes_total", "Bytes in those segments.", e.TxGSOBytes},
-		{"tamaxen_netstack_tx_errors_total", "Frames the device refused.", e.TxErrors},
 		{"tamaxen_netstack_rx_validated_total", "Frames whose checksum the backend vouched for.", e.RxValidated},
 		{"tamaxen_netstack_rx_gso_total", "Received frames carrying several TCP segments.", e.RxGSO},
-		{"tamaxen_netstack_rx_dropped_total", "Received frames not delivered to the stack.", e.RxDropped},
 		{"tamaxen_netstack_rx_bad_checksum_total", "Received frames dropped for a bad checksum.", e.RxBadChecksum},
 	} {
 		mw.header(m.name, "counter", m.help)
 		mw.value(m.name, m.v)
 	}
+	mw.header("tamaxen_netstack_tx_errors_total", "counter", "Packets not sent: a checksum or segmentation the endpoint cannot express (unsupported), refused by the device (device).")
+	mw.value("tamaxen_netstack_tx_errors_total", e.TxUnsupported, "cause", "unsupported")
+	mw.value("tamaxen_netstack_tx_errors_total", sub(e.TxErrors, e.TxUnsupported), "cause", "device")
+	mw.header("tamaxen_netstack_rx_dropped_total", "counter", "Received frames not delivered to the stack: another host's unicast (other_host), malformed or no stack attached (malformed).")
+	mw.value("tamaxen_netstack_rx_dropped_total", e.RxOtherHost, "cause", "other_host")
+	mw.value("tamaxen_netstack_rx_dropped_total", sub(e.RxDropped, e.RxOtherHost), "cause", "malformed")
 
 	st := s.S.Stats()
 	for _, m := range []struct {
@@ -117,6 +148,15 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 	mw.header("go_memstats_heap_alloc_bytes", "gauge", "Heap objects' bytes.")
 	mw.value("go_memstats_heap_alloc_bytes", ms.HeapAlloc)
 	return mw.err
+}
+
+// sub is a - b for a total and a part of it read at different moments: a part counted after
+// its total was read may exceed it for an instant.
+func sub(a, b uint64) uint64 {
+	if a < b {
+		return 0
+	}
+	return a - b
 }
 
 func b2u(b bool) uint64 {

@@ -18,7 +18,8 @@ var ErrBackendClosed = errors.New("xenbus: backend closed during connect")
 //
 //  1. the frontend goes (back) to Initialising if it is anywhere else, which is how a device
 //     that was closed asks the backend to start over;
-//  2. wait for the backend to reach InitWait, ready for the frontend's details;
+//  2. wait for the backend to reach InitWait, ready for the frontend's details (1 and 2 are
+//     Prepare, which a driver calls first to read the backend's features);
 //  3. publish runs in a transaction together with the switch to Connected, so the backend
 //     sees the ring references, event channel and features and the new state at once;
 //  4. wait for the backend to reach Connected.
@@ -26,21 +27,10 @@ var ErrBackendClosed = errors.New("xenbus: backend closed during connect")
 // If the backend moves to Closing or Closed after step 3, Connect fails with ErrBackendClosed
 // and the driver should Close. be must follow this device's backend (WatchBackend).
 func (d *Device) Connect(ctx context.Context, be *StateWatch, publish func(tx *xenstore.Tx) error) error {
-	own, err := d.State(ctx)
-	if err != nil {
-		return fmt.Errorf("xenbus: %s: reading own state: %w", d.Path, err)
-	}
-	if own != XenbusStateInitialising {
-		if err := d.SwitchState(ctx, XenbusStateInitialising); err != nil {
-			return err
-		}
-	}
-	// A backend that is still Closed from a previous connection moves on to InitWait once it
-	// has seen Initialising, so Closed here is waited through rather than an error.
-	if _, err := be.Wait(ctx, XenbusStateInitWait); err != nil {
+	if err := d.Prepare(ctx, be); err != nil {
 		return err
 	}
-	err = d.xs.Update(ctx, func(tx *xenstore.Tx) error {
+	err := d.xs.Update(ctx, func(tx *xenstore.Tx) error {
 		if err := publish(tx); err != nil {
 			return err
 		}
@@ -57,6 +47,43 @@ func (d *Device) Connect(ctx context.Context, be *StateWatch, publish func(tx *x
 		return fmt.Errorf("%w: %s is %v", ErrBackendClosed, be.Path(), s)
 	}
 	return nil
+}
+
+// Prepare runs the first two steps of Connect: the frontend goes (back) to Initialising and
+// waits for the backend to reach InitWait. Only then has the backend written what it offers
+// (netback_probe writes its features before switching to InitWait), so a driver reads the
+// backend's features after Prepare, and calls Connect, which finds both steps done.
+//
+// A backend that is still Closed from a previous connection moves on to InitWait once it has
+// seen Initialising, so Closed is waited through. A backend that starts closing meanwhile (a
+// driver domain going away, the toolstack taking the device offline) waits for the frontend
+// to close before it does anything else: the frontend closes its side and starts over, and
+// fails with ErrBackendClosed if the backend vanishes on the way.
+func (d *Device) Prepare(ctx context.Context, be *StateWatch) error {
+	for {
+		own, err := d.State(ctx)
+		if err != nil {
+			return fmt.Errorf("xenbus: %s: reading own state: %w", d.Path, err)
+		}
+		if own != XenbusStateInitialising {
+			if err := d.SwitchState(ctx, XenbusStateInitialising); err != nil {
+				return err
+			}
+		}
+		s, err := be.Wait(ctx, XenbusStateInitWait, XenbusStateClosing)
+		if err != nil {
+			return err
+		}
+		if s == XenbusStateInitWait {
+			return nil
+		}
+		if err := d.Close(ctx, be); err != nil {
+			return err
+		}
+		if be.Current() == XenbusStateUnknown {
+			return fmt.Errorf("%w: %s vanished", ErrBackendClosed, be.Path())
+		}
+	}
 }
 
 // Close runs the frontend's side of closing: Closing, wait for the backend to follow, Closed,

@@ -126,9 +126,11 @@ func (b *Backend) connectDataRings(ctx context.Context, index int, dir string) (
 	}
 
 	q = newQueue(b, index)
+	// The failure paths below return nil for q: undo through nq, not the named result.
+	nq := q
 	defer func() {
 		if err != nil {
-			q.stop()
+			nq.stop()
 		}
 	}()
 	dom := b.dom0.Domain
