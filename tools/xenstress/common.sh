@@ -1,0 +1,119 @@
+# common.sh — helpers shared by the phases of the real-Xen stress payload (sourced by test.sh).
+# shellcheck shell=bash
+#
+# Expects lib.sh's helpers and, from test.sh: HTTPD (domain name), HTTPD_IP, HTTPD_LOG (its
+# console log), URL (http://$HTTPD_IP).
+
+# st_secs T0 [T1=now] prints T1 - T0 in seconds with one decimal ($EPOCHREALTIME values).
+st_secs() {
+	awk -v a="$1" -v b="${2:-$EPOCHREALTIME}" 'BEGIN { printf "%.1f", b - a }'
+}
+
+# st_count LOG ERE prints how many lines of LOG match ERE.
+st_count() {
+	grep -cE -- "$2" "$1" 2>/dev/null || true
+}
+
+# st_wait_more LOG ERE N [TIMEOUT=60] waits until more than N lines of LOG match ERE.
+st_wait_more() {
+	local log=$1 ere=$2 n=$3 end=$((SECONDS + ${4:-60}))
+	while [ "$(st_count "$log" "$ere")" -le "$n" ]; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.2
+	done
+}
+
+# st_devid NAME prints the device id of the domain's (first) vif; fails if it has none.
+st_devid() {
+	xl network-list "$1" 2>/dev/null | awk 'NR > 1 && $1 ~ /^[0-9]+$/ { print $1; found = 1; exit } END { exit !found }'
+}
+
+# st_download N [MAX_TIME=60] fetches N bytes of the pattern stream from the guest and checks
+# length and SHA-256; prints "ok SECONDS" or why not. Expected sums are cached per size.
+# Call st_want N first in the main shell: st_download usually runs in $(...), which would
+# forget what it caches.
+declare -A ST_WANT
+st_want() {
+	[ -n "${ST_WANT[$1]}" ] || ST_WANT[$1]=$(xenpeer pattern -bytes "$1" | sha256sum | cut -d' ' -f1)
+}
+st_download() {
+	local n=$1 max=${2:-60} t0 got rc meta=/tmp/st-download.meta size
+	st_want "$n"
+	t0=$EPOCHREALTIME
+	got=$(
+		set -o pipefail
+		curl -sS --fail --max-time "$max" -w '%{stderr}%{size_download}\n' "$URL/download?bytes=$n" 2>"$meta" |
+			sha256sum | cut -d' ' -f1
+	)
+	rc=$?
+	size=$(tail -n 1 "$meta")
+	if [ $rc -ne 0 ]; then
+		echo "curl failed (status $rc: $(head -n 1 "$meta")) after $(st_secs "$t0") s"
+		return 1
+	fi
+	if [ "$size" != "$n" ] || [ "$got" != "${ST_WANT[$n]}" ]; then
+		echo "CORRUPT: $size bytes with SHA-256 $got, want $n bytes with ${ST_WANT[$n]}"
+		return 2
+	fi
+	echo "ok $(st_secs "$t0")"
+}
+
+# pct BEFORE AFTER prints the growth from BEFORE to AFTER in percent, signed.
+pct() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f %%", a ? 100 * (b - a) / a : 0 }'
+}
+
+# st_ping ADDR [COUNT=1] pings once (or COUNT times) with a 5 s wait; prints busybox's summary.
+st_ping() {
+	local out
+	if out=$(busybox ping -c "${2:-1}" -W 5 "$1" 2>&1); then
+		tail -n 1 <<<"$out"
+	else
+		echo "no answer: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
+		return 1
+	fi
+}
+
+# st_metric TEXT NAME prints the sum of the samples of metric NAME in Prometheus TEXT.
+st_metric() {
+	awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF; found = 1 } END { if (found) printf "%d", s }' <<<"$1"
+}
+
+# st_snapshot LABEL [QUIET=5] waits QUIET seconds with no traffic (connections closed, their
+# goroutines gone), then reads /metrics three times, 2 s apart, and sets ST_GRANTS, ST_GOROUTINES, ST_HEAP, ST_HEAP_ALLOC to the smallest
+# value of each (a transient goroutine or an allocation of the request itself should not count).
+st_snapshot() {
+	local label=$1 quiet=${2:-5} i m g r h a
+	ST_GRANTS='' ST_GOROUTINES='' ST_HEAP='' ST_HEAP_ALLOC=''
+	sleep "$quiet"
+	for i in 1 2 3; do
+		[ $i -gt 1 ] && sleep 2
+		m=$(curl -sS --fail --max-time 20 "$URL/metrics" 2>&1) || { xt_info "$label: /metrics: $m"; continue; }
+		g=$(st_metric "$m" tamaxen_gnttab_refs_in_use)
+		r=$(st_metric "$m" go_goroutines)
+		h=$(st_metric "$m" go_memstats_heap_inuse_bytes)
+		a=$(st_metric "$m" go_memstats_heap_alloc_bytes)
+		[ -z "$ST_GRANTS" ] || [ "$g" -lt "$ST_GRANTS" ] && ST_GRANTS=$g
+		[ -z "$ST_GOROUTINES" ] || [ "$r" -lt "$ST_GOROUTINES" ] && ST_GOROUTINES=$r
+		[ -z "$ST_HEAP" ] || [ "$h" -lt "$ST_HEAP" ] && ST_HEAP=$h
+		[ -z "$ST_HEAP_ALLOC" ] || [ "$a" -lt "$ST_HEAP_ALLOC" ] && ST_HEAP_ALLOC=$a
+	done
+	[ -n "$ST_GRANTS" ] || return 1
+	xt_info "$label: grants in use $ST_GRANTS, goroutines $ST_GOROUTINES, heap in use $((ST_HEAP >> 10)) KiB (objects $((ST_HEAP_ALLOC >> 10)) KiB)"
+}
+
+# st_heap_series LOG FROM TO prints the "heap N KiB" figures of the stats lines numbered FROM
+# to TO (1-based, counting only stats lines) of a console log, one a line.
+st_heap_series() {
+	grep -a '^httpd: stats ' "$1" | sed -n "$2,$3p" | sed -n 's/.* heap \([0-9]*\) KiB.*/\1/p'
+}
+
+# st_last_stats LOG prints the last stats line of a console log, without the carriage return.
+st_last_stats() {
+	grep -a ': stats ' "$1" | tail -n 1 | tr -d '\r'
+}
+
+# st_violations LOG prints the violations figure of the last stats line (0 if none printed).
+st_violations() {
+	st_last_stats "$1" | sed -n 's/.* violations \([0-9]*\) .*/\1/p' | grep . || echo 0
+}

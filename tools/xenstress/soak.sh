@@ -1,0 +1,66 @@
+# soak.sh — phase 3: TCP and UDP both ways for SOAK seconds (xensoak), against examples/httpd
+# and examples/echo at once.
+# shellcheck shell=bash
+#
+# xensoak loops downloads (SHA-256 of each against the pattern stream) and uploads (the
+# guest's SHA-256 of each against what was sent) to httpd, keeps a TCP echo connection busy
+# and sends UDP datagrams at a fixed rate to echo. Pass: not one TCP byte lost or corrupted.
+# UDP loss is reported, not asserted.
+
+# st_soak SECONDS runs the phase; sets ST_ECHO to the echo domain's name (test.sh destroys it).
+# shellcheck disable=SC2154 # the SOAK_* variables come from xensoak's soak-result line
+st_soak() {
+	local secs=$1 echo_cfg=echo.cfg extra name elog echo_ip out kv
+	echo_ip=$(sed -n 's/^[[:space:]]*extra[[:space:]]*=.*[" ]ip=\([0-9.]*\).*/\1/p' "$echo_cfg" | head -n 1)
+	echo_ip=${echo_ip:-10.0.0.3}
+	extra=$(sed -n 's/^extra *= *"\(.*\)"/\1/p' "$echo_cfg")
+	if ! xt_create "$echo_cfg" "extra=\"$extra stats=30s\""; then
+		xt_fail "soak: echo boot" "xl create failed"
+		return
+	fi
+	name=$XT_NAME
+	ST_ECHO=$name
+	elog=$(xt_console_log "$name")
+	if ! xt_wait_console "$name" '^echo: ready' 120; then
+		xt_fail "soak: echo ready" "$(tail -n 4 "$elog" | tr '\n' '|')"
+		return
+	fi
+	xt_info "soak: $secs s of downloads and uploads to $HTTPD_IP, TCP and UDP echo with $echo_ip"
+	out=/tmp/st-soak.out
+	xensoak -http "$URL" -echo "$echo_ip:7" -duration "${secs}s" -progress 60s \
+		-downloads 2 -uploads 2 -tcp-echo 1 -udp-flows 2 -udp-rate 50 -udp-size 512 2>&1 |
+		tee "$out" | grep -v '^soak-result ' | sed -u 's/^/xen-test: info /'
+	kv=$(grep '^soak-result ' "$out" | tail -n 1)
+	if [ -z "$kv" ]; then
+		xt_fail "soak" "xensoak gave no result: $(tail -n 2 "$out" | tr '\n' '|')"
+		return
+	fi
+	# Every key=value of the result line becomes a variable SOAK_<key>.
+	local kvp
+	for kvp in ${kv#soak-result }; do
+		printf -v "SOAK_${kvp%%=*}" '%s' "${kvp#*=}"
+	done
+	local lost=$((SOAK_dl_failed + SOAK_dl_corrupt + SOAK_ul_failed + SOAK_ul_corrupt + SOAK_echo_failed + SOAK_echo_corrupt))
+	local mib='BEGIN { printf "%.1f", n / 1048576 }'
+	local what
+	what="$SOAK_dl_ok downloads ($(awk -v n="$SOAK_dl_bytes" "$mib") MiB), $SOAK_ul_ok uploads ($(awk -v n="$SOAK_ul_bytes" "$mib") MiB), $SOAK_echo_ok TCP echo messages ($(awk -v n="$SOAK_echo_bytes" "$mib") MiB each way)"
+	if [ "$lost" -eq 0 ] && [ "$SOAK_dl_ok" -gt 0 ] && [ "$SOAK_ul_ok" -gt 0 ] && [ "$SOAK_echo_ok" -gt 0 ]; then
+		xt_pass "soak of $SOAK_seconds s: no TCP byte lost or corrupted: $what"
+	else
+		xt_fail "soak of $SOAK_seconds s" "$lost TCP transfers lost or corrupted (downloads failed $SOAK_dl_failed corrupt $SOAK_dl_corrupt, uploads failed $SOAK_ul_failed corrupt $SOAK_ul_corrupt, echo failed $SOAK_echo_failed corrupt $SOAK_echo_corrupt): $what"
+	fi
+	xt_info "soak: UDP echo: $SOAK_udp_sent datagrams sent, $SOAK_udp_received answered, loss $SOAK_udp_loss_pct %, $SOAK_udp_altered altered, $SOAK_udp_duplicated duplicated (reported, not asserted)"
+	if [ "$SOAK_udp_altered" -ne 0 ]; then
+		xt_fail "soak: UDP datagrams intact" "$SOAK_udp_altered of $SOAK_udp_received came back altered"
+	fi
+	st_snapshot "after the soak" 5 || true
+	xt_info "after the soak, httpd: $(st_last_stats "$HTTPD_LOG")"
+	xt_info "after the soak, echo: $(st_last_stats "$elog")"
+	local v
+	for v in "$HTTPD_LOG" "$elog"; do
+		if [ "$(st_violations "$v")" != 0 ]; then
+			xt_fail "soak: no protocol violations" "$(basename "$v"): $(st_last_stats "$v")"
+		fi
+	done
+	xt_destroy "$name"
+}
