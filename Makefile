@@ -53,6 +53,8 @@ bench:
 # FUZZ_TARGETS narrows it (./netfront:FuzzHostileBackend ...). Logs stay in build/fuzz/; a
 # failing input is saved under the package's testdata/fuzz/<target>/ and its log printed.
 FUZZTIME ?= 30s
+# Minimizing each new input may take a minute by default: a short run would spend it there.
+FUZZMINTIME ?= 5s
 FUZZ_TARGETS ?= $(shell grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' . 2>/dev/null | \
 	grep -v '^./build/' | sed -E 's|^(.*)/[^/]*:func (Fuzz.*)$$|\1:\2|' | sort)
 fuzz:
@@ -60,7 +62,7 @@ fuzz:
 	for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; log=$(BUILD)/fuzz/$$name.log; \
 	  echo "fuzz: $$pkg $$name for $(FUZZTIME)"; \
-	  if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg > $$log 2>&1; \
+	  if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) -parallel 1 $$pkg > $$log 2>&1; \
 	  then res=ok; else res=FAIL; rc=1; tail -n 30 $$log; fi; \
 	  last=$$(grep '^fuzz: elapsed' $$log | tail -n 1); \
 	  execs=$$(echo "$$last" | sed -nE 's/^fuzz: elapsed: ([0-9hms.]+), execs: ([0-9]+) .*/\2 \1/p'); \

@@ -45,6 +45,17 @@ cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n
 qemu=$(qemu-system-x86_64 --version 2>/dev/null | head -n 1 | sed 's/^QEMU emulator version //')
 tree=$(git -C "$here" describe --always --dirty 2>/dev/null || echo unknown)
 
+# tries GUEST prints the memory sizes (d) tried, "M:ok" or "M:no(why)", with consecutive sizes
+# that failed alike grouped: the page counts in libxl's complaint are left out.
+tries() {
+	get "$1.minmem_tries" | sed -E 's/ ([0-9]+:(ok|no\())/\n\1/g; s/ \(0x[0-9a-f]+ > [^)]*pages\)//g' |
+		awk -F: '{ m = $1; r = substr($0, length(m) + 2)
+			if (NR > 1 && r == last) { ms = ms ", " m; next }
+			if (NR > 1) out = out (out == "" ? "" : "; ") ms ": " last
+			ms = m; last = r }
+			END { if (NR) out = out (out == "" ? "" : "; ") ms ": " last; printf "%s", out }'
+}
+
 row() { # row LABEL U L
 	printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"
 }
@@ -76,22 +87,25 @@ $(row "(e) image size (bytes, lower is better)" "$(get unikernel.size_bytes)" "$
 
 - (c), every run in MiB/s: unikernel download $(get unikernel.download_runs), upload
   $(get unikernel.upload_runs); Linux download $(get linux.download_runs), upload $(get linux.upload_runs).
-- (d), unikernel: $(get unikernel.minmem_tries | sed 's/) /); /g').
-- (d), Linux: $(get linux.minmem_tries | sed 's/) /); /g').
+- (d), unikernel: $(tries unikernel).
+- (d), Linux: $(tries linux).
 - (e): unikernel $(get unikernel.size_detail); Linux $(get linux.size_detail).
 
 ## Machine
 
-- QEMU ${qemu:-?} with TCG (no KVM), one vCPU (\`-smp 1\`, shared by Xen, dom0 and the
-  guest), on a host with $(nproc) cores of $(or_na "$cpu")
+- QEMU ${qemu:-?}
+  with TCG (no KVM) and one vCPU (\`-smp 1\`) that Xen, dom0 and the guest share, on a host
+  with $(nproc) cores of $(or_na "$cpu")
 - Xen $(get env.xen) (Debian 12), dom0 and Linux domU kernel $(get env.kernel) (Debian 12);
   dom0 has 1024 MiB and one vCPU; both guests have one vCPU
 - tree $tree; the run took $(get host.seconds) s (tools/xenimage/run.sh, QEMU included); the host's
   1-minute load average was $(get host.load | sed 's/ / at the start and /') at the end
 
 Under TCG every instruction is emulated, so the absolute numbers are one to two orders of
-magnitude below real hardware and noisy (another QEMU on the host stretches them); the ratios
-are what this table is for.
+magnitude below real hardware, and they are noisy: other work on the host stretches them, and
+single transfers of the same run differ by up to 2x (every run is listed under the table).
+Boot times, memory and size differ between the guests by far more than that noise; the
+throughput ratios do not, so read them across several runs.
 
 ## Method
 

@@ -117,3 +117,56 @@ st_last_stats() {
 st_violations() {
 	st_last_stats "$1" | sed -n 's/.* violations \([0-9]*\) .*/\1/p' | grep . || echo 0
 }
+
+# st_diagnose NAME LOG LABEL records, as info lines, the state of a guest that stopped
+# answering: whether its vCPU runs (CPU time over 5 s, and where it is: xenctx three times),
+# the xenbus states of its vifs, netback's view of the rings (debugfs) and the interface
+# counters in dom0, and the last console lines. The symbols of a stripped ELF's addresses:
+# `go tool addr2line` on the same build without -s -w (its text is laid out the same).
+st_diagnose() {
+	local name=$1 log=$2 label=$3 domid c1 c2 i f
+	if ! domid=$(xt_domid "$name"); then
+		xt_info "$label: $name is gone ($(xt_shutdown_reason "$name"))"
+		return
+	fi
+	c1=$(xl list "$name" 2>/dev/null | awk 'NR == 2 { print $6 }')
+	sleep 5
+	c2=$(xl list "$name" 2>/dev/null | awk 'NR == 2 { print $6 }')
+	xt_info "$label: xl list: $(xl list "$name" 2>&1 | awk 'NR == 2' | tr -s ' '); CPU time $c1 s -> $c2 s over 5 s"
+	xl vcpu-list "$name" 2>&1 | sed "s/^/xen-test: info $label: vcpu-list: /"
+	for i in 1 2 3; do
+		/usr/lib/xen-4.17/bin/xenctx -a -S "$domid" 0 2>&1 | tr -s ' \t' ' ' | tr '\n' '|' |
+			sed "s/^/xen-test: info $label: xenctx $i: /; s/|$/\n/"
+		sleep 1
+	done
+	xenstore-ls -f "/local/domain/$domid/device/vif" 2>&1 | grep -E '/state |ring-ref|event-channel|/queue-' |
+		tr '\n' ' ' | sed "s/^/xen-test: info $label: frontend: /; s/ $/\n/"
+	xenstore-ls -f "/local/domain/0/backend/vif/$domid" 2>&1 | grep -E '/state |hotplug-status' |
+		tr '\n' ' ' | sed "s/^/xen-test: info $label: backend: /; s/ $/\n/"
+	ip -s link show 2>/dev/null | grep -A5 "vif$domid\." | tr -s ' ' | tr '\n' '|' |
+		sed "s/^/xen-test: info $label: dom0 link: /; s/|$/\n/"
+	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	for f in /sys/kernel/debug/xen-netback/vif"$domid".*/io_ring_q*; do
+		[ -e "$f" ] || continue
+		tr -s ' \t' ' ' <"$f" | tr '\n' '|' | sed "s|^|xen-test: info $label: netback ${f#/sys/kernel/debug/xen-netback/}: |; s/|$/\n/"
+	done
+	tail -n 4 "$log" | tr -d '\r' | sed "s/^/xen-test: info $label: console: /"
+}
+
+# st_watch NAME LOG PATTERN LABEL runs until killed; when LOG has printed no line matching
+# PATTERN (the guest's 5-second stats) for 20 s, it reports the stall and runs st_diagnose,
+# once. Start it in the background.
+st_watch() {
+	local name=$1 log=$2 pattern=$3 label=$4 n last since=$SECONDS
+	last=$(st_count "$log" "$pattern")
+	while sleep 2; do
+		n=$(st_count "$log" "$pattern")
+		if [ "$n" != "$last" ]; then
+			last=$n since=$SECONDS
+		elif [ $((SECONDS - since)) -ge 20 ]; then
+			xt_info "$label: $name printed no stats line for $((SECONDS - since)) s"
+			st_diagnose "$name" "$log" "$label"
+			return
+		fi
+	done
+}

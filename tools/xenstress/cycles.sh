@@ -73,6 +73,7 @@ st_cycles() {
 		if [ "$verdict" != pass ]; then
 			failed=$((failed + 1))
 			[ $failed -le 5 ] && failures+="cycle $i: $why; "
+			[ $failed -eq 1 ] && st_diagnose "$HTTPD" "$HTTPD_LOG" "cycle $i failed"
 		fi
 		if [ $i -eq 1 ]; then
 			s0=$EPOCHREALTIME

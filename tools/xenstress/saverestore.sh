@@ -4,14 +4,17 @@
 # The guest does not implement suspend/resume (no SCHEDOP_shutdown(SHUTDOWN_suspend) on a
 # "suspend" request, no re-binding of event channels, grant tables and XenStore after a
 # restore): this phase only records what the toolstack and the guest do, as info lines, for
-# docs/reliability.md. The one check: if xl save gives up and leaves the guest running, the
-# guest still serves.
+# docs/reliability.md. The one check: if xl save gives up and leaves the guest running, a
+# guest that served before the save still serves.
 
 # st_saverestore runs the phase on examples/httpd.
 st_saverestore() {
 	local f=/tmp/st-httpd.save t0 out rc domid nlog newid reason
 	domid=$(xt_domid "$HTTPD") || { xt_info "save/restore: $HTTPD is not running"; return; }
 	nlog=$(wc -l <"$HTTPD_LOG")
+	local served=yes
+	curl -sS --fail --max-time 20 "$URL/healthz" >/dev/null 2>&1 || served=no
+	xt_info "save/restore: the guest answers /healthz before the save: $served"
 	xt_info "save/restore: known gap (no suspend/resume in the guest); xl save $HTTPD (domain $domid), once"
 	t0=$EPOCHREALTIME
 	out=$(timeout 240 xl save "$HTTPD" "$f" 2>&1)
@@ -25,7 +28,7 @@ st_saverestore() {
 		sed 's/^/xen-test: info save\/restore: console: /'
 	xt_info "save/restore: after xl save: $(st_last_stats "$HTTPD_LOG")"
 
-	if xt_domid "$HTTPD" >/dev/null && [ "$(xl list "$HTTPD" 2>/dev/null | awk 'NR == 2 { print $5 }')" != "---s--" ]; then
+	if [ $served = yes ] && xt_domid "$HTTPD" >/dev/null && [ "$(xl list "$HTTPD" 2>/dev/null | awk 'NR == 2 { print $5 }')" != "---s--" ]; then
 		local ok=1 why=
 		out=$(curl -sS --fail --max-time 20 "$URL/healthz" 2>&1) || { ok=; why="/healthz: $out"; }
 		[ -n "$ok" ] && { out=$(st_ping "$HTTPD_IP" 3) || { ok=; why="ping: $out"; }; }

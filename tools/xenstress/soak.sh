@@ -14,7 +14,7 @@ st_soak() {
 	echo_ip=$(sed -n 's/^[[:space:]]*extra[[:space:]]*=.*[" ]ip=\([0-9.]*\).*/\1/p' "$echo_cfg" | head -n 1)
 	echo_ip=${echo_ip:-10.0.0.3}
 	extra=$(sed -n 's/^extra *= *"\(.*\)"/\1/p' "$echo_cfg")
-	if ! xt_create "$echo_cfg" "extra=\"$extra stats=30s\""; then
+	if ! xt_create "$echo_cfg" "extra=\"$extra stats=5s\""; then
 		xt_fail "soak: echo boot" "xl create failed"
 		return
 	fi
@@ -27,9 +27,17 @@ st_soak() {
 	fi
 	xt_info "soak: $secs s of downloads and uploads to $HTTPD_IP, TCP and UDP echo with $echo_ip"
 	out=/tmp/st-soak.out
+	# A guest that stops printing its stats lines has stalled: record its state right then.
+	local w1 w2
+	st_watch "$HTTPD" "$HTTPD_LOG" '^httpd: stats ' "soak: httpd stalled" &
+	w1=$!
+	st_watch "$name" "$elog" '^echo: stats ' "soak: echo stalled" &
+	w2=$!
 	xensoak -http "$URL" -echo "$echo_ip:7" -duration "${secs}s" -progress 60s \
 		-downloads 2 -uploads 2 -tcp-echo 1 -udp-flows 2 -udp-rate 50 -udp-size 512 2>&1 |
 		tee "$out" | grep -v '^soak-result ' | sed -u 's/^/xen-test: info /'
+	kill "$w1" "$w2" 2>/dev/null
+	wait "$w1" "$w2" 2>/dev/null
 	kv=$(grep '^soak-result ' "$out" | tail -n 1)
 	if [ -z "$kv" ]; then
 		xt_fail "soak" "xensoak gave no result: $(tail -n 2 "$out" | tr '\n' '|')"
