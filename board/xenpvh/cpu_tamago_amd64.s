@@ -19,6 +19,44 @@ TEXT ·rdtsc(SB),NOSPLIT,$0-8
 	MOVQ	AX, ret+0(FP)
 	RET
 
+// func halt()
+// Halts until an interrupt arrives, unless an upcall is already waiting to be serviced. The
+// flag is tested with interrupts disabled and STI's one-instruction shadow makes STI;HLT atomic,
+// so an upcall raised after the test still ends the HLT.
+TEXT ·halt(SB),NOSPLIT,$0
+	CLI
+	CMPL	·upcallRaised(SB), $0
+	JNE	done
+	STI
+	HLT
+done:
+	STI
+	RET
+
+// upcallEntry is the interrupt gate of the upcall vector. It touches no Go runtime state: it
+// records the upcall, acknowledges it at the local APIC at once (so the next one can be raised
+// while this is serviced) and returns. The scheduler's idle hook services it.
+TEXT ·upcallEntry(SB),NOSPLIT|NOFRAME,$0
+	PUSHQ	AX
+	MOVL	$1, ·upcallRaised(SB)
+	MOVQ	$0xfee000b0, AX // lapicEOI
+	MOVL	$0, (AX)
+	POPQ	AX
+	IRETQ
+
+// func upcallEntryAddr() uintptr
+TEXT ·upcallEntryAddr(SB),NOSPLIT,$0-8
+	MOVQ	$·upcallEntry(SB), AX
+	MOVQ	AX, ret+0(FP)
+	RET
+
+// func idtBase() uintptr
+TEXT ·idtBase(SB),NOSPLIT,$16-8
+	SIDT	0(SP)
+	MOVQ	2(SP), AX
+	MOVQ	AX, ret+0(FP)
+	RET
+
 // func haltForever()
 TEXT ·haltForever(SB),NOSPLIT,$0
 	CLI

@@ -1,4 +1,5 @@
-// Event channel upcalls: a LAPIC vector serviced by a goroutine, and the VIRQ_TIMER wakeups.
+// Event channel upcalls: a LAPIC vector whose gate only records the upcall, serviced by the
+// scheduler's idle hook, and the VIRQ_TIMER wakeups.
 
 //go:build tamago && amd64
 
@@ -7,38 +8,52 @@ package xenpvh
 import (
 	"context"
 	"math"
-	"runtime"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/tamaxen/tamaxen/hypercall"
 	"github.com/tamaxen/tamaxen/xen/evtchn"
 )
 
 // UpcallVector is the interrupt vector Xen raises on this vCPU when an event channel is pending
-// (HVMOP_set_evtchn_upcall_vector). TamaGo services vectors 32-255.
+// (HVMOP_set_evtchn_upcall_vector).
 const UpcallVector = 0x30
+
+// The gate writes the local APIC's end-of-interrupt register at 0xfee000b0 (the xAPIC page at
+// its default base, which TamaGo maps).
 
 var (
 	// Events demultiplexes event channel upcalls to per-port waiters.
 	Events *evtchn.Dispatcher
 
+	// upcallRaised is set to 1 by the upcall gate (upcallEntry, a plain 32-bit store, atomic on
+	// x86) and swapped back to 0 by serviceUpcall.
+	upcallRaised uint32
+
 	// timerReady is set once VIRQ_TIMER is bound, so idle may arm the one-shot timer and block.
 	timerReady atomic.Bool
 
-	// upcalls counts upcall interrupts, stray ones included.
+	// upcalls counts serviced upcalls; idles counts calls of the scheduler's idle hook.
 	upcalls atomic.Uint64
+	idles   atomic.Uint64
 )
 
-// isr runs in TamaGo's interrupt-servicing goroutine: it only demultiplexes and wakes.
-func isr(vector int) {
-	if vector == UpcallVector {
-		upcalls.Add(1)
-		Events.Upcall()
-	}
-}
+// The design, and why it does not use TamaGo's amd64.CPU.ServiceInterrupts: that wakes its
+// servicing goroutine from the interrupt itself, by rewriting the goroutine's entry in the
+// scheduler's timer heap (runtime.WakeG), and acknowledges the interrupt only once that
+// goroutine ran. An interrupt that lands while the runtime is in the middle of a timer operation
+// (gVisor's TCP timers, time.Sleep, netfront's poll timers: constant under load) can lose that
+// wakeup; the upcall is then never acknowledged, the local APIC holds back every later upcall,
+// VIRQ_TIMER included, and the guest halts for good. The soak test on real Xen hit exactly that.
+//
+// Here the gate touches no runtime state: it sets upcallRaised and acknowledges at once. The
+// flag is serviced, and the goroutines waiting on event channels are woken (evtchn.Dispatcher
+// does non-blocking channel sends), where the scheduler has nothing to run: in idle, before it
+// halts and after the halt ends. TamaGo does not preempt goroutines, so a woken goroutine could
+// not run any earlier than the scheduler's next idle moment anyway.
 
-// initEvents starts interrupt servicing, then routes event channel upcalls to it and binds the
-// timer VIRQ that wakes the idle vCPU.
+// initEvents installs the upcall gate, routes event channel upcalls to it and binds the timer
+// VIRQ that wakes the idle vCPU.
 func initEvents() error {
 	d, err := evtchn.New(hypercall.Xen{}, sharedInfo, 0)
 	if err != nil {
@@ -46,23 +61,10 @@ func initEvents() error {
 	}
 	Events = d
 	AMD64.LAPIC.Enable()
-
-	// The servicing goroutine must be asleep in ServiceInterrupts before the first upcall:
-	// an interrupt that finds no handler goroutine is never acknowledged.
-	var handler atomic.Uint64
-	go func() {
-		g, _ := runtime.GetG()
-		handler.Store(uint64(g))
-		AMD64.ServiceInterrupts(isr)
-	}()
-	for handler.Load() == 0 || !runtime.Asleep(uint(handler.Load())) {
-		runtime.Gosched()
-	}
-
+	setGate(UpcallVector, upcallEntryAddr())
 	if err := hypercall.SetEvtchnUpcallVector(0, UpcallVector); err != nil {
 		return err
 	}
-
 	timer, err := d.BindVIRQ(evtchn.VIRQ_TIMER, 0)
 	if err != nil {
 		return err
@@ -76,14 +78,45 @@ func initEvents() error {
 	return nil
 }
 
+// setGate points IDT entry vector at handler: a 64-bit interrupt gate (interrupts disabled while
+// it runs) in the code segment TamaGo's entry set up (selector 8), as TamaGo's own gates are.
+func setGate(vector int, handler uintptr) {
+	const gateSize = 16
+	g := (*[gateSize]byte)(unsafe.Add(unsafe.Pointer(nil), idtBase()+uintptr(vector*gateSize)))
+	*g = [gateSize]byte{
+		0: byte(handler), 1: byte(handler >> 8), // offset 15:0
+		2: 8, 3: 0, // segment selector
+		4: 0,          // IST
+		5: 0b10001110, // present, DPL 0, 64-bit interrupt gate
+		6: byte(handler >> 16), 7: byte(handler >> 24), // offset 31:16
+		8: byte(handler >> 32), 9: byte(handler >> 40), 10: byte(handler >> 48), 11: byte(handler >> 56),
+	}
+}
+
+// serviceUpcall runs the dispatcher if the gate recorded an upcall, reporting whether it did.
+func serviceUpcall() bool {
+	if atomic.SwapUint32(&upcallRaised, 0) == 0 {
+		return false
+	}
+	upcalls.Add(1)
+	Events.Upcall()
+	return true
+}
+
 // idle is called by the scheduler when no goroutine can run; until is the nanotime of the next
-// timer (math.MaxInt64 for none). It arms Xen's one-shot timer for that deadline and halts
-// until the timer or any other event interrupts: an idle guest uses no CPU time.
+// timer (math.MaxInt64 for none). It services an upcall that arrived meanwhile; otherwise it
+// arms Xen's one-shot timer for the deadline and halts until the timer or any other event
+// interrupts, then services what woke it. An idle guest uses no CPU time.
 func idle(until int64) {
+	idles.Add(1)
+	if serviceUpcall() {
+		return
+	}
 	if !timerReady.Load() {
 		// Before the timer VIRQ is bound only an interrupt can wake us: spin for timers.
 		if until == math.MaxInt64 {
-			AMD64.WaitInterrupt()
+			halt()
+			serviceUpcall()
 		}
 		return
 	}
@@ -98,8 +131,17 @@ func idle(until int64) {
 			return
 		}
 	}
-	AMD64.WaitInterrupt()
+	halt()
+	serviceUpcall()
 }
 
-// Upcalls returns the number of event channel upcall interrupts taken so far.
+// Implemented in cpu_tamago_amd64.s.
+func halt()
+func upcallEntryAddr() uintptr
+func idtBase() uintptr
+
+// Upcalls returns the number of event channel upcalls serviced so far.
 func Upcalls() uint64 { return upcalls.Load() }
+
+// Idles returns the number of times the scheduler found nothing to run and called the idle hook.
+func Idles() uint64 { return idles.Load() }
