@@ -4,6 +4,7 @@ package xenbus_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -28,10 +29,13 @@ func TestPrepareBackendClosing(t *testing.T) {
 	own, err := d.State(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, xenbus.XenbusStateInitialising, own)
-	// The first state is what the backend's watch showed when it was registered.
-	assert.Equal(t, []xenbus.State{xenbus.XenbusStateInitialising, xenbus.XenbusStateClosing,
-		xenbus.XenbusStateClosed, xenbus.XenbusStateInitialising},
-		b.frontendStates(), "closed its side, then started over")
+	// The backend reads the frontend's state when its watch fires, and watch events coalesce,
+	// so it may miss the brief Closing; it must see Closed, then Initialising last.
+	states := b.frontendStates()
+	require.NotEmpty(t, states)
+	closed := slices.Index(states, xenbus.XenbusStateClosed)
+	assert.True(t, closed >= 0 && closed < len(states)-1, "closed its side, then started over: %v", states)
+	assert.Equal(t, xenbus.XenbusStateInitialising, states[len(states)-1], "started over: %v", states)
 	// And the rest of the handshake goes through.
 	require.NoError(t, d.Connect(ctx, be, publishRings(ctx)))
 	assert.Equal(t, xenbus.XenbusStateConnected, be.Current())
