@@ -14,9 +14,16 @@ import (
 // from different goroutines; Wait by one goroutine at a time (a second waiter would steal
 // wakeups, not lose them).
 type Channel struct {
-	d     *Dispatcher
-	port  xen.Port
-	owned bool // bound by us: Close issues EVTCHNOP_close (false for Attach)
+	d      *Dispatcher
+	port   xen.Port
+	owned  bool // bound by us: Close issues EVTCHNOP_close (false for Attach)
+	virq   VIRQ // for a BindVIRQ channel (isVIRQ), what Resume binds again
+	isVIRQ bool
+
+	// stale is set by Dispatcher.Resume on a channel whose port did not survive the domain's
+	// suspension: its number may now be someone else's, so Notify refuses and Close neither
+	// masks it nor closes it in Xen.
+	stale atomic.Bool
 
 	// ch holds at most one token meaning "an event arrived since the last Wait returned".
 	// It is never closed, so a late send from Upcall can never panic.
@@ -24,8 +31,9 @@ type Channel struct {
 	done   chan struct{} // closed by Close to release a blocked Wait
 	closed atomic.Bool
 
-	// sendArg is the encoded struct evtchn_send. The port never changes and Xen only reads the
-	// argument, so it is built once and shared by concurrent Notify calls without allocating.
+	// sendArg is the encoded struct evtchn_send. Xen only reads the argument, so it is built
+	// once and shared by concurrent Notify calls without allocating. The port changes only in
+	// Dispatcher.Resume and Reattach, which run while nothing else does (see Resume).
 	sendArg [SizeofEvtchnSend]byte
 }
 
@@ -69,7 +77,12 @@ func (d *Dispatcher) BindVIRQ(virq VIRQ, vcpu uint32) (*Channel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.newChannel(p, true)
+	c, err := d.newChannel(p, true)
+	if err != nil {
+		return nil, err
+	}
+	c.virq, c.isVIRQ = virq, true
+	return c, nil
 }
 
 // Attach attaches a Channel to a port bound by someone else, such as the XenStore or console
@@ -89,6 +102,9 @@ func (c *Channel) Port() xen.Port { return c.port }
 func (c *Channel) Notify() error {
 	if c.closed.Load() {
 		return xen.ErrClosed
+	}
+	if c.stale.Load() {
+		return ErrStale
 	}
 	return c.d.hv.EventChannelOp(EVTCHNOP_send, c.sendArg[:])
 }
@@ -126,7 +142,7 @@ func (c *Channel) Close() error {
 	}
 	c.d.detach(c)
 	close(c.done)
-	if c.owned {
+	if c.owned && !c.stale.Load() {
 		return Close(c.d.hv, c.port)
 	}
 	return nil

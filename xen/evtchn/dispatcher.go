@@ -38,6 +38,10 @@ import (
 // ErrPortInUse is returned when a port is already attached to a Channel of this Dispatcher.
 var ErrPortInUse = errors.New("evtchn: port already attached")
 
+// ErrStale is returned by Notify on a Channel whose port was lost when the domain was suspended
+// and resumed in a new domain (see Dispatcher.Resume).
+var ErrStale = errors.New("evtchn: port lost across suspend; the channel must be bound anew")
+
 // Dispatcher owns the event-channel state of one vcpu: it demultiplexes that vcpu's upcalls and
 // holds the port table. TamaGo runs a guest on one vcpu, so a guest has one Dispatcher.
 type Dispatcher struct {
@@ -159,7 +163,81 @@ func (d *Dispatcher) attach(c *Channel) error {
 }
 
 // detach masks the port and removes c from the table; a later Upcall treats the port as stray.
+// A stale channel's port is no longer in the table and may belong to another channel now, so
+// it is left alone.
 func (d *Dispatcher) detach(c *Channel) {
+	if c.stale.Load() {
+		return
+	}
 	d.si.setMask(c.port)
 	d.ports[c.port].CompareAndSwap(c, nil)
+}
+
+// Resume brings the Dispatcher back after the domain was suspended and resumed in a new domain
+// (xl restore, migration), once the platform has mapped shared_info again. Xen remembers no
+// port of the old domain: Resume masks every port, binds each VIRQ channel again (the same
+// Channel, on its new port, so its waiter carries on), and marks every other channel stale.
+// A stale channel's Notify fails with ErrStale and its Close leaves Xen alone; its owner binds
+// a new one (netfront reconnects), or, for a port the toolstack binds (XenStore, console), the
+// platform moves it to the new port with Reattach.
+//
+// Resume and Reattach must run while no other goroutine uses the Dispatcher's channels, as is
+// the case on the single vCPU right after SCHEDOP_shutdown(SHUTDOWN_suspend) returns.
+func (d *Dispatcher) Resume() error {
+	d.si.maskAll()
+	var virqs []*Channel
+	for p := range d.ports {
+		c := d.ports[p].Swap(nil)
+		if c == nil {
+			continue
+		}
+		c.stale.Store(true)
+		if c.isVIRQ && !c.closed.Load() {
+			virqs = append(virqs, c)
+		}
+	}
+	var first error
+	for _, c := range virqs {
+		p, err := BindVIRQ(d.hv, c.virq, d.vcpu)
+		if err == nil {
+			err = d.move(c, p)
+		}
+		if err != nil && first == nil {
+			first = fmt.Errorf("evtchn: resume: VIRQ %d: %w", c.virq, err)
+		}
+	}
+	return first
+}
+
+// Reattach moves c, a channel made by Attach that Resume marked stale, to port, the number the
+// toolstack bound for the new domain. See Resume.
+func (d *Dispatcher) Reattach(c *Channel, port xen.Port) error {
+	if c.d != d || c.owned || c.closed.Load() {
+		return fmt.Errorf("evtchn: reattach port %d: not an attached, open channel of this dispatcher", port)
+	}
+	if !validPort(port) {
+		return fmt.Errorf("%w: reattach port %d", ErrBadPort, port)
+	}
+	return d.move(c, port)
+}
+
+// move gives c the port p and attaches it there, delivering an event already pending.
+func (d *Dispatcher) move(c *Channel, p xen.Port) error {
+	if !d.ports[p].CompareAndSwap(nil, c) {
+		return fmt.Errorf("%w: port %d", ErrPortInUse, p)
+	}
+	if c.port != p {
+		d.ports[c.port].CompareAndSwap(c, nil)
+	}
+	c.port = p
+	putPortArg(c.sendArg[:], p)
+	c.stale.Store(false)
+	d.unmask(p)
+	// The new domain lost any event in flight when it was suspended: wake the waiter once so
+	// it looks at its ring or timer again.
+	select {
+	case c.ch <- struct{}{}:
+	default:
+	}
+	return nil
 }
