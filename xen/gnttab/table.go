@@ -181,3 +181,19 @@ func (t *Table) entry(ref xen.GrantRef) ([]byte, error) {
 	off := int(ref%EntriesPerFrame) * SizeofGrantEntryV1
 	return t.frames[ref/EntriesPerFrame][off : off+SizeofGrantEntryV1], nil
 }
+
+// Resume maps the table's frames again after the domain was suspended and resumed in a new
+// domain (xl restore, migration). The new domain's grant table starts empty, so every entry
+// reads as free: a reference still allocated grants nothing until its owner grants it again,
+// and revoking it succeeds. Owners of grants made before the suspension (netfront) revoke them
+// and grant anew when they reconnect. Resume must run before anything grants again.
+func (t *Table) Resume() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for idx, pg := range t.pages {
+		if err := addToPhysmap(t.hv, uint32(idx), pg.Frame); err != nil {
+			return fmt.Errorf("gnttab: resume: %w", err)
+		}
+	}
+	return nil
+}
