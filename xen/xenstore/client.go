@@ -38,6 +38,7 @@ type Client struct {
 	nextTok uint64            // suffix of the next watch token
 	err     error             // why the connection failed or was closed; nil while it works
 	closing bool              // Close was called
+	gate    chan struct{}     // non-nil between Suspend and Resume: new requests wait for it
 
 	closeOnce  sync.Once     // closes the transport once, on Close or the first failure
 	readerDone chan struct{} // closed when the reader goroutine returns
@@ -107,6 +108,10 @@ func (c *Client) fail(err error) error {
 	err = c.err
 	pending, watches := c.pending, c.watches
 	c.pending, c.watches = map[uint32]*call{}, map[string]*Watch{}
+	if c.gate != nil { // requests waiting for Resume see the failure instead
+		close(c.gate)
+		c.gate = nil
+	}
 	c.mu.Unlock()
 	for _, p := range pending {
 		p.done <- result{err: err}
@@ -138,6 +143,9 @@ func (c *Client) roundTrip(ctx context.Context, op MsgType, txID uint32, path st
 	}
 	p := &call{op: op, done: make(chan result, 1)}
 	c.mu.Lock()
+	if err := c.waitGateLocked(ctx); err != nil {
+		return reply{}, err
+	}
 	if c.err != nil {
 		err := c.err
 		c.mu.Unlock()

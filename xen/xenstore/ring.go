@@ -63,9 +63,12 @@ type RingTransport struct {
 	wmu     sync.Mutex // guards reqProd's private copy: one writer fills req at a time
 	reqPriv uint32
 
-	mu   sync.Mutex    // guards wake and err
+	mu   sync.Mutex    // guards wake, err and the resync flags
 	wake chan struct{} // closed and replaced whenever the daemon notifies or the transport ends
 	err  error         // why the transport no longer works
+
+	// resyncR and resyncW ask the reader and the writer to take the indices afresh (Resync).
+	resyncR, resyncW bool
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the event goroutine returned
@@ -168,6 +171,28 @@ func (r *RingTransport) serverError() error {
 	return nil
 }
 
+// Resync takes the ring's indices afresh after the domain was suspended and resumed in a new
+// domain: the toolstack clears the interface page on restore, so the private copies of req_prod
+// and rsp_cons no longer describe it. Response bytes the old daemon left unread are dropped, as
+// Linux's xb_init_comms does. Resync wakes the reader and the writer, which adopt the new
+// indices before they next look at the ring.
+func (r *RingTransport) Resync() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.resyncR, r.resyncW = true, true
+	close(r.wake)
+	r.wake = make(chan struct{})
+}
+
+// takeResync reports and clears one of the resync flags.
+func (r *RingTransport) takeResync(flag *bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := *flag
+	*flag = false
+	return v
+}
+
 // Close stops the transport: blocked and later reads and writes fail with xen.ErrClosed.
 func (r *RingTransport) Close() error {
 	r.cancel()
@@ -187,6 +212,10 @@ func (r *RingTransport) Read(p []byte) (int, error) {
 		wake, err := r.waiter()
 		if err != nil {
 			return 0, err
+		}
+		if r.takeResync(&r.resyncR) {
+			r.rspPriv = atomic.LoadUint32(r.rspProd)
+			atomic.StoreUint32(r.rspCons, r.rspPriv)
 		}
 		// Acquire: the bytes copied below are read only after the index that publishes them.
 		prod := atomic.LoadUint32(r.rspProd)
@@ -226,6 +255,9 @@ func (r *RingTransport) Write(p []byte) (int, error) {
 		wake, err := r.waiter()
 		if err != nil {
 			return written, err
+		}
+		if r.takeResync(&r.resyncW) {
+			r.reqPriv = atomic.LoadUint32(r.reqProd)
 		}
 		// Acquire: the daemon finished reading the bytes before req_cons before it published
 		// it, so overwriting them below is safe.
