@@ -28,9 +28,10 @@ type conn struct {
 	features Features
 	queues   []*queue
 
-	done   chan struct{} // closed when the connection goes away
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // the queues' goroutines
+	resumed <-chan struct{} // the Device's resumed when connecting began: closed once stale
+	done    chan struct{}   // closed when the connection goes away
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // the queues' goroutines
 }
 
 // queue is one TX/RX ring pair with its pages and grants.
@@ -52,12 +53,15 @@ type queue struct {
 
 // connect negotiates with the vif's current backend and brings a connection up.
 func (d *Device) connect(ctx context.Context) (*conn, error) {
+	d.mu.RLock()
+	resumed := d.resumed
+	d.mu.RUnlock()
 	xs := d.p.XenStore
 	dev, err := xenbus.Open(ctx, xs, "vif", d.id)
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{d: d, dev: dev, done: make(chan struct{})}
+	c := &conn{d: d, dev: dev, done: make(chan struct{}), resumed: resumed}
 	if c.mac, err = readMAC(ctx, xs, dev.Path); err != nil {
 		return nil, err
 	}
@@ -158,6 +162,19 @@ func (c *conn) close(ctx context.Context) error {
 		err = rerr
 	}
 	return err
+}
+
+// drop stops the queues and releases everything without a word to the backend: after the
+// domain resumed in a new domain, that backend and the event channels are gone (evtchn makes
+// the channels stale, so closing them leaves Xen alone) and the grant table is a new one.
+func (c *conn) drop() error {
+	close(c.done)
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.wg.Wait()
+	c.be.Close()
+	return c.release()
 }
 
 // newQueue allocates a queue's rings, buffers, grants and event channels.

@@ -28,6 +28,10 @@ type Device struct {
 	mu sync.RWMutex // guards c, the current connection (nil while disconnected)
 	c  *conn
 
+	// resumed is closed and replaced by Resume; a connection made while an older one was
+	// current belongs to the domain before the suspension and is dropped (see supervise).
+	resumed chan struct{}
+
 	stats      []*counters // per queue index, kept across connections
 	broken     atomic.Pointer[error]
 	reconnects atomic.Uint64
@@ -55,7 +59,7 @@ func Open(ctx context.Context, p Platform, cfg Config) (*Device, error) {
 		}
 		id = ids[0]
 	}
-	d := &Device{p: p, cfg: cfg, id: id, closing: make(chan struct{})}
+	d := &Device{p: p, cfg: cfg, id: id, closing: make(chan struct{}), resumed: make(chan struct{})}
 	c, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -68,21 +72,38 @@ func Open(ctx context.Context, p Platform, cfg Config) (*Device, error) {
 	return d, nil
 }
 
-// supervise waits for the backend to close, tears the connection down, then waits for the vif
-// to come back and connects again.
+// supervise waits for the backend to close, or for the domain to resume in a new domain, tears
+// the connection down, then waits for the vif to come back and connects again.
 func (d *Device) supervise(ctx context.Context) {
 	for {
 		d.mu.RLock()
 		c := d.c
 		d.mu.RUnlock()
-		if _, err := c.be.WaitFor(ctx, xenbus.Closing); err != nil {
+		wctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-c.resumed:
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
+		_, err := c.be.WaitFor(wctx, xenbus.Closing)
+		cancel()
+		lost := isClosed(c.resumed)
+		if err != nil && !lost {
 			return // Close, or the XenStore connection ended
 		}
 		d.mu.Lock()
 		d.c = nil
 		d.mu.Unlock()
 		d.link(false)
-		if err := c.close(ctx); err != nil && ctx.Err() == nil {
+		if lost {
+			// The backend, the rings' grants and the event channels belonged to the domain
+			// before the suspension: nothing to say to anyone, only our side to release.
+			if err := c.drop(); err != nil {
+				d.logf("netfront: dropping %s after resume: %v", c.dev.Path, err)
+			}
+		} else if err := c.close(ctx); err != nil && ctx.Err() == nil {
 			d.logf("netfront: closing %s: %v", c.dev.Path, err)
 		}
 		if d.err() != nil {
@@ -110,6 +131,30 @@ func (d *Device) supervise(ctx context.Context) {
 				return
 			}
 		}
+	}
+}
+
+// Resume reconnects the device after the domain was suspended and resumed in a new domain (xl
+// restore, migration), once the platform has brought event channels, the grant table and
+// XenStore back (evtchn.Dispatcher.Resume, gnttab.Table.Resume, xenstore.Client.Resume). The
+// old backend is gone: the connection is dropped without a closing handshake, its pages are
+// freed and its grants revoked in the new, empty table, and the device connects to the backend
+// the toolstack set up for the new domain, as after xl network-attach. Resume returns at once;
+// Send fails with ErrDisconnected until the link is up again (Config.Link reports it).
+func (d *Device) Resume() {
+	d.mu.Lock()
+	close(d.resumed)
+	d.resumed = make(chan struct{})
+	d.mu.Unlock()
+}
+
+// isClosed reports whether ch is closed.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

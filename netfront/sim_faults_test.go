@@ -688,3 +688,75 @@ func TestSimFaultDisconnectDuringReconnect(t *testing.T) {
 		})
 	}
 }
+
+// Resume after xl restore: the old backend is gone without a word (the old domain was
+// destroyed after the save), the toolstack set the vif up afresh for the new domain and a new
+// backend waits in InitWait. Device.Resume drops the old connection without a closing
+// handshake and connects to the new backend; traffic passes again, nothing leaks, and a
+// connection made before Resume is never reused.
+func TestSimResumeInNewDomain(t *testing.T) {
+	r, _ := newFaultRig(t, faultOpts{})
+	r.echo()
+	base := r.baseline(t)
+	links := make(chan bool, 16)
+	var received atomic.Int64
+	dev := r.open(t, netfront.Config{Queues: 2, Link: func(up bool) { links <- up },
+		Receive: func([]byte, netfront.RxMeta) { received.Add(1) }})
+	perConn := r.guest.Grants.InUse() - base.grants
+	ctx := hangCtx(t)
+	send := func(n int) {
+		t.Helper()
+		from := received.Load()
+		for i := range n {
+			require.NoError(t, dev.Send(ctx, udp4(60+i, uint16(i)), netfront.TxMeta{}))
+		}
+		require.Eventually(t, func() bool { return received.Load() >= from+int64(n) }, hangDeadline, tick)
+	}
+	send(100)
+
+	for cycle := range 2 {
+		// The old backend vanishes; the toolstack of the new domain adds the vif again.
+		require.NoError(t, r.be.Close())
+		require.NoError(t, r.xs.AddVif(guestID, 0, "00:16:3e:5a:11:01", 0))
+		be, err := netback.New(r.dom0, r.xs, guestID, 0, netback.DefaultConfig())
+		require.NoError(t, err)
+		r.be = be
+		t.Cleanup(func() { _ = be.Close() })
+		r.echo()
+
+		dev.Resume()
+		require.False(t, <-links, "link down on resume")
+		require.True(t, <-links, "link up with the new backend")
+		require.EqualValues(t, cycle+1, dev.Reconnects())
+		require.Equal(t, xenbus.XenbusStateConnected, be.State())
+		require.Equal(t, base.grants+perConn, r.guest.Grants.InUse(), "grants after resume %d", cycle)
+		send(100)
+	}
+	s := totals(dev.Stats())
+	assert.Zero(t, s.Violations+s.RxErrors+s.TxErrors)
+	require.NoError(t, dev.Err())
+	require.NoError(t, dev.Close())
+	r.checkBaseline(t, base)
+}
+
+// A Resume while the device is between connections (the backend away) is harmless: the next
+// connection is made afresh and kept.
+func TestSimResumeWhileDisconnected(t *testing.T) {
+	r, _ := newFaultRig(t, faultOpts{})
+	r.echo()
+	base := r.baseline(t)
+	links := make(chan bool, 16)
+	dev := r.open(t, netfront.Config{Link: func(up bool) { links <- up }})
+	r.be.Disconnect()
+	require.False(t, <-links)
+	dev.Resume()
+	require.True(t, <-links, "reconnects once the backend is back")
+	select {
+	case up := <-links:
+		t.Fatalf("the connection made after Resume was dropped (link %v)", up)
+	case <-time.After(100 * time.Millisecond):
+	}
+	require.NoError(t, dev.Send(hangCtx(t), udp4(100, 1), netfront.TxMeta{}))
+	require.NoError(t, dev.Close())
+	r.checkBaseline(t, base)
+}
