@@ -177,6 +177,13 @@ func TestMetricsAccounting(t *testing.T) {
 	assert.EqualValues(t, r.m.Guest.Grants.InUse(), m.sum("tamaxen_gnttab_refs_in_use"))
 	// Two queues of 2 rings, 64 TX and 128 RX pages each.
 	assert.EqualValues(t, 2*(2+64+128), m.sum("tamaxen_gnttab_refs_in_use"))
+	// Where the CPU went, by class: the parts never exceed the total.
+	total := m.sum("go_cpu_classes_seconds_total", "class", "total")
+	assert.Positive(t, total)
+	for _, class := range []string{"user", "gc", "idle", "scavenge"} {
+		require.True(t, m.has("go_cpu_classes_seconds_total", "class", class), class)
+		assert.LessOrEqual(t, m.sum("go_cpu_classes_seconds_total", "class", class), total, class)
+	}
 }
 
 // download fetches /download?bytes=n from the guest and checks the digest; onProgress is

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 
 	"github.com/tamaxen/tamaxen/netfront"
@@ -139,6 +140,22 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 		mw.header("tamaxen_gnttab_refs_in_use", "gauge", "Grant references in use by the guest.")
 		mw.value("tamaxen_gnttab_refs_in_use", uint64(g.InUse()))
 	}
+	// Where the CPU went: on TamaGo "idle" is the time the scheduler spent halted in the
+	// board's idle hook, so user/total is the datapath's (and the application's) CPU load.
+	cpu := [...]metrics.Sample{
+		{Name: "/cpu/classes/user:cpu-seconds"},
+		{Name: "/cpu/classes/gc/total:cpu-seconds"},
+		{Name: "/cpu/classes/idle:cpu-seconds"},
+		{Name: "/cpu/classes/scavenge/total:cpu-seconds"},
+		{Name: "/cpu/classes/total:cpu-seconds"},
+	}
+	metrics.Read(cpu[:])
+	mw.header("go_cpu_classes_seconds_total", "counter", "CPU time by class (runtime/metrics /cpu/classes), estimated by the Go runtime.")
+	for i, class := range [...]string{"user", "gc", "idle", "scavenge", "total"} {
+		if cpu[i].Value.Kind() == metrics.KindFloat64 {
+			mw.float("go_cpu_classes_seconds_total", cpu[i].Value.Float64(), "class", class)
+		}
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	mw.header("go_goroutines", "gauge", "Goroutines.")
@@ -182,6 +199,24 @@ func (m *metricWriter) value(name string, v uint64, labels ...string) {
 	if m.err != nil {
 		return
 	}
+	m.write(strconv.AppendUint(m.labels(name, labels), v, 10))
+}
+
+// float writes one sample with a fractional value.
+func (m *metricWriter) float(name string, v float64, labels ...string) {
+	if m.err != nil {
+		return
+	}
+	m.write(strconv.AppendFloat(m.labels(name, labels), v, 'g', -1, 64))
+}
+
+func (m *metricWriter) write(b []byte) {
+	b = append(b, '\n')
+	_, m.err = m.w.Write(b)
+}
+
+// labels returns the sample's name with its labels and the separating space.
+func (m *metricWriter) labels(name string, labels []string) []byte {
 	b := []byte(name)
 	for i := 0; i+1 < len(labels); i += 2 {
 		if i == 0 {
@@ -196,10 +231,7 @@ func (m *metricWriter) value(name string, v uint64, labels ...string) {
 	if len(labels) > 0 {
 		b = append(b, '}')
 	}
-	b = append(b, ' ')
-	b = strconv.AppendUint(b, v, 10)
-	b = append(b, '\n')
-	_, m.err = m.w.Write(b)
+	return append(b, ' ')
 }
 
 // Summary is one line of the counters that tell whether traffic flows and nothing leaks, for

@@ -6,6 +6,7 @@
 //	/metrics     netfront's per-queue counters, offloads, TCP, grants and heap (Prometheus text)
 //	/download    ?bytes=N: N bytes of a deterministic stream (internal/pattern), for throughput
 //	/upload      POST: answers the body's length and SHA-256
+//	/debug/pprof the runtime's profiles and execution tracer (net/http/pprof)
 //
 // The same handler is served with TLS on port 443 (crypto/tls, unmodified), with a
 // self-signed certificate made at start.
@@ -29,6 +30,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -128,6 +130,16 @@ func handler(u *unikernel.Unikernel) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		_ = u.Net.WriteMetrics(w)
 	})
+	// The runtime's profiles: goroutine stacks, heap and allocations, and the execution
+	// tracer (/debug/pprof/trace?seconds=N, for go tool trace), which shows where the
+	// datapath's goroutines run and wait. The CPU profile needs SIGPROF, which TamaGo has
+	// not: on Xen it comes back empty, and go_cpu_classes_seconds_total on /metrics tells the
+	// busy share instead.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /download", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseInt(r.URL.Query().Get("bytes"), 10, 64)
 		if err != nil || n < 0 || n > maxDownload {

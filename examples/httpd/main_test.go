@@ -77,6 +77,8 @@ func TestHostedHTTPD(t *testing.T) {
 	assert.Contains(t, get("/"), "hello from tamaxen")
 	t.Logf("first answer %v after start", time.Since(began))
 	assert.Equal(t, "ok\n", get("/healthz"))
+	assert.Contains(t, get("/debug/pprof/goroutine?debug=1"), "goroutine profile:")
+	assert.Contains(t, get("/metrics"), `go_cpu_classes_seconds_total{class="idle"}`)
 
 	const size = 16 << 20
 	resp, err := http.Get(fmt.Sprintf("%s/download?bytes=%d", base, size))
