@@ -4,6 +4,7 @@ package netstack
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,10 @@ type EndpointStats struct {
 // Endpoint is a stack.LinkEndpoint over a netfront device: Ethernet framing, with checksum
 // offload and TSO passed through to the backend when it negotiated them. Its Deliver method is
 // the device's Receive callback, called by netfront without any ring lock held.
+//
+// WritePackets waits for ring space, and for the link while the backend is away, so the NIC
+// must put a queueing discipline in front of it (Open uses gVisor's FIFO): gVisor calls a
+// link endpoint with TCP locks held.
 type Endpoint struct {
 	dev  *netfront.Device
 	ctx  context.Context // ends on Close: unblocks senders waiting for ring space
@@ -85,6 +90,9 @@ type Endpoint struct {
 
 	capture atomic.Pointer[pcap.Writer]
 
+	linkMu sync.Mutex
+	linkUp chan struct{} // closed while the device's link is up (SetLink)
+
 	txCsumOffload, txCsumSoftware, txGSO, txGSOBytes, txErrors atomic.Uint64
 	rxValidated, rxGSO, rxDropped, rxBadCsum                   atomic.Uint64
 	txUnsupported, rxOtherHost                                 atomic.Uint64
@@ -98,7 +106,8 @@ var (
 // NewEndpoint returns an endpoint for mac; Bind attaches the device once it is open (the
 // device needs Deliver as its Receive callback first). mtu 0 means 1500.
 func NewEndpoint(mac net.HardwareAddr, mtu int) *Endpoint {
-	e := &Endpoint{mac: tcpip.LinkAddress(mac)}
+	e := &Endpoint{mac: tcpip.LinkAddress(mac), linkUp: make(chan struct{})}
+	close(e.linkUp)
 	e.ctx, e.stop = context.WithCancel(context.Background())
 	if mtu <= 0 {
 		mtu = 1500
@@ -235,6 +244,37 @@ func (e *Endpoint) SetOnCloseAction(fn func()) {
 // gathered from its views, with its checksum and segmentation left to the backend where it
 // negotiated them. It waits for ring space (the backpressure of a full ring) until the
 // endpoint closes.
+// SetLink records the device's link state (netfront's Config.Link); a packet sent while the
+// link is down waits for it to come back (see writePacket).
+func (e *Endpoint) SetLink(up bool) {
+	e.linkMu.Lock()
+	defer e.linkMu.Unlock()
+	select {
+	case <-e.linkUp:
+		if !up {
+			e.linkUp = make(chan struct{})
+		}
+	default:
+		if up {
+			close(e.linkUp)
+		}
+	}
+}
+
+// waitLink waits until the link is up, reporting false if the endpoint closed first. It runs
+// in the goroutine of an outgoing queue (the NIC's FIFO discipline), never under a TCP lock.
+func (e *Endpoint) waitLink() bool {
+	e.linkMu.Lock()
+	up := e.linkUp
+	e.linkMu.Unlock()
+	select {
+	case <-up:
+		return true
+	case <-e.ctx.Done():
+		return false
+	}
+}
+
 func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	n := 0
 	for _, pkt := range pkts.AsSlice() {
@@ -280,7 +320,15 @@ func (e *Endpoint) writePacket(pkt *stack.PacketBuffer) tcpip.Error {
 	if w := e.capture.Load(); w != nil {
 		e.captureOut(w, parts, m)
 	}
-	if err := e.dev.SendBuffers(e.ctx, parts, m); err != nil {
+	err := e.dev.SendBuffers(e.ctx, parts, m)
+	if errors.Is(err, netfront.ErrDisconnected) && e.waitLink() {
+		// While the backend is away (detach and attach, a driver domain restart, xl restore)
+		// the packet waits in the queue's goroutine rather than being dropped: TCP then
+		// carries on where it was instead of backing off its retransmission timer once per
+		// lost segment.
+		err = e.dev.SendBuffers(e.ctx, parts, m)
+	}
+	if err != nil {
 		e.txErrors.Add(1)
 		if e.ctx.Err() != nil {
 			return &tcpip.ErrClosedForSend{}

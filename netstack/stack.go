@@ -23,6 +23,7 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/link/qdisc/fifo"
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
@@ -39,6 +40,10 @@ import (
 
 // nicID is the stack's only NIC.
 const nicID tcpip.NICID = 1
+
+// txQueueLen is how many packets each outgoing queue holds before it drops: a ring's worth of
+// TSO frames and their ACKs, several times netfront's 64 TX slots.
+const txQueueLen = 256
 
 // Config is what Open needs beyond the platform.
 type Config struct {
@@ -85,6 +90,7 @@ func Open(ctx context.Context, p netfront.Platform, cfg Config) (*Stack, error) 
 	dcfg.Receive = s.receive
 	dcfg.Link = func(up bool) {
 		s.logf("netstack: link %s", map[bool]string{true: "up", false: "down"}[up])
+		s.ep.SetLink(up)
 		if userLink != nil {
 			userLink(up)
 		}
@@ -139,7 +145,15 @@ func (s *Stack) start(ctx context.Context) error {
 	if err := s.S.SetTransportProtocolOption(tcp.ProtocolNumber, &mod); err != nil {
 		return fmt.Errorf("netstack: receive buffer moderation: %s", err)
 	}
-	if err := s.S.CreateNICWithOptions(nicID, s.ep, stack.NICOptions{Name: "vif" + s.dev.Path()[len("device/vif/"):]}); err != nil {
+	// Outgoing packets go through a FIFO queue per netfront queue, drained by its own
+	// goroutine: gVisor calls WritePackets with TCP endpoint locks held, and netfront's send
+	// waits for ring space. Waiting there would hold the lock while another goroutine spins
+	// on it (the TCP processor retries TryLock in a loop without yielding), and with no
+	// preemption on TamaGo that spin never lets the TX completions that free the ring run: the
+	// guest livelocked under load on real Xen. The queue's goroutine waits holding nothing.
+	// A full queue drops (gVisor's ErrNoBufferSpace; TCP retransmits).
+	qdisc := fifo.New(s.ep, max(1, s.dev.Features().Queues), txQueueLen)
+	if err := s.S.CreateNICWithOptions(nicID, s.ep, stack.NICOptions{Name: "vif" + s.dev.Path()[len("device/vif/"):], QDisc: qdisc}); err != nil {
 		return fmt.Errorf("netstack: NIC: %s", err)
 	}
 
