@@ -207,6 +207,22 @@ func Shutdown(reason ShutdownReason) error {
 	return result(rc, err, arg[:])
 }
 
+// Suspend asks Xen to suspend this domain for the toolstack to save it (SCHEDOP_shutdown with
+// SHUTDOWN_suspend, which an HVM or PVH guest issues as any other hypercall). It returns when
+// the domain runs again: cancelled is true when the suspension was cancelled and the domain
+// carries on as it was (the save failed, or it was a checkpoint; the toolstack sets the result
+// to 1), false when it resumed as a new domain (xl restore, migration), whose Xen knows none of
+// its event channels, grants or shared_info mapping.
+func Suspend() (cancelled bool, err error) {
+	var arg [4]byte
+	binary.LittleEndian.PutUint32(arg[:], uint32(SHUTDOWN_suspend))
+	rc, err := call(HYPERVISOR_sched_op, SCHEDOP_shutdown, bufAddr(arg[:]), 0, 0, 0)
+	if err := result(rc, err, arg[:]); err != nil {
+		return false, err
+	}
+	return rc != 0, nil
+}
+
 // Block deschedules this vCPU until an event is pending for it (SCHEDOP_block). Xen enables event
 // delivery atomically with the block, so an event that raced with the call is not slept through.
 func Block() error {

@@ -72,10 +72,10 @@ func start(ctx context.Context, o Options) (*Unikernel, error) {
 	life, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	u.done, u.stop = done, stop
-	if err := control.Advertise(ctx, xs, control.Poweroff, control.Reboot); err != nil {
+	if err := control.Advertise(ctx, xs, control.Poweroff, control.Reboot, control.Suspend); err != nil {
 		u.Logf("cannot advertise shutdown support: %v", err)
 	}
-	reqs, err := control.Watch(life, xs, control.Poweroff, control.Reboot, control.Halt)
+	reqs, err := control.Watch(life, xs, control.Poweroff, control.Reboot, control.Halt, control.Suspend)
 	if err != nil {
 		stop()
 		return nil, err
@@ -89,12 +89,40 @@ func start(ctx context.Context, o Options) (*Unikernel, error) {
 		u.report(d)
 	}
 	go func() {
-		if r, ok := <-reqs; ok {
-			u.Logf("shutdown requested: %s", r)
+		defer close(done)
+		for r := range reqs {
+			if r != control.Suspend {
+				u.Logf("shutdown requested: %s", r)
+				return
+			}
+			u.suspend(life)
 		}
-		close(done)
 	}()
 	return u, nil
+}
+
+// suspend answers xl save: the board suspends the domain and, once it runs again in a new
+// domain (xl restore), the network device reconnects to the new backend. Sockets stay open:
+// TCP retransmits what was in flight while the domain was away.
+func (u *Unikernel) suspend(ctx context.Context) {
+	u.Logf("suspending")
+	began := time.Now()
+	newDomain, err := xenpvh.Suspend(ctx)
+	if err != nil {
+		u.Logf("resume: %v", err)
+	}
+	if !newDomain {
+		u.Logf("suspension cancelled; carrying on")
+		return
+	}
+	u.Net.Device().Resume()
+	if xs, err := xenpvh.XenStore(); err == nil {
+		// The new domain's XenStore tree is the toolstack's: say again what we honour.
+		if err := control.Advertise(ctx, xs, control.Poweroff, control.Reboot, control.Suspend); err != nil {
+			u.Logf("cannot advertise shutdown support: %v", err)
+		}
+	}
+	u.Logf("resumed in a new domain after %v away", time.Since(began).Round(time.Millisecond))
 }
 
 const where = "Xen PVH"

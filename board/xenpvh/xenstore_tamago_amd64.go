@@ -10,6 +10,7 @@ import (
 
 	"github.com/tamaxen/tamaxen/hypercall"
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/evtchn"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
@@ -17,6 +18,7 @@ import (
 var (
 	xsOnce   sync.Once
 	xsClient *xenstore.Client
+	xsChan   *evtchn.Channel
 	xsErr    error
 
 	gtOnce  sync.Once
@@ -48,6 +50,7 @@ func connectXenStore() (*xenstore.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	xsChan = ch
 	t, err := xenstore.NewRingTransport(physPage(xen.Frame(pfn).Addr()), ch)
 	if err != nil {
 		return nil, err
