@@ -85,13 +85,15 @@ xen-bench: check-tamago build/httpd.elf build/xenpeer
 # $(XEN_STRESS_CYCLES) xl network-detach/attach cycles of examples/httpd each followed by
 # traffic, with grants, goroutines and heap compared after the first and the last; the vif
 # set down and up under a download; $(XEN_STRESS_SOAK) s of TCP and UDP both ways with
-# examples/httpd and examples/echo; xl save/restore tried once (a known gap). About
-# 10 minutes plus the soak under TCG. XEN_STRESS_PHASES picks phases (cycles flap soak save).
+# examples/httpd and examples/echo; $(XEN_STRESS_SAVES) xl save/restore cycles with a download
+# across each. About 12 minutes plus the soak under TCG. XEN_STRESS_PHASES picks phases
+# (cycles flap soak save).
 XEN_STRESS_PAYLOAD = build/xen-stress
 XEN_STRESS_CYCLES ?= 100
 XEN_STRESS_SOAK ?= 600
+XEN_STRESS_SAVES ?= 2
 XEN_STRESS_PHASES ?= cycles flap soak save
-XEN_STRESS_TIMEOUT ?= $(shell echo $$(($(XEN_STRESS_SOAK) + 12 * $(XEN_STRESS_CYCLES) + 600)))
+XEN_STRESS_TIMEOUT ?= $(shell echo $$(($(XEN_STRESS_SOAK) + 12 * $(XEN_STRESS_CYCLES) + 300 * $(XEN_STRESS_SAVES) + 600)))
 
 .PHONY: xen-stress
 build/xensoak: FORCE
@@ -103,7 +105,7 @@ xen-stress: check-tamago build/httpd.elf build/echo.elf build/xenpeer build/xens
 	@cp tools/xenstress/*.sh examples/httpd/httpd.cfg examples/echo/echo.cfg \
 	  build/httpd.elf build/echo.elf $(XEN_STRESS_PAYLOAD)/
 	@cp build/xenpeer build/xensoak $(XEN_STRESS_PAYLOAD)/bin/
-	@printf 'XEN_STRESS_CYCLES=%s\nXEN_STRESS_SOAK=%s\nXEN_STRESS_PHASES="%s"\n' \
-	  '$(XEN_STRESS_CYCLES)' '$(XEN_STRESS_SOAK)' '$(XEN_STRESS_PHASES)' >$(XEN_STRESS_PAYLOAD)/stress.env
+	@printf 'XEN_STRESS_CYCLES=%s\nXEN_STRESS_SOAK=%s\nXEN_STRESS_SAVES=%s\nXEN_STRESS_PHASES="%s"\n' \
+	  '$(XEN_STRESS_CYCLES)' '$(XEN_STRESS_SOAK)' '$(XEN_STRESS_SAVES)' '$(XEN_STRESS_PHASES)' >$(XEN_STRESS_PAYLOAD)/stress.env
 	$(XEN_RUN_SH) --timeout $(XEN_STRESS_TIMEOUT) $(XEN_RUN_FLAGS) \
 	  --log build/xen-stress.log $(XEN_STRESS_PAYLOAD)

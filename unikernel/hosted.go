@@ -98,6 +98,8 @@ func (p *hostedPlatform) listenPacket(network, address string) (net.PacketConn, 
 	return p.s.ListenPacket(network, address)
 }
 
+func (p *hostedPlatform) stats() string { return "" }
+
 func (p *hostedPlatform) close() {
 	if p.host != nil {
 		p.host.Close()

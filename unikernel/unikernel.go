@@ -111,6 +111,8 @@ type platform interface {
 	listenPacket(network, address string) (net.PacketConn, error)
 	close()
 	exit(err error)
+	// stats is the platform's part of the stats line ("" for none).
+	stats() string
 }
 
 // report prints the stack's summary every period until the program stops: the console
@@ -127,7 +129,11 @@ func (u *Unikernel) report(period time.Duration) {
 			case <-u.done:
 				return
 			case <-t.C:
-				u.Logf("stats %s", u.Net.Summary())
+				if ps := u.p.stats(); ps != "" {
+					u.Logf("stats %s | %s", u.Net.Summary(), ps)
+				} else {
+					u.Logf("stats %s", u.Net.Summary())
+				}
 			}
 		}
 	}()

@@ -31,6 +31,12 @@ func (xenPlatform) listenPacket(network, address string) (net.PacketConn, error)
 
 func (xenPlatform) close() {}
 
+// stats: upcalls serviced, those the backstop timer rescued (an interrupt Xen never
+// delivered), and how often the scheduler went idle.
+func (xenPlatform) stats() string {
+	return fmt.Sprintf("upcalls %d rescued %d idle %d", xenpvh.Upcalls(), xenpvh.Rescued(), xenpvh.Idles())
+}
+
 func (xenPlatform) exit(err error) {
 	reason := hypercall.SHUTDOWN_poweroff
 	if err != nil {

@@ -7,6 +7,7 @@ package xenpvh
 import (
 	"fmt"
 	"runtime/goos"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -49,12 +50,23 @@ var (
 	earlyMul float64
 )
 
+// lastNanotime is the largest value nanotime returned: the Go runtime's timers need a clock
+// that never goes back, whatever Xen's time info does between updates.
+var lastNanotime atomic.Int64
+
 //go:linkname nanotime runtime/goos.Nanotime
 func nanotime() int64 {
+	var t int64
 	if sharedInfo != nil {
-		return wallOffset + int64(pvclock.SystemTime(sharedInfo, 0, rdtsc))
+		t = wallOffset + int64(pvclock.SystemTime(sharedInfo, 0, rdtsc))
+	} else {
+		t = int64(float64(rdtsc()) * earlyMul)
 	}
-	return int64(float64(rdtsc()) * earlyMul)
+	if last := lastNanotime.Load(); t < last {
+		return last
+	}
+	lastNanotime.Store(t)
+	return t
 }
 
 // Init takes care of the lower level initialization triggered early in runtime setup (post

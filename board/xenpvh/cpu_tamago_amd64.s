@@ -44,6 +44,29 @@ TEXT ·upcallEntry(SB),NOSPLIT|NOFRAME,$0
 	POPQ	AX
 	IRETQ
 
+// backstopEntry is the interrupt gate of the local APIC timer's backstop vector: like
+// upcallEntry it only records (backstopRaised) and acknowledges.
+TEXT ·backstopEntry(SB),NOSPLIT|NOFRAME,$0
+	PUSHQ	AX
+	MOVL	$1, ·backstopRaised(SB)
+	MOVQ	$0xfee000b0, AX // lapicEOI
+	MOVL	$0, (AX)
+	POPQ	AX
+	IRETQ
+
+// func backstopEntryAddr() uintptr
+TEXT ·backstopEntryAddr(SB),NOSPLIT,$0-8
+	MOVQ	$·backstopEntry(SB), AX
+	MOVQ	AX, ret+0(FP)
+	RET
+
+// func mmioWrite32(addr uintptr, val uint32)
+TEXT ·mmioWrite32(SB),NOSPLIT,$0-12
+	MOVQ	addr+0(FP), AX
+	MOVL	val+8(FP), BX
+	MOVL	BX, (AX)
+	RET
+
 // func upcallEntryAddr() uintptr
 TEXT ·upcallEntryAddr(SB),NOSPLIT,$0-8
 	MOVQ	$·upcallEntry(SB), AX

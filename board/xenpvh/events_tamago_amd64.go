@@ -33,9 +33,30 @@ var (
 	// timerReady is set once VIRQ_TIMER is bound, so idle may arm the one-shot timer and block.
 	timerReady atomic.Bool
 
-	// upcalls counts serviced upcalls; idles counts calls of the scheduler's idle hook.
+	// backstopRaised is set to 1 by the backstop timer's gate (backstopEntry).
+	backstopRaised uint32
+
+	// upcalls counts serviced upcalls; idles counts calls of the scheduler's idle hook;
+	// rescued counts upcalls Xen flagged whose interrupt never came, found by the backstop.
 	upcalls atomic.Uint64
 	idles   atomic.Uint64
+	rescued atomic.Uint64
+)
+
+// The backstop: the local APIC timer, in periodic mode, ends any halt at least once a second,
+// and idle then services an upcall Xen flagged (evtchn_upcall_pending) even if its interrupt
+// never arrived. Xen raises the upcall vector only when that flag goes from 0 to 1, so one lost
+// interrupt would otherwise leave the flag set and the guest halted for good, its own timer
+// VIRQ included. The backstop is independent of event channels: Xen emulates the local APIC
+// timer, counting at 1 GHz (its APIC bus cycle is 1 ns) with a divider of 1.
+const (
+	backstopVector   = 0x31
+	backstopPeriodNs = 1_000_000_000
+	lapicBase        = 0xfee00000
+	lapicLVTTimer    = 0x320
+	lapicTimerInit   = 0x380
+	lapicTimerDivide = 0x3e0
+	lvtPeriodic      = 1 << 17
 )
 
 // The design, and why it does not use TamaGo's amd64.CPU.ServiceInterrupts: that wakes its
@@ -62,6 +83,10 @@ func initEvents() error {
 	Events = d
 	AMD64.LAPIC.Enable()
 	setGate(UpcallVector, upcallEntryAddr())
+	setGate(backstopVector, backstopEntryAddr())
+	mmioWrite32(lapicBase+lapicTimerDivide, 0b1011) // divide by 1
+	mmioWrite32(lapicBase+lapicLVTTimer, lvtPeriodic|backstopVector)
+	mmioWrite32(lapicBase+lapicTimerInit, backstopPeriodNs)
 	if err := hypercall.SetEvtchnUpcallVector(0, UpcallVector); err != nil {
 		return err
 	}
@@ -86,17 +111,23 @@ func setGate(vector int, handler uintptr) {
 	*g = [gateSize]byte{
 		0: byte(handler), 1: byte(handler >> 8), // offset 15:0
 		2: 8, 3: 0, // segment selector
-		4: 0,          // IST
-		5: 0b10001110, // present, DPL 0, 64-bit interrupt gate
+		4: 0,                                           // IST
+		5: 0b10001110,                                  // present, DPL 0, 64-bit interrupt gate
 		6: byte(handler >> 16), 7: byte(handler >> 24), // offset 31:16
 		8: byte(handler >> 32), 9: byte(handler >> 40), 10: byte(handler >> 48), 11: byte(handler >> 56),
 	}
 }
 
-// serviceUpcall runs the dispatcher if the gate recorded an upcall, reporting whether it did.
+// serviceUpcall runs the dispatcher if the gate recorded an upcall, or if the backstop timer
+// fired and finds one flagged by Xen; it reports whether it ran the dispatcher.
 func serviceUpcall() bool {
-	if atomic.SwapUint32(&upcallRaised, 0) == 0 {
-		return false
+	raised := atomic.SwapUint32(&upcallRaised, 0) != 0
+	backstop := atomic.SwapUint32(&backstopRaised, 0) != 0
+	if !raised {
+		if !backstop || !Events.Pending() {
+			return false
+		}
+		rescued.Add(1)
 	}
 	upcalls.Add(1)
 	Events.Upcall()
@@ -138,10 +169,16 @@ func idle(until int64) {
 // Implemented in cpu_tamago_amd64.s.
 func halt()
 func upcallEntryAddr() uintptr
+func backstopEntryAddr() uintptr
+func mmioWrite32(addr uintptr, val uint32)
 func idtBase() uintptr
 
 // Upcalls returns the number of event channel upcalls serviced so far.
 func Upcalls() uint64 { return upcalls.Load() }
+
+// Rescued returns how many upcalls the backstop timer found flagged by Xen without their
+// interrupt having arrived (0 on a healthy host).
+func Rescued() uint64 { return rescued.Load() }
 
 // Idles returns the number of times the scheduler found nothing to run and called the idle hook.
 func Idles() uint64 { return idles.Load() }

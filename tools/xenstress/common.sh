@@ -28,7 +28,8 @@ st_devid() {
 	xl network-list "$1" 2>/dev/null | awk 'NR > 1 && $1 ~ /^[0-9]+$/ { print $1; found = 1; exit } END { exit !found }'
 }
 
-# st_download N [MAX_TIME=60] fetches N bytes of the pattern stream from the guest and checks
+# st_download N [MAX_TIME=60] [RATE] fetches N bytes of the pattern stream from the guest (at
+# most RATE bytes/s if given: curl's --limit-rate) and checks
 # length and SHA-256; prints "ok SECONDS" or why not. Expected sums are cached per size.
 # Call st_want N first in the main shell: st_download usually runs in $(...), which would
 # forget what it caches.
@@ -37,20 +38,23 @@ st_want() {
 	[ -n "${ST_WANT[$1]}" ] || ST_WANT[$1]=$(xenpeer pattern -bytes "$1" | sha256sum | cut -d' ' -f1)
 }
 st_download() {
-	local n=$1 max=${2:-60} t0 got rc meta=/tmp/st-download.meta size
+	local n=$1 max=${2:-60} rate=${3:-} t0 got rc meta size
+	meta=$(mktemp /tmp/st-download.XXXXXX)
 	st_want "$n"
 	t0=$EPOCHREALTIME
 	got=$(
 		set -o pipefail
-		curl -sS --fail --max-time "$max" -w '%{stderr}%{size_download}\n' "$URL/download?bytes=$n" 2>"$meta" |
+		curl -sS --fail --max-time "$max" ${rate:+--limit-rate "$rate"} -w '%{stderr}%{size_download}\n' "$URL/download?bytes=$n" 2>"$meta" |
 			sha256sum | cut -d' ' -f1
 	)
 	rc=$?
 	size=$(tail -n 1 "$meta")
 	if [ $rc -ne 0 ]; then
 		echo "curl failed (status $rc: $(head -n 1 "$meta")) after $(st_secs "$t0") s"
+		rm -f "$meta"
 		return 1
 	fi
+	rm -f "$meta"
 	if [ "$size" != "$n" ] || [ "$got" != "${ST_WANT[$n]}" ]; then
 		echo "CORRUPT: $size bytes with SHA-256 $got, want $n bytes with ${ST_WANT[$n]}"
 		return 2
@@ -125,31 +129,42 @@ st_violations() {
 # `go tool addr2line` on the same build without -s -w (its text is laid out the same).
 st_diagnose() {
 	local name=$1 log=$2 label=$3 domid c1 c2 i f
-	if ! domid=$(xt_domid "$name"); then
-		xt_info "$label: $name is gone ($(xt_shutdown_reason "$name"))"
+	xt_info "$label: recording the state of $name"
+	if ! domid=$(timeout 30 xl domid "$name" 2>&1); then
+		xt_info "$label: $name is gone ($(xt_shutdown_reason "$name")): $domid"
 		return
 	fi
-	c1=$(xl list "$name" 2>/dev/null | awk 'NR == 2 { print $6 }')
+	c1=$(timeout 30 xl list "$name" 2>&1 | awk 'NR == 2 { print $6 }')
 	sleep 5
-	c2=$(xl list "$name" 2>/dev/null | awk 'NR == 2 { print $6 }')
-	xt_info "$label: xl list: $(xl list "$name" 2>&1 | awk 'NR == 2' | tr -s ' '); CPU time $c1 s -> $c2 s over 5 s"
-	xl vcpu-list "$name" 2>&1 | sed "s/^/xen-test: info $label: vcpu-list: /"
+	c2=$(timeout 30 xl list "$name" 2>&1 | awk 'NR == 2 { print $6 }')
+	xt_info "$label: xl list: $(timeout 30 xl list "$name" 2>&1 | awk 'NR == 2' | tr -s ' '); CPU time $c1 s -> $c2 s over 5 s"
+	timeout 30 xl vcpu-list "$name" 2>&1 | sed "s/^/xen-test: info $label: vcpu-list: /"
+	# xenctx pauses the domain while it reads; it must not be killed in between.
 	for i in 1 2 3; do
-		/usr/lib/xen-4.17/bin/xenctx -a -S "$domid" 0 2>&1 | tr -s ' \t' ' ' | tr '\n' '|' |
+		timeout -s INT 30 /usr/lib/xen-4.17/bin/xenctx -a -S "$domid" 0 2>&1 | tr -s ' \t' ' ' | tr '\n' '|' |
 			sed "s/^/xen-test: info $label: xenctx $i: /; s/|$/\n/"
 		sleep 1
 	done
-	xenstore-ls -f "/local/domain/$domid/device/vif" 2>&1 | grep -E '/state |ring-ref|event-channel|/queue-' |
+	timeout 30 xenstore-ls -f "/local/domain/$domid/device/vif" 2>&1 | grep -E '/state |ring-ref|event-channel|/queue-' |
 		tr '\n' ' ' | sed "s/^/xen-test: info $label: frontend: /; s/ $/\n/"
-	xenstore-ls -f "/local/domain/0/backend/vif/$domid" 2>&1 | grep -E '/state |hotplug-status' |
+	timeout 30 xenstore-ls -f "/local/domain/0/backend/vif/$domid" 2>&1 | grep -E '/state |hotplug-status' |
 		tr '\n' ' ' | sed "s/^/xen-test: info $label: backend: /; s/ $/\n/"
 	ip -s link show 2>/dev/null | grep -A5 "vif$domid\." | tr -s ' ' | tr '\n' '|' |
 		sed "s/^/xen-test: info $label: dom0 link: /; s/|$/\n/"
 	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
 	for f in /sys/kernel/debug/xen-netback/vif"$domid".*/io_ring_q*; do
 		[ -e "$f" ] || continue
-		tr -s ' \t' ' ' <"$f" | tr '\n' '|' | sed "s|^|xen-test: info $label: netback ${f#/sys/kernel/debug/xen-netback/}: |; s/|$/\n/"
+		timeout 10 cat "$f" | tr -s ' \t' ' ' | tr '\n' '|' | sed "s|^|xen-test: info $label: netback ${f#/sys/kernel/debug/xen-netback/}: |; s/|$/\n/"
 	done
+	# Xen's view: the vCPU's upcall_pend/upcall_mask ('q') and the guest's event channels with
+	# their pending and masked bits ('e'), from the hypervisor's console.
+	xl dmesg -c >/dev/null 2>&1
+	timeout 30 xl debug-keys q >/dev/null 2>&1
+	timeout 30 xl debug-keys e >/dev/null 2>&1
+	xl dmesg 2>/dev/null | awk -v d="$domid" '
+		/information for domain/ { on = ($NF == d":" || $NF == d) }
+		/^\(XEN\) *[A-Z][a-z].*for domain/ && !/information for domain/ { on = 0 }
+		on || /upcall_pend/' | head -n 60 | tr -s ' ' | sed "s/^/xen-test: info $label: xen: /"
 	tail -n 4 "$log" | tr -d '\r' | sed "s/^/xen-test: info $label: console: /"
 }
 

@@ -61,7 +61,10 @@ st_soak() {
 	if [ "$SOAK_udp_altered" -ne 0 ]; then
 		xt_fail "soak: UDP datagrams intact" "$SOAK_udp_altered of $SOAK_udp_received came back altered"
 	fi
-	st_snapshot "after the soak" 5 || true
+	if ! st_snapshot "after the soak" 5; then
+		xt_fail "soak: httpd answers /metrics after the soak" "no answer"
+		st_diagnose "$HTTPD" "$HTTPD_LOG" "after the soak"
+	fi
 	xt_info "after the soak, httpd: $(st_last_stats "$HTTPD_LOG")"
 	xt_info "after the soak, echo: $(st_last_stats "$elog")"
 	local v

@@ -5,8 +5,10 @@
 #           with grants, goroutines and heap compared after the first and the last (cycles.sh)
 #   flap    the backend vif set down and up under a running download (linkflap.sh)
 #   soak    XEN_STRESS_SOAK (600) seconds of TCP and UDP both ways, with examples/echo (soak.sh)
-#   save    xl save / xl restore once, recorded as a known gap (saverestore.sh)
-# XEN_STRESS_PHASES picks some of them. The payload (laid out by mk/xen.mk) holds these
+#   save    XEN_STRESS_SAVES (2) xl save / xl restore cycles with a download across each, then
+#           traffic, grants and goroutines checked (saverestore.sh)
+# XEN_STRESS_PHASES picks some of them (`diag` runs the stall recorder once). The payload (laid
+# out by mk/xen.mk) holds these
 # scripts, stress.env, httpd and echo (ELF and xl config) and bin/{xenpeer,xensoak}.
 . /usr/lib/xentest/lib.sh
 cd /payload || exit 1
@@ -15,6 +17,7 @@ export PATH="/payload/bin:$PATH"
 [ -f stress.env ] && . ./stress.env
 CYCLES=${XEN_STRESS_CYCLES:-100}
 SOAK=${XEN_STRESS_SOAK:-600}
+SAVES=${XEN_STRESS_SAVES:-2}
 PHASES=${XEN_STRESS_PHASES:-cycles flap soak save}
 . ./common.sh
 . ./cycles.sh
@@ -59,7 +62,8 @@ for p in $PHASES; do
 	cycles) phase cycles; st_cycles "$CYCLES" ;;
 	flap) phase flap; st_linkflap ;;
 	soak) phase soak; st_soak "$SOAK" ;;
-	save) phase save; st_saverestore ;;
+	save) phase save; st_saverestore "$SAVES" ;;
+	diag) phase diag; st_diagnose "$HTTPD" "$HTTPD_LOG" diag ;; # the recorder of stalls, on demand
 	*) xt_fail "phase $p" "unknown phase (cycles flap soak save)" ;;
 	esac
 done

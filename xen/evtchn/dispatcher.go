@@ -85,6 +85,11 @@ func (d *Dispatcher) Stats() Stats {
 	return Stats{Upcalls: d.upcalls.Load(), Events: d.events.Load(), Stray: d.stray.Load()}
 }
 
+// Pending reports whether Xen has flagged an upcall (the vcpu's evtchn_upcall_pending) that
+// Upcall has not serviced yet. A platform that polls, rather than trusting every interrupt to
+// arrive, calls Upcall when it is set.
+func (d *Dispatcher) Pending() bool { return d.si.upcallPending() }
+
 // Upcall services the event-channel upcall. The platform calls it from its interrupt handler
 // (on TamaGo, the interrupt-servicing goroutine). It does not allocate, block, or take locks other
 // than the runtime's brief channel lock; an upcall with nothing pending is normal and harmless.

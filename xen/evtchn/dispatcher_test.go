@@ -188,3 +188,16 @@ func TestAttachRejects(t *testing.T) {
 	_, err = d.Attach(5)
 	assert.NoError(t, err, "slot free again after Close")
 }
+
+func TestPendingReflectsUpcallFlag(t *testing.T) {
+	d, f := newTestDispatcher()
+	f.upcall = nil // the interrupt is "lost": nobody calls Upcall
+	c, err := d.BindVIRQ(VIRQ_TIMER, 0)
+	require.NoError(t, err)
+	assert.False(t, d.Pending())
+	require.True(t, f.raiseVIRQ(VIRQ_TIMER))
+	assert.True(t, d.Pending(), "Xen flagged the upcall")
+	d.Upcall() // a platform's poll
+	assert.False(t, d.Pending())
+	require.NoError(t, c.Wait(cancelled()), "the polled upcall delivered the event")
+}

@@ -59,6 +59,11 @@ func SystemTime(sharedInfo []byte, vcpu int, rdtsc func() uint64) uint64 {
 		if load32(t, TimeVersion) != v {
 			continue
 		}
+		if tsc < stamp {
+			// A TSC read that lands before the stamp Xen just wrote (an unordered read, or a
+			// TSC that a migration left behind) would wrap to a delta of centuries.
+			tsc = stamp
+		}
 		return sys + Scale(tsc-stamp, mul, shift)
 	}
 }

@@ -54,6 +54,13 @@ func TestSystemTime(t *testing.T) {
 	assert.Equal(t, uint64(7+1200_000_000/1), SystemTime(p, 1, func() uint64 { return 1_200_000_000 }))
 }
 
+// A TSC read just before Xen's stamp gives the stamp's time, not a wrapped delta.
+func TestSystemTimeTSCBehindStamp(t *testing.T) {
+	p := page()
+	setTime(p, 0, 2, 1000, 5_000_000_000, 1<<31, 1)
+	assert.Equal(t, uint64(5_000_000_000), SystemTime(p, 0, func() uint64 { return 999 }))
+}
+
 func TestSystemTimeRetriesOddVersion(t *testing.T) {
 	p := page()
 	setTime(p, 0, 1, 0, 0, 1<<31, 1) // Xen is mid-update
