@@ -70,6 +70,7 @@ func Suspend(ctx context.Context) (newDomain bool, err error) {
 		fatal("xenpvh: resume: upcall vector: " + err.Error())
 	}
 	initConsole()
+	fmt.Printf("xenpvh: resumed in a new domain; events and console back, reattaching XenStore\n")
 	if xs != nil {
 		port, err := hypercall.GetParam(hypercall.HVM_PARAM_STORE_EVTCHN)
 		if err == nil && port == 0 {
@@ -79,7 +80,12 @@ func Suspend(ctx context.Context) (newDomain bool, err error) {
 			err = Events.Reattach(xsChan, xen.Port(port))
 		}
 		if err == nil {
-			err = xs.Resume(ctx, true)
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err = xs.Resume(rctx, true)
+			cancel()
+		}
+		if err == nil {
+			fmt.Printf("xenpvh: XenStore back on port %d\n", port)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("xenpvh: resume: XenStore: %w", err))

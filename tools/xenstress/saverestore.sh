@@ -28,7 +28,7 @@ st_saverestore() {
 		pid=$!
 		sleep 5
 		nlog=$(wc -l <"$HTTPD_LOG")
-		nres=$(st_count "$HTTPD_LOG" 'resumed in a new domain')
+		nres=$(st_count "$HTTPD_LOG" 'resumed in a new domain after')
 		t0=$EPOCHREALTIME
 		out=$(timeout 240 xl save "$HTTPD" "$f" 2>&1)
 		rc=$?
@@ -36,6 +36,10 @@ st_saverestore() {
 			xt_fail "save/restore $c: xl save" "status $rc: $(tr '\n' '|' <<<"$out")"
 			tail -n +$((nlog + 1)) "$HTTPD_LOG" | tr -d '\r' | grep -av ': stats ' | tail -n 5 |
 				sed "s/^/xen-test: info save\/restore $c: console: /"
+			xt_info "save/restore $c: control of domain $domid: $(timeout 10 xenstore-ls -f "/local/domain/$domid/control" 2>&1 | tr '\n' ' ')"
+			# The guest's goroutines, if it still serves: where the suspend request got stuck.
+			curl -sS --max-time 20 "$URL/debug/pprof/goroutine?debug=2" 2>&1 | grep -v '^\s*$' | head -n 400 |
+				sed "s/^/xen-test: info save\/restore $c: goroutines: /"
 			wait $pid
 			return
 		fi
@@ -50,11 +54,14 @@ st_saverestore() {
 			return
 		fi
 		xt_pass "save/restore $c: xl restore as domain $newid in $(st_secs "$t0") s"
-		if st_wait_more "$HTTPD_LOG" 'resumed in a new domain' "$nres" 60; then
-			xt_pass "save/restore $c: $(tail -n +$((nlog + 1)) "$HTTPD_LOG" | grep -a 'resumed in a new domain' | tail -n 1 | tr -d '\r')"
+		if st_wait_more "$HTTPD_LOG" 'resumed in a new domain after' "$nres" 60; then
+			xt_pass "save/restore $c: $(tail -n +$((nlog + 1)) "$HTTPD_LOG" | grep -a 'resumed in a new domain after' | tail -n 1 | tr -d '\r')"
 		else
 			xt_fail "save/restore $c: the guest reports its resume" \
 				"$(tail -n +$((nlog + 1)) "$HTTPD_LOG" | tr -d '\r' | grep -av ': stats ' | tail -n 5 | tr '\n' '|')"
+			xl dmesg | grep -a "(d$newid)" | tail -n 10 | sed "s/^/xen-test: info save\/restore $c: xl dmesg: /"
+			xt_info "save/restore $c: XenStore of domain $newid: $(timeout 10 xenstore-ls -f "/local/domain/$newid/control" 2>&1 | tr '\n' ' ')"
+			st_diagnose "$HTTPD" "$HTTPD_LOG" "save/restore $c"
 		fi
 		wait $pid
 		out=$(cat "$res")

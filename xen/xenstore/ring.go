@@ -67,8 +67,10 @@ type RingTransport struct {
 	wake chan struct{} // closed and replaced whenever the daemon notifies or the transport ends
 	err  error         // why the transport no longer works
 
-	// resyncR and resyncW ask the reader and the writer to take the indices afresh (Resync).
+	// resyncR and resyncW ask the reader and the writer to adopt rspFrom and reqFrom, the
+	// ring's indices when Resync ran.
 	resyncR, resyncW bool
+	rspFrom, reqFrom uint32
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the event goroutine returned
@@ -176,21 +178,27 @@ func (r *RingTransport) serverError() error {
 // and rsp_cons no longer describe it. Response bytes the old daemon left unread are dropped, as
 // Linux's xb_init_comms does. Resync wakes the reader and the writer, which adopt the new
 // indices before they next look at the ring.
+//
+// The indices are read here, before anything new is written: the reader may not run until the
+// daemon has already answered the first request sent after Resync, and that answer must not be
+// taken for old bytes.
 func (r *RingTransport) Resync() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.rspFrom = atomic.LoadUint32(r.rspProd)
+	r.reqFrom = atomic.LoadUint32(r.reqProd)
 	r.resyncR, r.resyncW = true, true
 	close(r.wake)
 	r.wake = make(chan struct{})
 }
 
-// takeResync reports and clears one of the resync flags.
-func (r *RingTransport) takeResync(flag *bool) bool {
+// takeResync clears one of the resync flags and returns the index recorded with it, if set.
+func (r *RingTransport) takeResync(flag *bool, from *uint32) (uint32, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	v := *flag
 	*flag = false
-	return v
+	return *from, v
 }
 
 // Close stops the transport: blocked and later reads and writes fail with xen.ErrClosed.
@@ -213,9 +221,9 @@ func (r *RingTransport) Read(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if r.takeResync(&r.resyncR) {
-			r.rspPriv = atomic.LoadUint32(r.rspProd)
-			atomic.StoreUint32(r.rspCons, r.rspPriv)
+		if from, ok := r.takeResync(&r.resyncR, &r.rspFrom); ok {
+			r.rspPriv = from
+			atomic.StoreUint32(r.rspCons, from)
 		}
 		// Acquire: the bytes copied below are read only after the index that publishes them.
 		prod := atomic.LoadUint32(r.rspProd)
@@ -256,8 +264,8 @@ func (r *RingTransport) Write(p []byte) (int, error) {
 		if err != nil {
 			return written, err
 		}
-		if r.takeResync(&r.resyncW) {
-			r.reqPriv = atomic.LoadUint32(r.reqProd)
+		if from, ok := r.takeResync(&r.resyncW, &r.reqFrom); ok {
+			r.reqPriv = from
 		}
 		// Acquire: the daemon finished reading the bytes before req_cons before it published
 		// it, so overwriting them below is safe.

@@ -5,6 +5,7 @@ package xenstore
 import (
 	"bytes"
 	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -241,4 +242,43 @@ func TestRingWaitsForEvents(t *testing.T) {
 	page.produce([]byte("hello"))
 	ev.Kick()
 	assert.True(t, bytes.Equal([]byte("hello"), <-got))
+}
+
+// After xl restore the toolstack clears the page and a new daemon connection starts at index
+// 0. Resync adopts the indices as they are when it runs: an answer the daemon writes before the
+// reader gets round to it is read, not skipped as a leftover, and old bytes are dropped.
+func TestRingResync(t *testing.T) {
+	tests := []struct {
+		name  string
+		clear bool // the toolstack cleared the page (Xen 4.17's restore does)
+	}{{"cleared page", true}, {"page kept", false}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newIfacePage(0x100, 0x100, 0x200, 0x200)
+			ev := newTestEvtchn()
+			r, err := NewRingTransport(p, ev)
+			require.NoError(t, err)
+			defer r.Close()
+			_, err = r.Write([]byte("old"))
+			require.NoError(t, err)
+			p.produce([]byte("stale")) // an answer the old daemon left unread
+			if tt.clear {
+				clear(p)
+			} else {
+				p.consume()
+			}
+			r.Resync()
+			// The first request of the new connection goes out, and the new daemon answers it
+			// at once, before the reader has looked at the ring.
+			_, err = r.Write([]byte("new"))
+			require.NoError(t, err)
+			assert.Equal(t, []byte("new"), p.consume())
+			p.produce([]byte("answer"))
+			ev.Kick()
+			got := make([]byte, 6)
+			_, err = io.ReadFull(r, got)
+			require.NoError(t, err)
+			assert.Equal(t, "answer", string(got))
+		})
+	}
 }

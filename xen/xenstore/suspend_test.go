@@ -6,8 +6,10 @@ package xenstore_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -117,6 +119,10 @@ func TestResumeFailsRequestsTheOldDaemonNeverAnswered(t *testing.T) {
 		_, err := g.c.Read(ctx, "data/x")
 		read <- err
 	}()
+	// The request is in the ring (its req_prod store follows the bytes) before the toolstack
+	// clears the page below, as when the domain is suspended.
+	reqProd := (*uint32)(unsafe.Pointer(&g.page[xenstore.InterfaceOffReqProd]))
+	require.Eventually(t, func() bool { return atomic.LoadUint32(reqProd) != 0 }, 10*time.Second, time.Millisecond)
 	sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	require.Eventually(t, func() bool {
