@@ -70,8 +70,10 @@ const (
 // Here the gate touches no runtime state: it sets upcallRaised and acknowledges at once. The
 // flag is serviced, and the goroutines waiting on event channels are woken (evtchn.Dispatcher
 // does non-blocking channel sends), where the scheduler has nothing to run: in idle, before it
-// halts and after the halt ends. TamaGo does not preempt goroutines, so a woken goroutine could
-// not run any earlier than the scheduler's next idle moment anyway.
+// halts and after the halt ends. The cost is latency under load: an event now waits until no
+// goroutine is runnable, where TamaGo's servicing goroutine could run as soon as the running one
+// blocked (TamaGo does not preempt, so never before that). The datapath's goroutines block as
+// soon as their rings are drained, so the wait is short; the soak and xen-bench measure it.
 
 // initEvents installs the upcall gate, routes event channel upcalls to it and binds the timer
 // VIRQ that wakes the idle vCPU.
