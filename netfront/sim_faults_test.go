@@ -410,9 +410,14 @@ func TestSimFaultDisconnectUnderTraffic(t *testing.T) {
 		t.Fatalf("Send: %v", *p)
 	}
 	require.NoError(t, dev.Err())
+	// At rest: nothing in flight, every RX buffer posted, and the echoes the backend still had
+	// queued delivered, so the counters and the callback's count no longer move apart.
 	require.Eventually(t, func() bool {
+		a := totals(dev.Stats())
+		time.Sleep(20 * time.Millisecond)
 		s := totals(dev.Stats())
-		return s.TxInFlight == 0 && s.RxPosted == 2*128
+		return s.TxInFlight == 0 && s.RxPosted == 2*128 && s.RxPackets == a.RxPackets &&
+			s.RxPackets == uint64(received.Load())
 	}, hangDeadline, tick, "the rings do not come to rest")
 	s := totals(dev.Stats())
 	t.Logf("sent %d, refused while down %d, backend took %d, received %d", ok.Load(), down.Load(), backendTx(r.be), s.RxPackets)
