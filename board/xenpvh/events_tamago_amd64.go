@@ -137,7 +137,8 @@ func serviceUpcall() bool {
 }
 
 // idle is called by the scheduler when no goroutine can run; until is the nanotime of the next
-// timer (math.MaxInt64 for none). It services an upcall that arrived meanwhile; otherwise it
+// timer, or 0 (or math.MaxInt64) for none. A guest with no timer at all passes 0: arming Xen's
+// timer for it would fire at once and spin the vCPU. It services an upcall that arrived meanwhile; otherwise it
 // arms Xen's one-shot timer for the deadline and halts until the timer or any other event
 // interrupts, then services what woke it. An idle guest uses no CPU time.
 func idle(until int64) {
@@ -145,15 +146,16 @@ func idle(until int64) {
 	if serviceUpcall() {
 		return
 	}
+	noTimer := until <= 0 || until == math.MaxInt64
 	if !timerReady.Load() {
 		// Before the timer VIRQ is bound only an interrupt can wake us: spin for timers.
-		if until == math.MaxInt64 {
+		if noTimer {
 			halt()
 			serviceUpcall()
 		}
 		return
 	}
-	if until != math.MaxInt64 {
+	if !noTimer {
 		deadline := until - wallOffset
 		if deadline < 0 {
 			deadline = 0
