@@ -53,6 +53,9 @@ bench:
 # another for FUZZTIME each with one worker, then a line per target: result, executions, time.
 # FUZZ_TARGETS narrows it (./netfront:FuzzHostileBackend ...). Logs stay in build/fuzz/; a
 # failing input is saved under the package's testdata/fuzz/<target>/ and its log printed.
+# Go 1.26's coordinator can fail a target with a bare "context deadline exceeded" when a
+# duration -fuzztime ends (golang/go#75804, fixed in Go 1.27); with no failing input written,
+# that is counted as a pass. A count (FUZZTIME=10000000x) has no deadline at all.
 FUZZTIME ?= 30s
 # Minimizing each new input may take a minute by default: a short run would spend it there.
 FUZZMINTIME ?= 5s
@@ -64,7 +67,10 @@ fuzz:
 	  pkg=$${t%%:*}; name=$${t##*:}; log=$(BUILD)/fuzz/$$name.log; \
 	  echo "fuzz: $$pkg $$name for $(FUZZTIME)"; \
 	  if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) -parallel 1 $$pkg > $$log 2>&1; \
-	  then res=ok; else res=FAIL; rc=1; tail -n 30 $$log; fi; \
+	  then res=ok; \
+	  elif grep -q '^    context deadline exceeded$$' $$log && ! grep -q 'Failing input written' $$log; \
+	  then res=ok; echo "  (go#75804: the coordinator reported its own -fuzztime deadline; no failing input)"; \
+	  else res=FAIL; rc=1; tail -n 30 $$log; fi; \
 	  last=$$(grep '^fuzz: elapsed' $$log | tail -n 1); \
 	  execs=$$(echo "$$last" | sed -nE 's/^fuzz: elapsed: ([0-9hms.]+), execs: ([0-9]+) .*/\2 \1/p'); \
 	  echo "$$res $$pkg $$name $${execs:-0 -}" >> $(BUILD)/fuzz/summary; \
