@@ -25,9 +25,11 @@ type txRig struct {
 }
 
 func newTxRig(t *testing.T) *txRig {
-	x := sim.New(sim.Config{})
+	// Small domains: FuzzTxRequests builds a rig per input, and allocating dom0's default
+	// 256 pages was most of its time.
+	x := sim.New(sim.Config{Dom0Pages: 4})
 	t.Cleanup(x.Close)
-	g, err := x.NewDomain(7, sim.DomainConfig{Pages: 64})
+	g, err := x.NewDomain(7, sim.DomainConfig{Pages: 32})
 	require.NoError(t, err)
 	gs, err := g.Boot(gnttab.Config{})
 	require.NoError(t, err)
