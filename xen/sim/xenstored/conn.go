@@ -9,30 +9,23 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 
+	"github.com/tamaxen/tamaxen/internal/xsdaemon"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
 
-// conn is one client connection, acting as domain dom. Replies and events go through an
-// unbounded queue drained by a writer goroutine, so firing watches under Store.mu never waits
-// for a slow client.
+// conn is one client connection, acting as domain dom. Replies and events go through its
+// outbox, so firing watches under Store.mu never waits for a slow client.
 type conn struct {
 	s       *Store
 	dom     xen.DomID
-	watches []watch // guarded by s.mu
-
-	qmu    sync.Mutex
-	qcond  *sync.Cond
-	queue  [][]byte
-	closed bool
+	watches xsdaemon.Watches // guarded by s.mu
+	out     *xsdaemon.Outbox
 }
 
 func (s *Store) newConn(dom xen.DomID) *conn {
-	c := &conn{s: s, dom: dom}
-	c.qcond = sync.NewCond(&c.qmu)
-	return c
+	return &conn{s: s, dom: dom, out: xsdaemon.NewOutbox()}
 }
 
 // serve speaks the protocol on rw until reading fails or the client breaks the protocol, then
@@ -42,7 +35,10 @@ func (s *Store) serve(c *conn, rw io.ReadWriter) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	writerDone := make(chan struct{})
-	go c.writer(rw, writerDone)
+	go func() {
+		defer close(writerDone)
+		c.out.Run(rw)
+	}()
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
@@ -52,10 +48,7 @@ func (s *Store) serve(c *conn, rw io.ReadWriter) {
 			}
 		}
 		s.mu.Unlock()
-		c.qmu.Lock()
-		c.closed = true
-		c.qcond.Broadcast()
-		c.qmu.Unlock()
+		c.out.Close()
 		<-writerDone
 	}()
 	var hdr [xenstore.SockmsgSize]byte
@@ -108,14 +101,14 @@ func (s *Store) handle(c *conn, t xenstore.MsgType, reqID, txID uint32, payload 
 		if errors.As(err, &e) {
 			name = strings.TrimPrefix(e.Error(), "xen: ")
 		}
-		c.send(xenstore.XS_ERROR, reqID, txID, []byte(name+"\x00"))
+		c.out.Send(xenstore.XS_ERROR, reqID, txID, []byte(name+"\x00"))
 		return
 	}
-	c.send(t, reqID, txID, reply)
+	c.out.Send(t, reqID, txID, reply)
 	if t == xenstore.XS_WATCH {
 		// xenstored fires every new watch once, right after acknowledging it.
 		w := c.watches[len(c.watches)-1]
-		c.event(w.path, w.token)
+		c.out.Event(w.Path, w.Token)
 	}
 }
 
@@ -226,59 +219,8 @@ func (c *conn) watchOpLocked(t xenstore.MsgType, payload []byte) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	w := watch{path: a[0], abs: p, token: a[1]}
-	i := -1
-	for j, x := range c.watches {
-		if x.abs == w.abs && x.token == w.token {
-			i = j
-		}
+	if err := c.watches.Apply(t, xsdaemon.Watch{Path: a[0], Abs: p, Token: a[1]}); err != nil {
+		return nil, err
 	}
-	if t == xenstore.XS_WATCH {
-		if i >= 0 {
-			return nil, xen.EEXIST
-		}
-		c.watches = append(c.watches, w)
-		return okReply, nil
-	}
-	if i < 0 {
-		return nil, xen.ENOENT
-	}
-	c.watches = append(c.watches[:i], c.watches[i+1:]...)
 	return okReply, nil
-}
-
-// send queues one message.
-func (c *conn) send(t xenstore.MsgType, reqID, txID uint32, payload []byte) {
-	msg := make([]byte, xenstore.SockmsgSize+len(payload))
-	xenstore.Header{Type: t, ReqID: reqID, TxID: txID, Len: uint32(len(payload))}.Encode(msg)
-	copy(msg[xenstore.SockmsgSize:], payload)
-	c.qmu.Lock()
-	c.queue = append(c.queue, msg)
-	c.qcond.Signal()
-	c.qmu.Unlock()
-}
-
-// event queues a watch event; xenstored sends them with req_id and tx_id 0.
-func (c *conn) event(path, token string) {
-	c.send(xenstore.XS_WATCH_EVENT, 0, 0, []byte(path+"\x00"+token+"\x00"))
-}
-
-func (c *conn) writer(w io.Writer, done chan<- struct{}) {
-	defer close(done)
-	for {
-		c.qmu.Lock()
-		for len(c.queue) == 0 && !c.closed {
-			c.qcond.Wait()
-		}
-		if c.closed {
-			c.qmu.Unlock()
-			return
-		}
-		msg := c.queue[0]
-		c.queue = c.queue[1:]
-		c.qmu.Unlock()
-		if _, err := w.Write(msg); err != nil {
-			return
-		}
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"slices"
 
+	"github.com/tamaxen/tamaxen/internal/xsdaemon"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
@@ -13,7 +14,7 @@ import (
 // missing is errno_from_parents: a node that does not exist reads as ENOENT only to someone
 // who may read its nearest existing ancestor, so that guests cannot probe other domains' trees.
 func missing(v view, dom xen.DomID, p string) error {
-	for q := parent(p); ; q = parent(q) {
+	for q := xsdaemon.Parent(p); ; q = xsdaemon.Parent(q) {
 		if n := v.get(q); n != nil {
 			if canRead(dom, n.perms) {
 				return xen.ENOENT
@@ -90,7 +91,7 @@ func create(v view, dom xen.DomID, p string, value []byte) error {
 	var anc *node
 	for {
 		todo = append(todo, q)
-		q = parent(q)
+		q = xsdaemon.Parent(q)
 		if anc = v.get(q); anc != nil {
 			break
 		}
@@ -101,8 +102,8 @@ func create(v view, dom xen.DomID, p string, value []byte) error {
 	par := anc.clone()
 	for i := len(todo) - 1; i >= 0; i-- {
 		name := todo[i]
-		par.addChild(base(name))
-		v.put(parent(name), par)
+		par.addChild(xsdaemon.Base(name))
+		v.put(xsdaemon.Parent(name), par)
 		n := &node{perms: slices.Clone(par.perms)}
 		if dom != 0 {
 			n.perms[0].Dom = dom
@@ -122,7 +123,7 @@ func opRm(v view, dom xen.DomID, p string) error {
 	}
 	n := v.get(p)
 	if n == nil {
-		if par := v.get(parent(p)); par != nil && canRead(dom, par.perms) {
+		if par := v.get(xsdaemon.Parent(p)); par != nil && canRead(dom, par.perms) {
 			return nil
 		}
 		return missing(v, dom, p)
@@ -131,9 +132,9 @@ func opRm(v view, dom xen.DomID, p string) error {
 		return xen.EACCES
 	}
 	removeTree(v, p, n)
-	par := v.get(parent(p)).clone()
-	par.removeChild(base(p))
-	v.put(parent(p), par)
+	par := v.get(xsdaemon.Parent(p)).clone()
+	par.removeChild(xsdaemon.Base(p))
+	v.put(xsdaemon.Parent(p), par)
 	v.note(change{path: p, recurse: true, perms: n.perms})
 	return nil
 }

@@ -5,11 +5,10 @@ package xenstored
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 
+	"github.com/tamaxen/tamaxen/internal/xsdaemon"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/evtchn"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
@@ -17,18 +16,13 @@ import (
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
 
-// ringConn is the daemon's half of a domain's interface page, as an io.ReadWriter: it
-// consumes req and produces rsp, notifying the guest after every index update (xenstored's
-// domain.c readchn/writechn).
+// ringConn is a domain's connection: its interface page mapped through the reserved grant,
+// the daemon's end of its store event channel, and the ring over them.
 type ringConn struct {
-	dom                                xen.DomID
-	mapping                            *sim.Mapping
-	ch                                 *evtchn.Channel
-	reqCons, reqProd, rspCons, rspProd *uint32
-
-	mu     sync.Mutex    // guards wake and closed
-	wake   chan struct{} // closed and replaced on every event from the guest
-	closed bool
+	dom     xen.DomID
+	mapping *sim.Mapping
+	ch      *evtchn.Channel
+	ring    *xsdaemon.Ring
 
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -55,13 +49,7 @@ func (s *Store) Introduce(d *sim.Domain) error {
 		m.Unmap()
 		return err
 	}
-	rc := &ringConn{
-		dom: d.ID(), mapping: m, ch: ch, wake: make(chan struct{}),
-		reqCons: word32(m.Data, xenstore.InterfaceOffReqCons),
-		reqProd: word32(m.Data, xenstore.InterfaceOffReqProd),
-		rspCons: word32(m.Data, xenstore.InterfaceOffRspCons),
-		rspProd: word32(m.Data, xenstore.InterfaceOffRspProd),
-	}
+	rc := &ringConn{dom: d.ID(), mapping: m, ch: ch, ring: xsdaemon.NewRing(m.Data, ch)}
 	s.mu.Lock()
 	if s.closed || s.rings[d.ID()] != nil {
 		s.mu.Unlock()
@@ -78,15 +66,12 @@ func (s *Store) Introduce(d *sim.Domain) error {
 	rc.done.Add(2)
 	go func() {
 		defer rc.done.Done()
-		for ch.Wait(ctx) == nil {
-			rc.signal(false)
-		}
-		rc.signal(true)
+		rc.ring.Run(ctx)
 	}()
 	c := s.newConn(d.ID())
 	go func() {
 		defer rc.done.Done()
-		s.serve(c, rc)
+		s.serve(c, rc.ring)
 	}()
 	return nil
 }
@@ -147,76 +132,4 @@ func (s *Store) Close() {
 		rc.stop()
 	}
 	s.wg.Wait()
-}
-
-func (rc *ringConn) signal(closing bool) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if rc.closed {
-		return
-	}
-	rc.closed = closing
-	close(rc.wake)
-	rc.wake = make(chan struct{})
-}
-
-func (rc *ringConn) waiter() (<-chan struct{}, bool) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.wake, rc.closed
-}
-
-// Read consumes what the guest produced on req. A guest whose indices claim more than a ring's
-// worth is dropped, as xenstored drops a domain that corrupts its ring.
-func (rc *ringConn) Read(p []byte) (int, error) {
-	for {
-		wake, closed := rc.waiter()
-		if closed {
-			return 0, io.EOF
-		}
-		cons := atomic.LoadUint32(rc.reqCons)
-		avail := atomic.LoadUint32(rc.reqProd) - cons
-		if avail > xenstore.XENSTORE_RING_SIZE {
-			return 0, io.ErrUnexpectedEOF
-		}
-		if avail > 0 {
-			off := xenstore.MASK_XENSTORE_IDX(cons)
-			n := min(int(avail), int(xenstore.XENSTORE_RING_SIZE-off), len(p))
-			copy(p[:n], rc.mapping.Data[xenstore.InterfaceOffReq+int(off):])
-			// Ordering: the bytes are copied out before the guest may overwrite them.
-			atomic.StoreUint32(rc.reqCons, cons+uint32(n))
-			_ = rc.ch.Notify()
-			return n, nil
-		}
-		<-wake
-	}
-}
-
-// Write produces on rsp, waiting for the guest to make room.
-func (rc *ringConn) Write(p []byte) (int, error) {
-	written := 0
-	for len(p) > 0 {
-		wake, closed := rc.waiter()
-		if closed {
-			return written, io.ErrClosedPipe
-		}
-		prod := atomic.LoadUint32(rc.rspProd)
-		used := prod - atomic.LoadUint32(rc.rspCons)
-		if used > xenstore.XENSTORE_RING_SIZE {
-			return written, io.ErrUnexpectedEOF
-		}
-		if used == xenstore.XENSTORE_RING_SIZE {
-			<-wake
-			continue
-		}
-		off := xenstore.MASK_XENSTORE_IDX(prod)
-		n := min(int(xenstore.XENSTORE_RING_SIZE-used), int(xenstore.XENSTORE_RING_SIZE-off), len(p))
-		copy(rc.mapping.Data[xenstore.InterfaceOffRsp+int(off):], p[:n])
-		// Ordering: the bytes are in the ring before the index that publishes them.
-		atomic.StoreUint32(rc.rspProd, prod+uint32(n))
-		_ = rc.ch.Notify()
-		p = p[n:]
-		written += n
-	}
-	return written, nil
 }

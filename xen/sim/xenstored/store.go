@@ -30,12 +30,6 @@ type Store struct {
 	wg sync.WaitGroup // serving goroutines
 }
 
-type watch struct {
-	path  string // as registered (relative paths are reported relative)
-	abs   string
-	token string
-}
-
 // New returns a store holding "/" and "/local/domain" owned by dom0, as xenstored starts.
 // dom0 are the booted services of the domain xenstored runs in; only Introduce needs them,
 // and a Store used solely through Client may pass nil.
@@ -64,32 +58,15 @@ func (s *Store) fireLocked(changes []change) {
 	for c := range s.conns {
 		for _, w := range c.watches {
 			for _, ch := range changes {
-				if strings.HasPrefix(ch.path, "@") {
-					if ch.path == w.abs {
-						c.event(w.path, w.token)
-					}
+				if !strings.HasPrefix(ch.path, "@") && !canRead(c.dom, ch.perms) {
 					continue
 				}
-				if !canRead(c.dom, ch.perms) {
-					continue
-				}
-				switch {
-				case isBelow(ch.path, w.abs):
-					c.event(relative(c.dom, w, ch.path), w.token)
-				case ch.recurse && isBelow(w.abs, ch.path):
-					c.event(w.path, w.token)
+				if p, ok := w.Event(ch.path, ch.recurse, homePath(c.dom)); ok {
+					c.out.Event(p, w.Token)
 				}
 			}
 		}
 	}
-}
-
-// relative reports an absolute path in the form the watch was registered with.
-func relative(dom xen.DomID, w watch, abs string) string {
-	if strings.HasPrefix(w.path, "/") || strings.HasPrefix(w.path, "@") {
-		return abs
-	}
-	return strings.TrimPrefix(abs, homePath(dom)+"/")
 }
 
 // The direct API acts as dom0, as the toolstack and in-process backends do, on the live tree;

@@ -38,21 +38,6 @@ func (n *node) removeChild(name string) {
 	}
 }
 
-func parent(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	if i <= 0 {
-		return "/"
-	}
-	return p[:i]
-}
-
-func base(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
-
-// isBelow reports whether p is q or a node below it.
-func isBelow(p, q string) bool {
-	return p == q || q == "/" || strings.HasPrefix(p, q+"/")
-}
-
 // validChars are the characters xenstored accepts in a path (is_valid_nodename).
 const validChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/_@"
 

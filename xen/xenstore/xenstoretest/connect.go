@@ -3,6 +3,7 @@
 package xenstoretest
 
 import (
+	"encoding/binary"
 	"net"
 	"testing"
 
@@ -37,7 +38,7 @@ func (s *Server) NewRingClient(tb testing.TB, start uint32) (*xenstore.Client, [
 	page := make([]byte, 4096)
 	for _, off := range []int{xenstore.InterfaceOffReqCons, xenstore.InterfaceOffReqProd,
 		xenstore.InterfaceOffRspCons, xenstore.InterfaceOffRspProd} {
-		*index(page, off) = start
+		binary.LittleEndian.PutUint32(page[off:], start)
 	}
 	guest, daemon := NewEventChannelPair(1, 2)
 	stop := s.ServeRing(page, daemon)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tamaxen/tamaxen/internal/xsdaemon"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
@@ -38,14 +39,14 @@ func (s *Server) handle(c *conn, t xenstore.MsgType, reqID, txID uint32, payload
 		if e, isFault := err.(fault); isFault {
 			name = string(e)
 		}
-		c.send(xenstore.XS_ERROR, reqID, txID, []byte(name+"\x00"))
+		c.out.Send(xenstore.XS_ERROR, reqID, txID, []byte(name+"\x00"))
 		return
 	}
-	c.send(t, reqID, txID, reply)
+	c.out.Send(t, reqID, txID, reply)
 	if t == xenstore.XS_WATCH {
 		// xenstored fires every new watch once, right after acknowledging it.
 		w := c.watches[len(c.watches)-1]
-		c.event(w.path, w.token)
+		c.out.Event(w.Path, w.Token)
 	}
 }
 
@@ -139,7 +140,7 @@ func (s *Server) dispatch(c *conn, t xenstore.MsgType, txID uint32, payload []by
 		}
 		if nodes[p] == nil {
 			// Like xenstored: removing what is already gone succeeds if the parent exists.
-			if nodes[parent(p)] == nil {
+			if nodes[xsdaemon.Parent(p)] == nil {
 				return nil, xen.ENOENT
 			}
 			return ok, nil
@@ -213,23 +214,8 @@ func (s *Server) watchOp(c *conn, t xenstore.MsgType, payload []byte) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	w := watch{path: a[0], abs: p, token: a[1]}
-	i := -1
-	for j, x := range c.watches {
-		if x.abs == w.abs && x.token == w.token {
-			i = j
-		}
+	if err := c.watches.Apply(t, xsdaemon.Watch{Path: a[0], Abs: p, Token: a[1]}); err != nil {
+		return nil, err
 	}
-	if t == xenstore.XS_WATCH {
-		if i >= 0 {
-			return nil, xen.EEXIST
-		}
-		c.watches = append(c.watches, w)
-		return ok, nil
-	}
-	if i < 0 {
-		return nil, xen.ENOENT
-	}
-	c.watches = append(c.watches[:i], c.watches[i+1:]...)
 	return ok, nil
 }

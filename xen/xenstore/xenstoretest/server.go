@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/tamaxen/tamaxen/internal/xsdaemon"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
@@ -34,12 +35,6 @@ type transaction struct {
 	base    uint64
 	nodes   tree
 	changes []change
-}
-
-type watch struct {
-	path  string // as registered
-	abs   string
-	token string
 }
 
 // NewServer returns a store holding the guest's home directory with its domid and name, as
@@ -114,28 +109,26 @@ func (s *Server) Dropped() int {
 	return s.dropped
 }
 
-// conn is one client connection. Replies and events go through an unbounded queue drained by a
-// writer goroutine, so firing watches under s.mu never waits for a slow client.
+// conn is one client connection. Replies and events go through its outbox, so firing watches
+// under s.mu never waits for a slow client.
 type conn struct {
 	s       *Server
-	watches []watch // guarded by s.mu
-
-	qmu    sync.Mutex
-	qcond  *sync.Cond
-	queue  [][]byte
-	closed bool
+	watches xsdaemon.Watches // guarded by s.mu
+	out     *xsdaemon.Outbox
 }
 
 // Serve speaks the protocol on rw until reading fails or the client breaks the protocol, then
 // drops the connection's watches and transactions, as xenstored does. It returns the read error.
 func (s *Server) Serve(rw io.ReadWriter) error {
-	c := &conn{s: s}
-	c.qcond = sync.NewCond(&c.qmu)
+	c := &conn{s: s, out: xsdaemon.NewOutbox()}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	writerDone := make(chan struct{})
-	go c.writer(rw, writerDone)
+	go func() {
+		defer close(writerDone)
+		c.out.Run(rw)
+	}()
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
@@ -145,10 +138,7 @@ func (s *Server) Serve(rw io.ReadWriter) error {
 			}
 		}
 		s.mu.Unlock()
-		c.qmu.Lock()
-		c.closed = true
-		c.qcond.Broadcast()
-		c.qmu.Unlock()
+		c.out.Close()
 		<-writerDone
 	}()
 
@@ -173,41 +163,5 @@ func (s *Server) Serve(rw io.ReadWriter) error {
 			return err
 		}
 		s.handle(c, t, reqID, txID, payload)
-	}
-}
-
-// send queues one message.
-func (c *conn) send(t xenstore.MsgType, reqID, txID uint32, payload []byte) {
-	msg := make([]byte, xenstore.SockmsgSize+len(payload))
-	xenstore.Header{Type: t, ReqID: reqID, TxID: txID, Len: uint32(len(payload))}.Encode(msg)
-	copy(msg[xenstore.SockmsgSize:], payload)
-	c.qmu.Lock()
-	c.queue = append(c.queue, msg)
-	c.qcond.Signal()
-	c.qmu.Unlock()
-}
-
-// event queues a watch event; xenstored sends them with req_id and tx_id 0.
-func (c *conn) event(path, token string) {
-	c.send(xenstore.XS_WATCH_EVENT, 0, 0, []byte(path+"\x00"+token+"\x00"))
-}
-
-func (c *conn) writer(w io.Writer, done chan<- struct{}) {
-	defer close(done)
-	for {
-		c.qmu.Lock()
-		for len(c.queue) == 0 && !c.closed {
-			c.qcond.Wait()
-		}
-		if c.closed {
-			c.qmu.Unlock()
-			return
-		}
-		msg := c.queue[0]
-		c.queue = c.queue[1:]
-		c.qmu.Unlock()
-		if _, err := w.Write(msg); err != nil {
-			return
-		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tamaxen/tamaxen/internal/xsdaemon"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
@@ -40,37 +41,22 @@ func (t tree) clone() tree {
 	return c
 }
 
-func parent(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	if i <= 0 {
-		return "/"
-	}
-	return p[:i]
-}
-
-func base(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
-
-// isBelow reports whether p is q or a node below it.
-func isBelow(p, q string) bool {
-	return p == q || q == "/" || strings.HasPrefix(p, q+"/")
-}
-
 // create makes p and any missing ancestors; new nodes inherit their parent's permissions, as
 // in xenstored. It reports whether p was new.
 func (t tree) create(p string) bool {
 	if _, ok := t[p]; ok {
 		return false
 	}
-	t.create(parent(p))
-	t[p] = &node{perms: slices.Clone(t[parent(p)].perms)}
+	t.create(xsdaemon.Parent(p))
+	t[p] = &node{perms: slices.Clone(t[xsdaemon.Parent(p)].perms)}
 	return true
 }
 
 func (t tree) children(p string) []string {
 	var names []string
 	for q := range t {
-		if q != "/" && parent(q) == p {
-			names = append(names, base(q))
+		if q != "/" && xsdaemon.Parent(q) == p {
+			names = append(names, xsdaemon.Base(q))
 		}
 	}
 	slices.Sort(names)
@@ -79,7 +65,7 @@ func (t tree) children(p string) []string {
 
 func (t tree) remove(p string) {
 	for q := range maps.Clone(t) {
-		if isBelow(q, p) {
+		if xsdaemon.IsBelow(q, p) {
 			delete(t, q)
 		}
 	}
@@ -125,23 +111,12 @@ func (s *Server) fire(changes []change) {
 	for c := range s.conns {
 		for _, w := range c.watches {
 			for _, ch := range changes {
-				switch {
-				case isBelow(ch.path, w.abs):
-					c.event(s.relative(w, ch.path), w.token)
-				case ch.recurse && isBelow(w.abs, ch.path):
-					c.event(w.path, w.token)
+				if p, ok := w.Event(ch.path, ch.recurse, s.home()); ok {
+					c.out.Event(p, w.Token)
 				}
 			}
 		}
 	}
-}
-
-// relative reports an absolute path in the form the watch was registered with.
-func (s *Server) relative(w watch, abs string) string {
-	if strings.HasPrefix(w.path, "/") || strings.HasPrefix(w.path, "@") {
-		return abs
-	}
-	return strings.TrimPrefix(abs, s.home()+"/")
 }
 
 // Write sets a node as the toolstack or a backend would, firing watches.

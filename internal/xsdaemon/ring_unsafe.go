@@ -1,10 +1,10 @@
 // The unsafe step that reaches the interface page's indices atomically.
 
-package xenstored
+package xsdaemon
 
 import "unsafe"
 
-// word32 returns the u32 at off in a page; the page is page aligned and off 4-aligned.
+// word32 returns the u32 at off in a page; the page is at least 4-aligned and off 4-aligned.
 func word32(page []byte, off int) *uint32 {
 	return (*uint32)(unsafe.Pointer(&page[off : off+4][0]))
 }
