@@ -14,10 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tamaxen/tamaxen/netfront"
-	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
-	"github.com/tamaxen/tamaxen/xen/sim"
+	"github.com/tamaxen/tamaxen/xen/sim/machine"
 	"github.com/tamaxen/tamaxen/xen/sim/netback"
 	"github.com/tamaxen/tamaxen/xen/sim/xenstored"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
@@ -80,50 +78,19 @@ func reqPath(payload []byte) string {
 
 // newFaultRig is newSimRig with knobs, and the guest's XenStore behind a tap.
 func newFaultRig(t testing.TB, o faultOpts) (*simRig, *xsTap) {
-	r := &simRig{}
-	r.x = sim.New(sim.Config{Dom0Pages: 1024})
-	t.Cleanup(r.x.Close)
-	var err error
-	r.dom0, err = r.x.Dom0().Boot(gnttab.Config{})
-	require.NoError(t, err)
-	g, err := r.x.NewDomain(guestID, sim.DomainConfig{Pages: 1600})
-	require.NoError(t, err)
-	r.guest, err = g.Boot(o.grants)
-	require.NoError(t, err)
-	t.Cleanup(r.dom0.Grants.Close)
-	t.Cleanup(r.guest.Grants.Close)
-
-	r.xs = xenstored.New(r.dom0)
-	t.Cleanup(r.xs.Close)
-	require.NoError(t, r.xs.MakeDomain(guestID, "guest"))
-	require.NoError(t, r.xs.AddVif(guestID, 0, "00:16:3e:5a:11:01", 0))
-	require.NoError(t, r.xs.Introduce(g))
-
-	pfn, err := getParam(g.Hypervisor(), sim.HVM_PARAM_STORE_PFN)
-	require.NoError(t, err)
-	port, err := getParam(g.Hypervisor(), sim.HVM_PARAM_STORE_EVTCHN)
-	require.NoError(t, err)
-	ch, err := r.guest.Events.Attach(xen.Port(port))
-	require.NoError(t, err)
-	tr, err := xenstore.NewRingTransport(g.Page(xen.Frame(pfn)), ch)
-	require.NoError(t, err)
-	tap := &xsTap{rw: tr}
-	r.gxs = xenstore.New(tap)
-	t.Cleanup(func() {
-		_ = r.gxs.Close()
-		_ = ch.Close()
+	tap := &xsTap{}
+	m, err := machine.New(machine.Config{
+		GuestID: guestID, GuestPages: 1600, MAC: "00:16:3e:5a:11:01",
+		Netback: o.bcfg, NoBackend: o.noBackend, GuestGrants: o.grants,
+		WrapXenStore: func(rw io.ReadWriteCloser) io.ReadWriteCloser {
+			tap.rw = rw
+			return tap
+		},
 	})
-
-	if !o.noBackend {
-		bcfg := netback.DefaultConfig()
-		if o.bcfg != nil {
-			bcfg = *o.bcfg
-		}
-		r.be, err = netback.New(r.dom0, r.xs, guestID, 0, bcfg)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = r.be.Close() })
-	}
-	r.plat = netfront.Platform{XenStore: r.gxs, Grants: r.guest.Grants, Events: r.guest.Events, Memory: g.Memory()}
+	require.NoError(t, err)
+	t.Cleanup(m.Close)
+	r := &simRig{x: m.Xen, dom0: m.Dom0, guest: m.Guest, xs: m.Store, gxs: m.Platform.XenStore,
+		be: m.Backend, plat: m.Platform}
 	r.usedRefs = r.refsInUse()
 	return r, tap
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/tamaxen/tamaxen/netfront"
 	"github.com/tamaxen/tamaxen/xen"
-	"github.com/tamaxen/tamaxen/xen/gnttab"
 	"github.com/tamaxen/tamaxen/xen/sim"
 	"github.com/tamaxen/tamaxen/xen/sim/netback"
 	"github.com/tamaxen/tamaxen/xen/sim/xenstored"
@@ -43,56 +42,11 @@ func hangCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-// newSimRig boots the machine and starts the backend with bcfg. Cleanups run in reverse: the
-// caller's device first, then the backend, xenstored and Xen.
+// newSimRig boots the simulated host (xen/sim/machine) and starts the backend with bcfg.
+// Cleanups run in reverse: the caller's device first, then the host.
 func newSimRig(t testing.TB, bcfg netback.Config) *simRig {
-	r := &simRig{}
-	r.x = sim.New(sim.Config{Dom0Pages: 1024})
-	t.Cleanup(r.x.Close)
-	var err error
-	r.dom0, err = r.x.Dom0().Boot(gnttab.Config{})
-	require.NoError(t, err)
-	g, err := r.x.NewDomain(guestID, sim.DomainConfig{Pages: 1600})
-	require.NoError(t, err)
-	r.guest, err = g.Boot(gnttab.Config{})
-	require.NoError(t, err)
-	t.Cleanup(r.dom0.Grants.Close)
-	t.Cleanup(r.guest.Grants.Close)
-
-	r.xs = xenstored.New(r.dom0)
-	t.Cleanup(r.xs.Close)
-	require.NoError(t, r.xs.MakeDomain(guestID, "guest"))
-	require.NoError(t, r.xs.AddVif(guestID, 0, "00:16:3e:5a:11:01", 0))
-	require.NoError(t, r.xs.Introduce(g))
-
-	pfn, err := getParam(g.Hypervisor(), sim.HVM_PARAM_STORE_PFN)
-	require.NoError(t, err)
-	port, err := getParam(g.Hypervisor(), sim.HVM_PARAM_STORE_EVTCHN)
-	require.NoError(t, err)
-	ch, err := r.guest.Events.Attach(xen.Port(port))
-	require.NoError(t, err)
-	tr, err := xenstore.NewRingTransport(g.Page(xen.Frame(pfn)), ch)
-	require.NoError(t, err)
-	r.gxs = xenstore.New(tr)
-	t.Cleanup(func() {
-		_ = r.gxs.Close()
-		_ = ch.Close()
-	})
-
-	r.be, err = netback.New(r.dom0, r.xs, guestID, 0, bcfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = r.be.Close() })
-	r.plat = netfront.Platform{XenStore: r.gxs, Grants: r.guest.Grants, Events: r.guest.Events, Memory: g.Memory()}
-	r.usedRefs = r.refsInUse()
+	r, _ := newFaultRig(t, faultOpts{bcfg: &bcfg})
 	return r
-}
-
-func getParam(hv xen.Hypervisor, idx uint32) (uint64, error) {
-	var a [16]byte
-	binary.LittleEndian.PutUint16(a[0:], uint16(xen.DOMID_SELF))
-	binary.LittleEndian.PutUint32(a[4:], idx)
-	err := hv.HVMOp(sim.HVMOP_get_param, a[:])
-	return binary.LittleEndian.Uint64(a[8:]), err
 }
 
 // open opens the device; Close is registered as a cleanup (a second Close is harmless).

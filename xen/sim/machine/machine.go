@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 
 	"github.com/tamaxen/tamaxen/netfront"
@@ -30,8 +31,15 @@ type Config struct {
 	GuestPages int
 	// MAC is the vif's MAC address; "" means 00:16:3e:00:00:02.
 	MAC string
-	// Netback configures the backend; the zero value means netback.DefaultConfig().
+	// Netback configures the backend; nil means netback.DefaultConfig().
 	Netback *netback.Config
+	// NoBackend leaves the vif as the toolstack wrote it, with no netback ever serving it.
+	NoBackend bool
+	// GuestGrants sizes the guest's grant table; the zero value is gnttab's default.
+	GuestGrants gnttab.Config
+	// WrapXenStore, if set, stands between the guest's XenStore client and its ring: tests use
+	// it to watch or disturb the guest's requests.
+	WrapXenStore func(io.ReadWriteCloser) io.ReadWriteCloser
 }
 
 // Machine is a running simulated host.
@@ -39,7 +47,7 @@ type Machine struct {
 	Xen   *sim.Xen
 	Dom0  *sim.Services
 	Guest *sim.Services
-	// Store is dom0's xenstored; Backend serves the guest's vif 0.
+	// Store is dom0's xenstored; Backend serves the guest's vif 0 (nil with NoBackend).
 	Store   *xenstored.Store
 	Backend *netback.Backend
 	// Platform is what netfront.Open needs to drive the vif from the guest.
@@ -88,7 +96,7 @@ func New(cfg Config) (m *Machine, err error) {
 	if err != nil {
 		return m, fmt.Errorf("machine: guest: %w", err)
 	}
-	if m.Guest, err = g.Boot(gnttab.Config{}); err != nil {
+	if m.Guest, err = g.Boot(cfg.GuestGrants); err != nil {
 		return m, fmt.Errorf("machine: guest: %w", err)
 	}
 	m.closers = append(m.closers, m.Guest.Grants.Close)
@@ -123,14 +131,20 @@ func New(cfg Config) (m *Machine, err error) {
 		_ = ch.Close()
 		return m, fmt.Errorf("machine: %w", err)
 	}
-	gxs := xenstore.New(tr)
+	var rw io.ReadWriteCloser = tr
+	if cfg.WrapXenStore != nil {
+		rw = cfg.WrapXenStore(tr)
+	}
+	gxs := xenstore.New(rw)
 	m.closers = append(m.closers, func() { _ = gxs.Close(); _ = ch.Close() })
 
-	if m.Backend, err = netback.New(m.Dom0, m.Store, cfg.GuestID, 0, nb); err != nil {
-		return m, fmt.Errorf("machine: netback: %w", err)
+	if !cfg.NoBackend {
+		if m.Backend, err = netback.New(m.Dom0, m.Store, cfg.GuestID, 0, nb); err != nil {
+			return m, fmt.Errorf("machine: netback: %w", err)
+		}
+		be := m.Backend
+		m.closers = append(m.closers, func() { _ = be.Close() })
 	}
-	be := m.Backend
-	m.closers = append(m.closers, func() { _ = be.Close() })
 	m.Platform = netfront.Platform{XenStore: gxs, Grants: m.Guest.Grants, Events: m.Guest.Events, Memory: g.Memory()}
 	return m, nil
 }
