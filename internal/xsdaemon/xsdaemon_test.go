@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"net"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -180,4 +181,38 @@ func TestRingClose(t *testing.T) {
 	assert.ErrorIs(t, <-read, io.EOF)
 	_, err := r.Write([]byte("x"))
 	assert.ErrorIs(t, err, io.ErrClosedPipe)
+}
+
+// Serve hands requests on in order, whatever their type, answers through the outbox, and ends
+// the connection at a payload over the limit.
+func TestServe(t *testing.T) {
+	client, daemon := net.Pipe()
+	defer client.Close()
+	out := xsdaemon.NewOutbox()
+	var got []xenstore.Header
+	done := make(chan error, 1)
+	go func() {
+		done <- xsdaemon.Serve(daemon, out, func(h xenstore.Header, payload []byte) {
+			got = append(got, h)
+			out.Send(h.Type, h.ReqID, h.TxID, payload)
+		})
+	}()
+	send := func(h xenstore.Header, payload string) {
+		b := make([]byte, xenstore.SockmsgSize+len(payload))
+		h.Encode(b)
+		copy(b[xenstore.SockmsgSize:], payload)
+		_, err := client.Write(b)
+		require.NoError(t, err)
+	}
+	send(xenstore.Header{Type: xenstore.XS_READ, ReqID: 1, Len: 2}, "a\x00")
+	reply := make([]byte, xenstore.SockmsgSize+2)
+	_, err := io.ReadFull(client, reply)
+	require.NoError(t, err)
+	assert.Equal(t, "a\x00", string(reply[xenstore.SockmsgSize:]))
+	send(xenstore.Header{Type: 999, ReqID: 2}, "")
+	_, err = io.ReadFull(client, reply[:xenstore.SockmsgSize])
+	require.NoError(t, err)
+	send(xenstore.Header{Type: xenstore.XS_WRITE, ReqID: 3, Len: xenstore.XENSTORE_PAYLOAD_MAX + 1}, "")
+	assert.ErrorIs(t, <-done, xsdaemon.ErrPayloadTooBig)
+	assert.Equal(t, []xenstore.Header{{Type: xenstore.XS_READ, ReqID: 1, Len: 2}, {Type: 999, ReqID: 2}}, got)
 }

@@ -3,7 +3,7 @@
 package xenstoretest
 
 import (
-	"encoding/binary"
+	"errors"
 	"io"
 	"strconv"
 	"sync"
@@ -124,44 +124,20 @@ func (s *Server) Serve(rw io.ReadWriter) error {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.out.Run(rw)
-	}()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		for id, tx := range s.txs {
-			if tx.c == c {
-				delete(s.txs, id)
-			}
-		}
-		s.mu.Unlock()
-		c.out.Close()
-		<-writerDone
-	}()
-
-	var hdr [xenstore.SockmsgSize]byte
-	for {
-		if _, err := io.ReadFull(rw, hdr[:]); err != nil {
-			return err
-		}
-		t := xenstore.MsgType(binary.LittleEndian.Uint32(hdr[0:]))
-		reqID := binary.LittleEndian.Uint32(hdr[4:])
-		txID := binary.LittleEndian.Uint32(hdr[8:])
-		n := binary.LittleEndian.Uint32(hdr[12:])
-		if n > xenstore.XENSTORE_PAYLOAD_MAX {
-			// xenstored drops a connection that violates the payload limit.
-			s.mu.Lock()
-			s.dropped++
-			s.mu.Unlock()
-			return io.ErrUnexpectedEOF
-		}
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(rw, payload); err != nil {
-			return err
-		}
-		s.handle(c, t, reqID, txID, payload)
+	err := xsdaemon.Serve(rw, c.out, func(h xenstore.Header, payload []byte) {
+		s.handle(c, h.Type, h.ReqID, h.TxID, payload)
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if errors.Is(err, xsdaemon.ErrPayloadTooBig) {
+		s.dropped++
+		err = io.ErrUnexpectedEOF
 	}
+	delete(s.conns, c)
+	for id, tx := range s.txs {
+		if tx.c == c {
+			delete(s.txs, id)
+		}
+	}
+	return err
 }
