@@ -15,6 +15,8 @@ type Services struct {
 	Domain *Domain
 	Events *evtchn.Dispatcher
 	Grants *gnttab.Table
+
+	sharedInfo xen.Frame // where Boot mapped shared_info
 }
 
 // Boot does for d what board/xenpvh does on a real PVH guest, through d's hypercalls only:
@@ -26,12 +28,8 @@ func (d *Domain) Boot(cfg gnttab.Config) (*Services, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim: dom%d: shared_info page: %w", d.id, err)
 	}
-	var arg [gnttab.SizeofXenAddToPhysmap]byte
-	le.PutUint16(arg[gnttab.OffsetofXenAddToPhysmapDomid:], uint16(xen.DOMID_SELF))
-	le.PutUint32(arg[gnttab.OffsetofXenAddToPhysmapSpace:], gnttab.XENMAPSPACE_shared_info)
-	le.PutUint64(arg[gnttab.OffsetofXenAddToPhysmapGpfn:], uint64(pg.Frame))
-	if _, err := d.hv.MemoryOp(gnttab.XENMEM_add_to_physmap, arg[:]); err != nil {
-		return nil, fmt.Errorf("sim: dom%d: mapping shared_info: %w", d.id, err)
+	if err := d.mapSharedInfo(pg.Frame); err != nil {
+		return nil, err
 	}
 	ev, err := evtchn.New(d.hv, pg.Data, 0)
 	if err != nil {
@@ -42,5 +40,37 @@ func (d *Domain) Boot(cfg gnttab.Config) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Services{Domain: d, Events: ev, Grants: gt}, nil
+	return &Services{Domain: d, Events: ev, Grants: gt, sharedInfo: pg.Frame}, nil
+}
+
+// Resume does for a domain that Xen.Restore made new what board/xenpvh.Suspend does once
+// SCHEDOP_shutdown returns in a new domain, through the same packages: map shared_info again
+// at the same page, bring the Dispatcher back (evtchn.Dispatcher.Resume: every channel stale
+// but the VIRQs), set the upcall handler again, and map the grant table's frames again
+// (gnttab.Table.Resume). XenStore's channel is the caller's to move to the new
+// HVM_PARAM_STORE_EVTCHN (Dispatcher.Reattach) before xenstore.Client.Resume; devices resume
+// last (netfront.Device.Resume).
+func (s *Services) Resume() error {
+	d := s.Domain
+	if err := d.mapSharedInfo(s.sharedInfo); err != nil {
+		return err
+	}
+	err := s.Events.Resume()
+	d.SetUpcall(s.Events.Upcall)
+	if gerr := s.Grants.Resume(); err == nil {
+		err = gerr
+	}
+	return err
+}
+
+// mapSharedInfo is XENMEM_add_to_physmap(XENMAPSPACE_shared_info) at frame f.
+func (d *Domain) mapSharedInfo(f xen.Frame) error {
+	var arg [gnttab.SizeofXenAddToPhysmap]byte
+	le.PutUint16(arg[gnttab.OffsetofXenAddToPhysmapDomid:], uint16(xen.DOMID_SELF))
+	le.PutUint32(arg[gnttab.OffsetofXenAddToPhysmapSpace:], gnttab.XENMAPSPACE_shared_info)
+	le.PutUint64(arg[gnttab.OffsetofXenAddToPhysmapGpfn:], uint64(f))
+	if _, err := d.hv.MemoryOp(gnttab.XENMEM_add_to_physmap, arg[:]); err != nil {
+		return fmt.Errorf("sim: dom%d: mapping shared_info: %w", d.id, err)
+	}
+	return nil
 }

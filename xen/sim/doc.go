@@ -21,6 +21,9 @@
 //   - The domain builder's part of the toolstack: NewDomain reserves the console and XenStore
 //     pages, seeds grant refs 0 and 1 for the backend domain, and allocates the two unbound
 //     ports, as libxl/libxenguest do before a guest runs.
+//   - xl save / xl restore: Xen.Restore makes a domain new with its RAM kept (no ports, an empty
+//     grant table, a fresh shared_info, the builder's part done again), and Services.Resume
+//     brings the guest's side back as board/xenpvh does.
 //
 // Anything else returns xen.ENOSYS.
 //

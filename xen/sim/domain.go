@@ -3,6 +3,7 @@
 package sim
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/tamaxen/tamaxen/xen"
@@ -17,6 +18,8 @@ type Domain struct {
 	mem   memory
 	hv    *Hypervisor
 
+	backend xen.DomID // serves the console and XenStore (DomainConfig.Backend)
+
 	// Guarded by x.mu.
 	ports      []port // indexed by port number; port 0 is reserved as in Xen
 	sharedInfo []byte // Xen's page until the guest maps it, then the guest's page at that gpfn
@@ -24,9 +27,10 @@ type Domain struct {
 	params     map[uint32]uint64
 	upcallOn   bool // the upcall goroutine is running
 
-	upcall atomic.Pointer[func()]
-	raise  chan struct{} // capacity 1: the interrupt line, coalescing
-	stop   chan struct{}
+	upcall   atomic.Pointer[func()]
+	inUpcall sync.Mutex    // held while the handler runs, so that Restore can wait it out
+	raise    chan struct{} // capacity 1: the interrupt line, coalescing
+	stop     chan struct{}
 }
 
 func (x *Xen) newDomainLocked(id xen.DomID, pages int) *Domain {
@@ -90,17 +94,20 @@ func (d *Domain) Param(index uint32) (uint64, bool) {
 
 // SetUpcall registers the domain's upcall handler (its interrupt handler for event channels,
 // e.g. evtchn.Dispatcher.Upcall) and starts the goroutine that runs it. See the package doc.
-// An upcall raised before registration is delivered once a handler is set.
+// An upcall raised before registration is delivered once a handler is set. Setting a handler
+// again replaces it (after Restore, as the guest sets its upcall vector again).
 func (d *Domain) SetUpcall(fn func()) {
 	d.upcall.Store(&fn)
 	d.x.mu.Lock()
 	defer d.x.mu.Unlock()
-	if d.upcallOn || d.x.closed {
+	if d.x.closed {
 		return
 	}
-	d.upcallOn = true
-	d.x.wg.Add(1)
-	go d.vcpu()
+	if !d.upcallOn {
+		d.upcallOn = true
+		d.x.wg.Add(1)
+		go d.vcpu()
+	}
 	// Anything latched before the handler existed must not wait for the next edge.
 	d.raiseLocked()
 }
@@ -113,9 +120,11 @@ func (d *Domain) vcpu() {
 		case <-d.stop:
 			return
 		case <-d.raise:
+			d.inUpcall.Lock()
 			if fn := d.upcall.Load(); fn != nil {
 				(*fn)()
 			}
+			d.inUpcall.Unlock()
 		}
 	}
 }

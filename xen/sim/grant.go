@@ -72,7 +72,7 @@ func (g *grantTable) mapFrameLocked(idx uint64, gpfn xen.Frame) error {
 	for uint64(len(g.frames)) <= idx {
 		g.frames = append(g.frames, alignedPages(1))
 	}
-	copy(page, g.frames[idx])
+	copyWords(page, g.frames[idx])
 	g.frames[idx] = page
 	return nil
 }

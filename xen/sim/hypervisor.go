@@ -185,7 +185,7 @@ func (h *Hypervisor) MemoryOp(cmd uint32, a []byte) (int64, error) {
 		}
 		// From now on Xen writes the bitmaps in the guest's page. What was latched so far
 		// moves with it, as the guest sees the same shared_info at its new address.
-		copy(page, d.sharedInfo)
+		copyWords(page, d.sharedInfo)
 		d.sharedInfo = page
 		return 0, nil
 	}

@@ -93,25 +93,37 @@ func (x *Xen) NewDomain(id xen.DomID, cfg DomainConfig) (*Domain, error) {
 	d := x.newDomainLocked(id, cfg.Pages)
 	x.doms[id] = d
 
+	d.backend = cfg.Backend
 	console, store := xen.Frame(cfg.Pages-2), xen.Frame(cfg.Pages-1)
 	d.mem.reserve(console)
 	d.mem.reserve(store)
-	// xc_dom_gnttab_seed: the backend reaches the magic pages through reserved grant refs.
-	d.gt.seed(gnttabReservedConsole, cfg.Backend, console)
-	d.gt.seed(gnttabReservedXenstore, cfg.Backend, store)
-	cport, err := d.allocUnboundLocked(cfg.Backend)
-	if err != nil {
+	if err := d.buildMagicLocked(); err != nil {
 		return nil, err
 	}
-	sport, err := d.allocUnboundLocked(cfg.Backend)
+	return d, nil
+}
+
+// buildMagicLocked is the domain builder's part that a restore repeats: grant the console and
+// XenStore pages (the top two frames) to the backend domain through the reserved refs
+// (xc_dom_gnttab_seed), allocate an unbound port for each and set the HVM parameters naming
+// them.
+func (d *Domain) buildMagicLocked() error {
+	console, store := xen.Frame(d.Pages()-2), xen.Frame(d.Pages()-1)
+	d.gt.seed(gnttabReservedConsole, d.backend, console)
+	d.gt.seed(gnttabReservedXenstore, d.backend, store)
+	cport, err := d.allocUnboundLocked(d.backend)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	sport, err := d.allocUnboundLocked(d.backend)
+	if err != nil {
+		return err
 	}
 	d.params[HVM_PARAM_CONSOLE_PFN] = uint64(console)
 	d.params[HVM_PARAM_CONSOLE_EVTCHN] = uint64(cport)
 	d.params[HVM_PARAM_STORE_PFN] = uint64(store)
 	d.params[HVM_PARAM_STORE_EVTCHN] = uint64(sport)
-	return d, nil
+	return nil
 }
 
 // Close stops every domain's upcall goroutine and waits for them. Hypercalls after Close still
