@@ -5,6 +5,7 @@
 package machine
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -55,6 +56,10 @@ type Machine struct {
 	// MAC is the vif's MAC address.
 	MAC net.HardwareAddr
 
+	cfg     Config
+	nb      netback.Config
+	xsChan  *evtchn.Channel // the guest's end of its XenStore channel
+	xsRing  *xenstore.RingTransport
 	closers []func()
 }
 
@@ -76,7 +81,7 @@ func New(cfg Config) (m *Machine, err error) {
 	if cfg.Netback != nil {
 		nb = *cfg.Netback
 	}
-	m = &Machine{}
+	m = &Machine{cfg: cfg, nb: nb}
 	if m.MAC, err = net.ParseMAC(cfg.MAC); err != nil {
 		return nil, fmt.Errorf("machine: %w", err)
 	}
@@ -135,18 +140,99 @@ func New(cfg Config) (m *Machine, err error) {
 	if cfg.WrapXenStore != nil {
 		rw = cfg.WrapXenStore(tr)
 	}
+	m.xsRing = tr
 	gxs := xenstore.New(rw)
+	m.xsChan = ch
 	m.closers = append(m.closers, func() { _ = gxs.Close(); _ = ch.Close() })
 
-	if !cfg.NoBackend {
-		if m.Backend, err = netback.New(m.Dom0, m.Store, cfg.GuestID, 0, nb); err != nil {
-			return m, fmt.Errorf("machine: netback: %w", err)
+	m.closers = append(m.closers, func() {
+		if m.Backend != nil {
+			_ = m.Backend.Close()
 		}
-		be := m.Backend
-		m.closers = append(m.closers, func() { _ = be.Close() })
+	})
+	if err = m.startBackend(); err != nil {
+		return m, err
 	}
 	m.Platform = netfront.Platform{XenStore: gxs, Grants: m.Guest.Grants, Events: m.Guest.Events, Memory: g.Memory()}
 	return m, nil
+}
+
+// startBackend starts the netback serving vif 0, unless the config says there is none.
+func (m *Machine) startBackend() error {
+	if m.cfg.NoBackend {
+		return nil
+	}
+	be, err := netback.New(m.Dom0, m.Store, m.cfg.GuestID, 0, m.nb)
+	if err != nil {
+		return fmt.Errorf("machine: netback: %w", err)
+	}
+	m.Backend = be
+	return nil
+}
+
+// Restore puts the guest through xl save and xl restore, and returns once the guest's platform
+// is back, as board/xenpvh.Suspend returns in a new domain: the caller then resumes its
+// devices (netfront.Device.Resume), as package unikernel does.
+//
+// Save: the guest's XenStore connection is quiesced (xenstore.Client.Suspend); the old
+// domain's backend vanishes without a word and xenstored forgets the domain. Restore: Xen
+// makes the domain new (sim.Xen.Restore: no ports, an empty grant table, fresh shared_info);
+// the toolstack introduces it to xenstored again, writes its vif afresh (the old frontend
+// and backend directories go, as with the old domain) and a new netback probes it. Then the
+// guest: shared_info, event channels, upcall and grant table back (sim.Services.Resume),
+// its XenStore channel moved to the new port, and its XenStore connection resumed.
+//
+// Guest goroutines still running (devices) may fail on the old ports and grants meanwhile,
+// as they would on Xen if they ran; quiesce traffic first for a clean test.
+func (m *Machine) Restore(ctx context.Context) error {
+	gxs := m.Platform.XenStore
+	if err := gxs.Suspend(ctx); err != nil {
+		return fmt.Errorf("machine: save: %w", err)
+	}
+	if m.Backend != nil {
+		_ = m.Backend.Close() // the old backend is torn down with the old domain
+		m.Backend = nil
+	}
+	id := m.cfg.GuestID
+	if err := m.Store.Release(id); err != nil {
+		return fmt.Errorf("machine: save: %w", err)
+	}
+	if err := m.Xen.Restore(id); err != nil {
+		return fmt.Errorf("machine: restore: %w", err)
+	}
+	if err := m.Store.Introduce(m.Guest.Domain); err != nil {
+		return fmt.Errorf("machine: restore: %w", err)
+	}
+	front, back := xenstored.VifPaths(id, 0, 0)
+	for _, p := range []string{front, back} {
+		if err := m.Store.Rm(p); err != nil && !errors.Is(err, xen.ENOENT) {
+			return fmt.Errorf("machine: restore: %w", err)
+		}
+	}
+	if err := m.Store.AddVif(id, 0, m.MAC.String(), 0); err != nil {
+		return fmt.Errorf("machine: restore: %w", err)
+	}
+	if err := m.startBackend(); err != nil {
+		return err
+	}
+	if err := m.Guest.Resume(); err != nil {
+		return fmt.Errorf("machine: guest resume: %w", err)
+	}
+	port, err := getParam(m.Guest.Domain.Hypervisor(), sim.HVM_PARAM_STORE_EVTCHN)
+	if err != nil {
+		return fmt.Errorf("machine: guest resume: store evtchn: %w", err)
+	}
+	// The board does this with nothing else running; here the ring's reader would run as soon
+	// as the channel is back and find the page the toolstack cleared, so the ring is taken
+	// afresh first (Client.Resume does it again, with nothing written in between).
+	m.xsRing.Resync()
+	if err := m.Guest.Events.Reattach(m.xsChan, xen.Port(port)); err != nil {
+		return fmt.Errorf("machine: guest resume: %w", err)
+	}
+	if err := gxs.Resume(ctx, true); err != nil {
+		return fmt.Errorf("machine: guest resume: %w", err)
+	}
+	return nil
 }
 
 // Close stops the backend, xenstored and the hypervisor, in the reverse order of New. Close the

@@ -10,8 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tamaxen/tamaxen/netfront"
+	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/sim"
 	"github.com/tamaxen/tamaxen/xen/sim/machine"
 	"github.com/tamaxen/tamaxen/xen/sim/netback"
+	"github.com/tamaxen/tamaxen/xen/xenbus"
 )
 
 func TestMachineRunsNetfront(t *testing.T) {
@@ -46,4 +49,42 @@ func TestMachineRunsNetfront(t *testing.T) {
 func TestMachineRejectsBadMAC(t *testing.T) {
 	_, err := machine.New(machine.Config{MAC: "nope"})
 	assert.Error(t, err)
+}
+
+// Restore brings the guest's XenStore connection back on a new port, with its watches, and a
+// new backend probes the vif afresh; the old frontend's keys are gone.
+func TestMachineRestore(t *testing.T) {
+	m, err := machine.New(machine.Config{})
+	require.NoError(t, err)
+	t.Cleanup(m.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	xs := m.Platform.XenStore
+	require.NoError(t, xs.Write(ctx, "device/vif/0/stale-key", []byte("1")))
+	w, err := xs.Watch(ctx, "data")
+	require.NoError(t, err)
+	<-w.Events() // the registration's own event
+	oldPort, _ := m.Guest.Domain.Param(sim.HVM_PARAM_STORE_EVTCHN)
+	oldBackend := m.Backend
+
+	for range 3 {
+		require.NoError(t, m.Restore(ctx))
+		select {
+		case <-w.Events(): // fired again on registering anew
+		case <-ctx.Done():
+			t.Fatal("the watch was not registered again")
+		}
+		require.NoError(t, xs.Write(ctx, "data/x", []byte("y")))
+		select {
+		case <-w.Events():
+		case <-ctx.Done():
+			t.Fatal("the watch does not fire after restore")
+		}
+	}
+	newPort, _ := m.Guest.Domain.Param(sim.HVM_PARAM_STORE_EVTCHN)
+	t.Logf("store port %d before, %d after", oldPort, newPort)
+	_, err = xs.Read(ctx, "device/vif/0/stale-key")
+	require.ErrorIs(t, err, xen.ENOENT, "the old frontend's keys survived")
+	require.NotSame(t, oldBackend, m.Backend)
+	assert.Eventually(t, func() bool { return m.Backend.State() == xenbus.XenbusStateInitWait }, 10*time.Second, time.Millisecond)
 }
