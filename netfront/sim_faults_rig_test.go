@@ -6,14 +6,18 @@ package netfront_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tamaxen/tamaxen/netfront"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
 	"github.com/tamaxen/tamaxen/xen/sim/machine"
 	"github.com/tamaxen/tamaxen/xen/sim/netback"
@@ -89,7 +93,7 @@ func newFaultRig(t testing.TB, o faultOpts) (*simRig, *xsTap) {
 	})
 	require.NoError(t, err)
 	t.Cleanup(m.Close)
-	r := &simRig{x: m.Xen, dom0: m.Dom0, guest: m.Guest, xs: m.Store, gxs: m.Platform.XenStore,
+	r := &simRig{m: m, x: m.Xen, dom0: m.Dom0, guest: m.Guest, xs: m.Store, gxs: m.Platform.XenStore,
 		be: m.Backend, plat: m.Platform}
 	r.usedRefs = r.refsInUse()
 	return r, tap
@@ -127,4 +131,36 @@ func (r *simRig) checkBaseline(t *testing.T, b baseline) {
 	t.Helper()
 	require.Equal(t, b.grants, r.guest.Grants.InUse(), "grant references leaked")
 	r.checkClean(t, b.goroutines)
+}
+
+// watchedDev is a two-queue device whose link changes, received frames and log lines the test
+// follows.
+type watchedDev struct {
+	*netfront.Device
+	links    chan bool
+	received atomic.Int64
+
+	mu    sync.Mutex
+	lines []string
+}
+
+// openWatched opens a watchedDev on r.
+func (r *simRig) openWatched(t *testing.T) *watchedDev {
+	w := &watchedDev{links: make(chan bool, 16)}
+	w.Device = r.open(t, netfront.Config{Queues: 2, Link: func(up bool) { w.links <- up }, Logf: w.logf,
+		Receive: func([]byte, netfront.RxMeta) { w.received.Add(1) }})
+	return w
+}
+
+func (w *watchedDev) logf(format string, args ...any) {
+	w.mu.Lock()
+	w.lines = append(w.lines, fmt.Sprintf(format, args...))
+	w.mu.Unlock()
+}
+
+// logs returns what the device logged so far.
+func (w *watchedDev) logs() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.lines)
 }

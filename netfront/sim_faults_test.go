@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -363,10 +365,8 @@ func TestSimFaultDisconnectUnderTraffic(t *testing.T) {
 	r, _ := newFaultRig(t, faultOpts{})
 	r.echo()
 	base := r.baseline(t)
-	links := make(chan bool, 16)
-	var received atomic.Int64
-	dev := r.open(t, netfront.Config{Queues: 2, Link: func(up bool) { links <- up },
-		Receive: func([]byte, netfront.RxMeta) { received.Add(1) }})
+	dev := r.openWatched(t)
+	links, received := dev.links, &dev.received
 	perConn := r.guest.Grants.InUse() - base.grants
 	ctx, cancel := context.WithCancel(hangCtx(t))
 	var wg sync.WaitGroup
@@ -694,19 +694,17 @@ func TestSimFaultDisconnectDuringReconnect(t *testing.T) {
 	}
 }
 
-// Resume after xl restore: the old backend is gone without a word (the old domain was
-// destroyed after the save), the toolstack set the vif up afresh for the new domain and a new
-// backend waits in InitWait. Device.Resume drops the old connection without a closing
-// handshake and connects to the new backend; traffic passes again, nothing leaks, and a
-// connection made before Resume is never reused.
+// Resume after xl restore (machine.Restore): Xen forgot every port and grant of the old
+// domain, the old backend vanished without a word, and a new one waits in InitWait on a vif
+// the toolstack wrote afresh. Device.Resume drops the old connection without a closing
+// handshake and without touching Xen with its old ports, which by then name another device's
+// channels, and connects to the new backend; traffic passes again and nothing leaks.
 func TestSimResumeInNewDomain(t *testing.T) {
 	r, _ := newFaultRig(t, faultOpts{})
 	r.echo()
 	base := r.baseline(t)
-	links := make(chan bool, 16)
-	var received atomic.Int64
-	dev := r.open(t, netfront.Config{Queues: 2, Link: func(up bool) { links <- up },
-		Receive: func([]byte, netfront.RxMeta) { received.Add(1) }})
+	dev := r.openWatched(t)
+	links, received := dev.links, &dev.received
 	perConn := r.guest.Grants.InUse() - base.grants
 	ctx := hangCtx(t)
 	send := func(n int) {
@@ -720,20 +718,48 @@ func TestSimResumeInNewDomain(t *testing.T) {
 	send(100)
 
 	for cycle := range 2 {
-		// The old backend vanishes; the toolstack of the new domain adds the vif again.
-		require.NoError(t, r.be.Close())
-		require.NoError(t, r.xs.AddVif(guestID, 0, "00:16:3e:5a:11:01", 0))
-		be, err := netback.New(r.dom0, r.xs, guestID, 0, netback.DefaultConfig())
-		require.NoError(t, err)
-		r.be = be
-		t.Cleanup(func() { _ = be.Close() })
+		var oldPorts []xen.Port
+		r.xs.Walk(frontPath(), func(path, value string, _ []xenstore.Perm) {
+			if strings.Contains(path, "event-channel") {
+				p, err := strconv.Atoi(value)
+				require.NoError(t, err)
+				oldPorts = append(oldPorts, xen.Port(p))
+			}
+		})
+		require.Len(t, oldPorts, 4, "two queues, split channels")
+
+		require.NoError(t, r.m.Restore(ctx))
+		r.be = r.m.Backend
 		r.echo()
+		// Another device, served by another driver domain, binds channels before the vif is
+		// resumed: they get the lowest free ports, up to the numbers the old connection's
+		// channels had.
+		const otherBackend = 3
+		others := map[xen.Port]*evtchn.Channel{}
+		for top := slices.Max(oldPorts); ; {
+			ch, err := r.guest.Events.AllocUnbound(otherBackend)
+			require.NoError(t, err)
+			others[ch.Port()] = ch
+			if ch.Port() >= top {
+				break
+			}
+		}
+		for _, p := range oldPorts {
+			require.Contains(t, others, p)
+		}
 
 		dev.Resume()
 		require.False(t, <-links, "link down on resume")
 		require.True(t, <-links, "link up with the new backend")
 		require.EqualValues(t, cycle+1, dev.Reconnects())
-		require.Equal(t, xenbus.XenbusStateConnected, be.State())
+		require.Equal(t, xenbus.XenbusStateConnected, r.be.State())
+		for p, ch := range others {
+			st, err := r.guest.Domain.PortStatus(p)
+			require.NoError(t, err)
+			require.Equal(t, sim.PortStatus{Status: sim.EVTCHNSTAT_unbound, Remote: otherBackend}, st,
+				"port %d, another device's, was touched", p)
+			require.NoError(t, ch.Close())
+		}
 		require.Equal(t, base.grants+perConn, r.guest.Grants.InUse(), "grants after resume %d", cycle)
 		send(100)
 	}
@@ -742,6 +768,7 @@ func TestSimResumeInNewDomain(t *testing.T) {
 	require.NoError(t, dev.Err())
 	require.NoError(t, dev.Close())
 	r.checkBaseline(t, base)
+	assert.Empty(t, dev.logs(), "every reconnection should succeed at once")
 }
 
 // A Resume while the device is between connections (the backend away) is harmless: the next

@@ -16,6 +16,7 @@ import (
 	"github.com/tamaxen/tamaxen/netfront"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/sim"
+	"github.com/tamaxen/tamaxen/xen/sim/machine"
 	"github.com/tamaxen/tamaxen/xen/sim/netback"
 	"github.com/tamaxen/tamaxen/xen/sim/xenstored"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
@@ -25,6 +26,7 @@ const guestID = 7
 
 // simRig is one guest with one vif served by a netback in dom0.
 type simRig struct {
+	m     *machine.Machine
 	x     *sim.Xen
 	dom0  *sim.Services
 	guest *sim.Services
