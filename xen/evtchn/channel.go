@@ -98,6 +98,10 @@ func (d *Dispatcher) Attach(port xen.Port) (*Channel, error) {
 // Port returns the local port number.
 func (c *Channel) Port() xen.Port { return c.port }
 
+// Stale reports whether the channel lost its port when the domain resumed in a new domain
+// (Dispatcher.Resume) and was not moved to a new one (Reattach): its owner must bind anew.
+func (c *Channel) Stale() bool { return c.stale.Load() }
+
 // Notify sends an event to the remote end (EVTCHNOP_send). It does not allocate.
 func (c *Channel) Notify() error {
 	if c.closed.Load() {

@@ -65,13 +65,17 @@ func TestResumeInNewDomain(t *testing.T) {
 
 	// The vif's channel is stale: no notify, and Close must not close a port it no longer owns.
 	assert.ErrorIs(t, vif.Notify(), ErrStale)
+	assert.True(t, vif.Stale())
+	assert.False(t, timer.Stale(), "a VIRQ channel is bound again, not stale")
 	closes := f.opCount[EVTCHNOP_close].Load()
 	require.NoError(t, vif.Close())
 	assert.Equal(t, closes, f.opCount[EVTCHNOP_close].Load(), "no EVTCHNOP_close for a stale port")
 
 	// The XenStore channel moves to the port the new toolstack bound.
 	assert.ErrorIs(t, store.Notify(), ErrStale)
+	assert.True(t, store.Stale())
 	require.NoError(t, d.Reattach(store, newStore))
+	assert.False(t, store.Stale(), "a reattached channel is not stale")
 	assert.Equal(t, newStore, store.Port())
 	require.NoError(t, store.Wait(ctx), "Reattach wakes the waiter once")
 	f.remoteSend(newStore)
