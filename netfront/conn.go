@@ -28,7 +28,7 @@ type conn struct {
 	features Features
 	queues   []*queue
 
-	resumed <-chan struct{} // the Device's resumed when connecting began: closed once stale
+	resumed <-chan struct{} // the Device's resumed when last looked at (supervise)
 	done    chan struct{}   // closed when the connection goes away
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // the queues' goroutines
@@ -162,6 +162,19 @@ func (c *conn) close(ctx context.Context) error {
 		err = rerr
 	}
 	return err
+}
+
+// stale reports whether the connection was made in the domain before a suspension: one of its
+// event channels lost its port (evtchn.Channel.Stale).
+func (c *conn) stale() bool {
+	for _, q := range c.queues {
+		for _, ch := range q.chans {
+			if s, ok := ch.(interface{ Stale() bool }); ok && s.Stale() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // drop stops the queues and releases everything without a word to the backend: after the

@@ -28,8 +28,7 @@ type Device struct {
 	mu sync.RWMutex // guards c, the current connection (nil while disconnected)
 	c  *conn
 
-	// resumed is closed and replaced by Resume; a connection made while an older one was
-	// current belongs to the domain before the suspension and is dropped (see supervise).
+	// resumed is closed and replaced by Resume, to wake the supervisor (see supervise).
 	resumed chan struct{}
 
 	stats      []*counters // per queue index, kept across connections
@@ -74,22 +73,40 @@ func Open(ctx context.Context, p Platform, cfg Config) (*Device, error) {
 
 // supervise waits for the backend to close, or for the domain to resume in a new domain, tears
 // the connection down, then waits for the vif to come back and connects again.
+//
+// A connection whose event channels went stale (evtchn.Dispatcher.Resume) was made in the
+// domain before a suspension: its backend, channels and grants belong to that domain, so it is
+// dropped without a word, whichever comes first, Resume or the backend's node changing (on
+// Xen the backend watch fires again when XenStore resumes, and finds the old backend gone). A
+// connection with no stale channel was made in the new domain, even if it began before the
+// suspension or Resume was called after it: it is kept.
 func (d *Device) supervise(ctx context.Context) {
 	for {
 		d.mu.RLock()
 		c := d.c
 		d.mu.RUnlock()
-		wctx, cancel := context.WithCancel(ctx)
-		go func() {
-			select {
-			case <-c.resumed:
-				cancel()
-			case <-wctx.Done():
+		var err error
+		for {
+			wctx, cancel := context.WithCancel(ctx)
+			resumed := c.resumed
+			go func() {
+				select {
+				case <-resumed:
+					cancel()
+				case <-wctx.Done():
+				}
+			}()
+			_, err = c.be.WaitFor(wctx, xenbus.Closing)
+			cancel()
+			if err == nil || !isClosed(resumed) || c.stale() {
+				break
 			}
-		}()
-		_, err := c.be.WaitFor(wctx, xenbus.Closing)
-		cancel()
-		lost := isClosed(c.resumed)
+			// Resumed, and the connection is the new domain's: keep it, and wait again.
+			d.mu.RLock()
+			c.resumed = d.resumed
+			d.mu.RUnlock()
+		}
+		lost := c.stale()
 		if err != nil && !lost {
 			return // Close, or the XenStore connection ended
 		}
@@ -137,10 +154,12 @@ func (d *Device) supervise(ctx context.Context) {
 // Resume reconnects the device after the domain was suspended and resumed in a new domain (xl
 // restore, migration), once the platform has brought event channels, the grant table and
 // XenStore back (evtchn.Dispatcher.Resume, gnttab.Table.Resume, xenstore.Client.Resume). The
-// old backend is gone: the connection is dropped without a closing handshake, its pages are
-// freed and its grants revoked in the new, empty table, and the device connects to the backend
-// the toolstack set up for the new domain, as after xl network-attach. Resume returns at once;
-// Send fails with ErrDisconnected until the link is up again (Config.Link reports it).
+// old backend is gone: a connection made before the suspension (its event channels are stale)
+// is dropped without a closing handshake, its pages are freed and its grants revoked in the
+// new, empty table, and the device connects to the backend the toolstack set up for the new
+// domain, as after xl network-attach. A connection already made in the new domain is kept.
+// Resume returns at once; Send fails with ErrDisconnected until the link is up again
+// (Config.Link reports it).
 func (d *Device) Resume() {
 	d.mu.Lock()
 	close(d.resumed)
