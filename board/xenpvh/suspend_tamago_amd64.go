@@ -77,6 +77,10 @@ func Suspend(ctx context.Context) (newDomain bool, err error) {
 			err = errors.New("no XenStore event channel")
 		}
 		if err == nil {
+			// The ring first: once the channel is back its reader may run, and it must not
+			// find the page the toolstack cleared with the old indices (Client.Resume takes
+			// them again, with nothing written in between).
+			xsRing.Resync()
 			err = Events.Reattach(xsChan, xen.Port(port))
 		}
 		if err == nil {

@@ -19,6 +19,7 @@ var (
 	xsOnce   sync.Once
 	xsClient *xenstore.Client
 	xsChan   *evtchn.Channel
+	xsRing   *xenstore.RingTransport
 	xsErr    error
 
 	gtOnce  sync.Once
@@ -55,6 +56,7 @@ func connectXenStore() (*xenstore.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	xsRing = t
 	return xenstore.New(t), nil
 }
 

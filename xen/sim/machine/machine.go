@@ -222,9 +222,9 @@ func (m *Machine) Restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("machine: guest resume: store evtchn: %w", err)
 	}
-	// The board does this with nothing else running; here the ring's reader would run as soon
-	// as the channel is back and find the page the toolstack cleared, so the ring is taken
-	// afresh first (Client.Resume does it again, with nothing written in between).
+	// As on the board, the ring is taken afresh before its channel is back: the reader may run
+	// at once and must not find the cleared page with the old indices (Client.Resume takes
+	// them again, with nothing written in between).
 	m.xsRing.Resync()
 	if err := m.Guest.Events.Reattach(m.xsChan, xen.Port(port)); err != nil {
 		return fmt.Errorf("machine: guest resume: %w", err)
