@@ -704,18 +704,10 @@ func TestSimResumeInNewDomain(t *testing.T) {
 	r.echo()
 	base := r.baseline(t)
 	dev := r.openWatched(t)
-	links, received := dev.links, &dev.received
+	links := dev.links
 	perConn := r.guest.Grants.InUse() - base.grants
 	ctx := hangCtx(t)
-	send := func(n int) {
-		t.Helper()
-		from := received.Load()
-		for i := range n {
-			require.NoError(t, dev.Send(ctx, udp4(60+i, uint16(i)), netfront.TxMeta{}))
-		}
-		require.Eventually(t, func() bool { return received.Load() >= from+int64(n) }, hangDeadline, tick)
-	}
-	send(100)
+	sendEchoes(t, dev, 100)
 
 	for cycle := range 2 {
 		var oldPorts []xen.Port
@@ -761,7 +753,7 @@ func TestSimResumeInNewDomain(t *testing.T) {
 			require.NoError(t, ch.Close())
 		}
 		require.Equal(t, base.grants+perConn, r.guest.Grants.InUse(), "grants after resume %d", cycle)
-		send(100)
+		sendEchoes(t, dev, 100)
 	}
 	s := totals(dev.Stats())
 	assert.Zero(t, s.Violations+s.RxErrors+s.TxErrors)

@@ -57,7 +57,6 @@ type Machine struct {
 	MAC net.HardwareAddr
 
 	cfg     Config
-	nb      netback.Config
 	xsChan  *evtchn.Channel // the guest's end of its XenStore channel
 	xsRing  *xenstore.RingTransport
 	closers []func()
@@ -77,11 +76,7 @@ func New(cfg Config) (m *Machine, err error) {
 	if cfg.MAC == "" {
 		cfg.MAC = "00:16:3e:00:00:02"
 	}
-	nb := netback.DefaultConfig()
-	if cfg.Netback != nil {
-		nb = *cfg.Netback
-	}
-	m = &Machine{cfg: cfg, nb: nb}
+	m = &Machine{cfg: cfg}
 	if m.MAC, err = net.ParseMAC(cfg.MAC); err != nil {
 		return nil, fmt.Errorf("machine: %w", err)
 	}
@@ -162,7 +157,11 @@ func (m *Machine) startBackend() error {
 	if m.cfg.NoBackend {
 		return nil
 	}
-	be, err := netback.New(m.Dom0, m.Store, m.cfg.GuestID, 0, m.nb)
+	nb := netback.DefaultConfig()
+	if m.cfg.Netback != nil {
+		nb = *m.cfg.Netback
+	}
+	be, err := netback.New(m.Dom0, m.Store, m.cfg.GuestID, 0, nb)
 	if err != nil {
 		return fmt.Errorf("machine: netback: %w", err)
 	}
