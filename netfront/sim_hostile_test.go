@@ -5,7 +5,6 @@ package netfront_test
 
 import (
 	"context"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,7 +34,7 @@ func TestSimHostileBackend(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := newSimRig(t, netback.DefaultConfig())
 			r.be.SetDeliver(func(netback.Frame) {})
-			before := runtime.NumGoroutine()
+			before := r.baseline(t).goroutines
 			dev := r.open(t, netfront.Config{})
 			ctx := hangCtx(t)
 			// Traffic that works, completed, then the fault.
@@ -67,7 +66,7 @@ func TestSimStalledBackend(t *testing.T) {
 	r := newSimRig(t, netback.DefaultConfig())
 	fn, rx := collector(16)
 	r.be.SetDeliver(func(netback.Frame) {})
-	before := runtime.NumGoroutine()
+	before := r.baseline(t).goroutines
 	dev := r.open(t, netfront.Config{TxBuffers: 8, Receive: fn})
 	r.be.SetFault(netback.FaultStall)
 	require.NoError(t, r.be.Inject(netback.Frame{Data: frame(100, 0)}))
@@ -102,7 +101,7 @@ func TestSimBackendDisconnect(t *testing.T) {
 	r := newSimRig(t, netback.DefaultConfig())
 	var delivered atomic.Int64
 	r.be.SetDeliver(func(netback.Frame) { delivered.Add(1) })
-	before := runtime.NumGoroutine()
+	before := r.baseline(t).goroutines
 	links := make(chan bool, 4)
 	dev := r.open(t, netfront.Config{Link: func(up bool) { links <- up }})
 	ctx := hangCtx(t)
@@ -128,7 +127,7 @@ func TestSimBackendDisconnect(t *testing.T) {
 func TestSimBackendDisconnectClose(t *testing.T) {
 	r := newSimRig(t, netback.DefaultConfig())
 	r.be.SetDeliver(func(netback.Frame) {})
-	before := runtime.NumGoroutine()
+	before := r.baseline(t).goroutines
 	dev := r.open(t, netfront.Config{})
 	ctx := hangCtx(t)
 	require.NoError(t, dev.Send(ctx, frame(60, 0), netfront.TxMeta{}))

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -82,7 +81,7 @@ func TestSimRoundTripEverySizeSG(t *testing.T) {
 		step = 61
 	}
 	r := newSimRig(t, netback.DefaultConfig())
-	before := runtime.NumGoroutine()
+	before := r.baseline(t).goroutines
 	dev := roundTrip(t, r, netfront.Config{}, sizeRange(netif.ETH_HLEN, netif.XEN_NETIF_MAX_TX_SIZE, step))
 	assert.True(t, dev.Features().SG)
 	s := sumStats(dev.Stats())
@@ -215,7 +214,7 @@ func TestSimMultiQueue(t *testing.T) {
 			bcfg.RxQueueLen = 256
 			r := newSimRig(t, bcfg)
 			fn, rx := collector(1024)
-			before := runtime.NumGoroutine()
+			before := r.baseline(t).goroutines
 			dev := r.open(t, netfront.Config{Queues: tc.queues, NoSplitEventChannels: !tc.split, Receive: fn})
 			require.Equal(t, tc.queues, dev.Features().Queues)
 			require.Equal(t, tc.queues, r.be.Queues())
@@ -305,7 +304,7 @@ func TestSimNoRxCopy(t *testing.T) {
 	f := netback.AllFeatures()
 	f.RxCopy = false
 	r := newSimRig(t, netback.Config{Features: f, MaxQueues: 4})
-	before := runtime.NumGoroutine()
+	before := r.baseline(t).goroutines
 	_, err := netfront.Open(hangCtx(t), r.plat, netfront.Config{})
 	require.ErrorIs(t, err, netfront.ErrNoRxCopy)
 	r.checkClean(t, before)
@@ -313,7 +312,7 @@ func TestSimNoRxCopy(t *testing.T) {
 
 func TestSimReconnect(t *testing.T) {
 	r := newSimRig(t, netback.DefaultConfig())
-	before := runtime.NumGoroutine()
+	before := r.baseline(t).goroutines
 	for i := range 3 {
 		dev := roundTrip(t, r, netfront.Config{Queues: 1 + i}, []int{60, 1514, 9000})
 		require.NoError(t, dev.Close())
