@@ -6,7 +6,6 @@ package hypercall
 
 import (
 	"errors"
-	"runtime"
 	"unsafe"
 
 	"github.com/tamaxen/tamaxen/xen"
@@ -22,7 +21,22 @@ var page uintptr
 
 func cpuid(leaf, subleaf uint32) (eax, ebx, ecx, edx uint32)
 func wrmsr(msr uint32, val uint64)
-func trampoline(addr, a1, a2, a3, a4, a5 uintptr) int64
+
+// The trampolines call the stub at addr. An argument buffer reaches them as a slice, not as a
+// uintptr: it may live on the caller's goroutine stack, and a stack that grows on the way
+// (call is not nosplit) is copied elsewhere; the runtime then fixes up the typed pointers into
+// it, never a uintptr, and Xen would read and write the old stack. The stubs themselves are
+// NOSPLIT with no frame, so the stack cannot move between loading the address and the
+// hypercall. Xen does not keep the address past the call, hence noescape: the buffers may stay
+// on the stack and the datapath does not allocate.
+
+func trampoline(addr, a1, a2 uintptr) int64
+
+//go:noescape
+func trampolineBuf2(addr, a1 uintptr, buf []byte, a3 uintptr) int64
+
+//go:noescape
+func trampolineBuf3(addr, a1, a2 uintptr, buf []byte) int64
 
 // Init finds Xen and installs the hypercall page. It must run once, before any other call.
 func Init() (Leaves, error) {
@@ -41,18 +55,25 @@ func Init() (Leaves, error) {
 	return l, nil
 }
 
-func call(op, a1, a2, a3, a4, a5 uintptr) (int64, error) {
+// call issues hypercall op(a1, a2). callBuf2 issues op(a1, buf, a3) and callBuf3 op(a1, a2, buf),
+// with the address of buf's first byte in buf's place.
+func call(op, a1, a2 uintptr) (int64, error) {
 	if page == 0 {
 		return 0, xen.ErrNotSupported
 	}
-	return trampoline(page+op*32, a1, a2, a3, a4, a5), nil
+	return trampoline(page+op*32, a1, a2), nil
 }
 
-func bufAddr(b []byte) uintptr {
-	if len(b) == 0 {
-		return 0
+func callBuf2(op, a1 uintptr, buf []byte, a3 uintptr) (int64, error) {
+	if page == 0 {
+		return 0, xen.ErrNotSupported
 	}
-	return uintptr(unsafe.Pointer(&b[0]))
+	return trampolineBuf2(page+op*32, a1, buf, a3), nil
 }
 
-func keepAlive(b []byte) { runtime.KeepAlive(b) }
+func callBuf3(op, a1, a2 uintptr, buf []byte) (int64, error) {
+	if page == 0 {
+		return 0, xen.ErrNotSupported
+	}
+	return trampolineBuf3(page+op*32, a1, a2, buf), nil
+}

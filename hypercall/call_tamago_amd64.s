@@ -24,17 +24,36 @@ TEXT ·wrmsr(SB),NOSPLIT,$0-16
 	WRMSR
 	RET
 
-// func trampoline(addr, a1, a2, a3, a4, a5 uintptr) int64
-//
-// The x86-64 hypercall ABI passes arguments in RDI, RSI, RDX, R10, R8 and returns in RAX.
-// Debug builds of Xen clobber the argument registers on return; ABI0 callers expect that.
-TEXT ·trampoline(SB),NOSPLIT,$0-56
+// The x86-64 hypercall ABI passes arguments in RDI, RSI, RDX, R10, R8 and returns in RAX; the
+// hypercalls issued here take at most three. Debug builds of Xen clobber the argument registers
+// on return; ABI0 callers expect that. All three stubs are NOSPLIT with no frame: the stack
+// cannot move between loading a buffer's address and the hypercall.
+
+// func trampoline(addr, a1, a2 uintptr) int64
+TEXT ·trampoline(SB),NOSPLIT,$0-32
 	MOVQ	addr+0(FP), AX
 	MOVQ	a1+8(FP), DI
 	MOVQ	a2+16(FP), SI
-	MOVQ	a3+24(FP), DX
-	MOVQ	a4+32(FP), R10
-	MOVQ	a5+40(FP), R8
+	CALL	AX
+	MOVQ	AX, ret+24(FP)
+	RET
+
+// func trampolineBuf2(addr, a1 uintptr, buf []byte, a3 uintptr) int64
+TEXT ·trampolineBuf2(SB),NOSPLIT,$0-56
+	MOVQ	addr+0(FP), AX
+	MOVQ	a1+8(FP), DI
+	MOVQ	buf_base+16(FP), SI
+	MOVQ	a3+40(FP), DX
+	CALL	AX
+	MOVQ	AX, ret+48(FP)
+	RET
+
+// func trampolineBuf3(addr, a1, a2 uintptr, buf []byte) int64
+TEXT ·trampolineBuf3(SB),NOSPLIT,$0-56
+	MOVQ	addr+0(FP), AX
+	MOVQ	a1+8(FP), DI
+	MOVQ	a2+16(FP), SI
+	MOVQ	buf_base+24(FP), DX
 	CALL	AX
 	MOVQ	AX, ret+48(FP)
 	RET

@@ -98,20 +98,20 @@ var _ xen.Hypervisor = Xen{}
 
 // EventChannelOp is HYPERVISOR_event_channel_op.
 func (Xen) EventChannelOp(cmd uint32, arg []byte) error {
-	rc, err := call(HYPERVISOR_event_channel_op, uintptr(cmd), bufAddr(arg), 0, 0, 0)
-	return result(rc, err, arg)
+	rc, err := callBuf2(HYPERVISOR_event_channel_op, uintptr(cmd), arg, 0)
+	return result(rc, err)
 }
 
 // GrantTableOp is HYPERVISOR_grant_table_op.
 func (Xen) GrantTableOp(cmd uint32, arg []byte, count uint32) error {
-	rc, err := call(HYPERVISOR_grant_table_op, uintptr(cmd), bufAddr(arg), uintptr(count), 0, 0)
-	return result(rc, err, arg)
+	rc, err := callBuf2(HYPERVISOR_grant_table_op, uintptr(cmd), arg, uintptr(count))
+	return result(rc, err)
 }
 
 // MemoryOp is HYPERVISOR_memory_op.
 func (Xen) MemoryOp(cmd uint32, arg []byte) (int64, error) {
-	rc, err := call(HYPERVISOR_memory_op, uintptr(cmd), bufAddr(arg), 0, 0, 0)
-	if err := result(rc, err, arg); err != nil {
+	rc, err := callBuf2(HYPERVISOR_memory_op, uintptr(cmd), arg, 0)
+	if err := result(rc, err); err != nil {
 		return 0, err
 	}
 	return rc, nil
@@ -119,14 +119,13 @@ func (Xen) MemoryOp(cmd uint32, arg []byte) (int64, error) {
 
 // HVMOp is HYPERVISOR_hvm_op.
 func (Xen) HVMOp(cmd uint32, arg []byte) error {
-	rc, err := call(HYPERVISOR_hvm_op, uintptr(cmd), bufAddr(arg), 0, 0, 0)
-	return result(rc, err, arg)
+	rc, err := callBuf2(HYPERVISOR_hvm_op, uintptr(cmd), arg, 0)
+	return result(rc, err)
 }
 
-// result folds the platform error and the hypercall's return value into one error. It also keeps
-// arg alive until the hypercall has returned: Xen reads and writes it through its address only.
-func result(rc int64, err error, arg []byte) error {
-	keepAlive(arg)
+// result folds the platform error and the hypercall's return value into one error. The argument
+// buffers need no keep-alive: they are arguments of the call until it returns (see callBuf2).
+func result(rc int64, err error) error {
 	if err != nil {
 		return err
 	}
@@ -135,7 +134,7 @@ func result(rc int64, err error, arg []byte) error {
 
 // Version returns Xen's major and minor version (XENVER_version).
 func Version() (major, minor int, err error) {
-	rc, err := call(HYPERVISOR_xen_version, XENVER_version, 0, 0, 0, 0)
+	rc, err := call(HYPERVISOR_xen_version, XENVER_version, 0)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -148,8 +147,8 @@ func Version() (major, minor int, err error) {
 // ExtraVersion returns the version suffix (XENVER_extraversion), e.g. ".7" or "-unstable".
 func ExtraVersion() (string, error) {
 	var buf [16]byte
-	rc, err := call(HYPERVISOR_xen_version, XENVER_extraversion, bufAddr(buf[:]), 0, 0, 0)
-	if err := result(rc, err, buf[:]); err != nil {
+	rc, err := callBuf2(HYPERVISOR_xen_version, XENVER_extraversion, buf[:], 0)
+	if err := result(rc, err); err != nil {
 		return "", err
 	}
 	return cString(buf[:]), nil
@@ -203,8 +202,8 @@ func SetEvtchnUpcallVector(vcpu uint32, vector uint8) error {
 func Shutdown(reason ShutdownReason) error {
 	var arg [4]byte
 	binary.LittleEndian.PutUint32(arg[:], uint32(reason))
-	rc, err := call(HYPERVISOR_sched_op, SCHEDOP_shutdown, bufAddr(arg[:]), 0, 0, 0)
-	return result(rc, err, arg[:])
+	rc, err := callBuf2(HYPERVISOR_sched_op, SCHEDOP_shutdown, arg[:], 0)
+	return result(rc, err)
 }
 
 // Suspend asks Xen to suspend this domain for the toolstack to save it (SCHEDOP_shutdown with
@@ -216,8 +215,8 @@ func Shutdown(reason ShutdownReason) error {
 func Suspend() (cancelled bool, err error) {
 	var arg [4]byte
 	binary.LittleEndian.PutUint32(arg[:], uint32(SHUTDOWN_suspend))
-	rc, err := call(HYPERVISOR_sched_op, SCHEDOP_shutdown, bufAddr(arg[:]), 0, 0, 0)
-	if err := result(rc, err, arg[:]); err != nil {
+	rc, err := callBuf2(HYPERVISOR_sched_op, SCHEDOP_shutdown, arg[:], 0)
+	if err := result(rc, err); err != nil {
 		return false, err
 	}
 	return rc != 0, nil
@@ -226,14 +225,14 @@ func Suspend() (cancelled bool, err error) {
 // Block deschedules this vCPU until an event is pending for it (SCHEDOP_block). Xen enables event
 // delivery atomically with the block, so an event that raced with the call is not slept through.
 func Block() error {
-	rc, err := call(HYPERVISOR_sched_op, SCHEDOP_block, 0, 0, 0, 0)
-	return result(rc, err, nil)
+	rc, err := call(HYPERVISOR_sched_op, SCHEDOP_block, 0)
+	return result(rc, err)
 }
 
 // Yield gives up the rest of this vCPU's time slice (SCHEDOP_yield).
 func Yield() error {
-	rc, err := call(HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0, 0, 0)
-	return result(rc, err, nil)
+	rc, err := call(HYPERVISOR_sched_op, SCHEDOP_yield, 0)
+	return result(rc, err)
 }
 
 // SetSingleshotTimer arms vcpu's one-shot timer at deadline, in Xen system time nanoseconds;
@@ -242,14 +241,14 @@ func SetSingleshotTimer(vcpu uint32, deadline uint64, flags uint32) error {
 	var arg [SizeofVcpuSetSingleshotTimer]byte
 	binary.LittleEndian.PutUint64(arg[0:], deadline)
 	binary.LittleEndian.PutUint32(arg[8:], flags)
-	rc, err := call(HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, uintptr(vcpu), bufAddr(arg[:]), 0, 0)
-	return result(rc, err, arg[:])
+	rc, err := callBuf3(HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, uintptr(vcpu), arg[:])
+	return result(rc, err)
 }
 
 // StopSingleshotTimer disarms vcpu's one-shot timer.
 func StopSingleshotTimer(vcpu uint32) error {
-	rc, err := call(HYPERVISOR_vcpu_op, VCPUOP_stop_singleshot_timer, uintptr(vcpu), 0, 0, 0)
-	return result(rc, err, nil)
+	rc, err := call(HYPERVISOR_vcpu_op, VCPUOP_stop_singleshot_timer, uintptr(vcpu))
+	return result(rc, err)
 }
 
 // ConsoleWrite writes b to Xen's own console (CONSOLEIO_write). A domU's writes reach it only
@@ -258,8 +257,8 @@ func ConsoleWrite(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	rc, err := call(HYPERVISOR_console_io, CONSOLEIO_write, uintptr(len(b)), bufAddr(b), 0, 0)
-	return result(rc, err, b)
+	rc, err := callBuf3(HYPERVISOR_console_io, CONSOLEIO_write, uintptr(len(b)), b)
+	return result(rc, err)
 }
 
 func cString(b []byte) string {

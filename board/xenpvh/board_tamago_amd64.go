@@ -40,6 +40,8 @@ var (
 	// replaces the RAM page behind that frame).
 	sharedInfoArea [2 * xen.PageSize]byte
 	sharedInfo     []byte
+	// sharedInfoFrame is sharedInfo's frame, mapped again on resume.
+	sharedInfoFrame xen.Frame
 
 	// wallOffset is the wall-clock time at Xen system time zero: nanotime adds it so that
 	// time.Now() (which TamaGo derives from nanotime) reads the real date.
@@ -85,14 +87,16 @@ func Init() {
 		earlyMul = 1e6 / float64(leaves.TSCKHz)
 	}
 
-	p := pageAlign(sharedInfoArea[:])
-	frame := xen.Frame(uintptr(unsafe.Pointer(&p[0])) >> 12)
+	off := pageOffset(sharedInfoArea[:])
+	p := sharedInfoArea[off : off+xen.PageSize]
+	// The address of a package-level array, which never moves (unlike a goroutine stack).
+	frame := xen.Frame(uintptr(unsafe.Pointer(&sharedInfoArea[off])) >> 12)
 	if err := hypercall.AddToPhysmap(hypercall.XENMAPSPACE_shared_info, 0, frame); err != nil {
 		fatal("xenpvh: mapping shared_info: " + err.Error())
 	}
 	sec, nsec := pvclock.Wallclock(p)
 	wallOffset = int64(sec)*1e9 + int64(nsec)
-	sharedInfo = p
+	sharedInfo, sharedInfoFrame = p, frame
 	bootTime = nanotime()
 
 	goos.Idle = idle
@@ -151,9 +155,9 @@ func fatal(msg string) {
 	haltForever()
 }
 
-func pageAlign(b []byte) []byte {
-	off := (xen.PageSize - int(uintptr(unsafe.Pointer(&b[0]))%xen.PageSize)) % xen.PageSize
-	return b[off : off+xen.PageSize]
+// pageOffset returns the offset of the first page boundary within b.
+func pageOffset(b []byte) int {
+	return (xen.PageSize - int(uintptr(unsafe.Pointer(&b[0]))%xen.PageSize)) % xen.PageSize
 }
 
 func outb(port uint16, val uint8)

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unsafe"
 
 	"github.com/tamaxen/tamaxen/hypercall"
 	"github.com/tamaxen/tamaxen/xen"
@@ -109,8 +108,7 @@ func Suspend(ctx context.Context) (newDomain bool, err error) {
 // timers require a monotonic clock.
 func resumeSharedInfo(before int64) error {
 	p := sharedInfo
-	frame := xen.Frame(uintptr(unsafe.Pointer(&p[0])) >> 12)
-	if err := hypercall.AddToPhysmap(hypercall.XENMAPSPACE_shared_info, 0, frame); err != nil {
+	if err := hypercall.AddToPhysmap(hypercall.XENMAPSPACE_shared_info, 0, sharedInfoFrame); err != nil {
 		return fmt.Errorf("xenpvh: resume: mapping shared_info: %w", err)
 	}
 	sec, nsec := pvclock.Wallclock(p)
