@@ -8,8 +8,15 @@ import (
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/evtchn"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
+	"github.com/tamaxen/tamaxen/xen/netif"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
+
+// MinTxBuffers is the fewest TX pages a queue gets, whatever Config.TxBuffers says: the pages
+// of the largest frame netif allows (XEN_NETIF_MAX_TX_SIZE, a 64 KiB TSO frame), one per slot.
+// With fewer, every such frame would fail with ErrTooBig for good while the stack, which only
+// knows the negotiated GSO size, kept producing them.
+const MinTxBuffers = (netif.XEN_NETIF_MAX_TX_SIZE + xen.PageSize - 1) / xen.PageSize
 
 // minRxBuffers keeps enough buffers posted for the largest frame a backend may send
 // (XEN_NETIF_NR_SLOTS_MIN slots) plus one extra-info slot, as Linux's NET_RX_SLOTS_MIN does.
@@ -45,7 +52,8 @@ type Config struct {
 	ID string
 	// Queues is the number of queues to use when the backend offers several (0 means 1).
 	Queues int
-	// TxBuffers is the number of TX pages per queue (0 means 64); at most the ring size.
+	// TxBuffers is the number of TX pages per queue (0 means 64); at least MinTxBuffers, so
+	// that a frame of any size the backend accepts fits, and at most the ring size.
 	TxBuffers int
 	// RxBuffers is the number of RX pages posted per queue (0 means 128); between
 	// minRxBuffers and the ring size. Each buffer is a page of the platform's Memory.

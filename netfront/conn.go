@@ -230,7 +230,7 @@ func (c *conn) newQueue(index int) (*queue, error) {
 	if ntx <= 0 {
 		ntx = 64
 	}
-	ntx = min(ntx, q.tx.ring.Size())
+	ntx = min(max(ntx, MinTxBuffers), q.tx.ring.Size())
 	for id := 0; id < ntx; id++ {
 		pg, ref, err := page(true)
 		if err != nil {

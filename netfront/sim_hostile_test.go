@@ -67,15 +67,15 @@ func TestSimStalledBackend(t *testing.T) {
 	fn, rx := collector(16)
 	r.be.SetDeliver(func(netback.Frame) {})
 	before := r.baseline(t).goroutines
-	dev := r.open(t, netfront.Config{TxBuffers: 8, Receive: fn})
+	dev := r.open(t, netfront.Config{TxBuffers: netfront.MinTxBuffers, Receive: fn})
 	r.be.SetFault(netback.FaultStall)
 	require.NoError(t, r.be.Inject(netback.Frame{Data: frame(100, 0)}))
 	ctx, cancel := context.WithCancel(hangCtx(t))
 	defer cancel()
 	var err error
 	for i := 0; err == nil && i < 1000; i++ {
-		if i == 8 {
-			cancel() // the ring of 8 buffers is full: the next Send can only end with ctx
+		if i == netfront.MinTxBuffers {
+			cancel() // every TX buffer is in flight: the next Send can only end with ctx
 		}
 		err = dev.Send(ctx, frame(60, 0), netfront.TxMeta{})
 	}

@@ -125,6 +125,7 @@ func udp4(n int, sport uint16) []byte {
 func sumStats(s []netfront.QueueStats) (t netfront.QueueStats) {
 	for _, q := range s {
 		t.TxPackets += q.TxPackets
+		t.TxDropped += q.TxDropped
 		t.RxPackets += q.RxPackets
 		t.RxDropped += q.RxDropped
 		t.RxErrors += q.RxErrors

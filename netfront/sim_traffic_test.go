@@ -365,3 +365,29 @@ func TestSimSendBuffers(t *testing.T) {
 		assert.Equal(t, want, recv(t, ch).data, "cuts %v", cuts)
 	}
 }
+
+// Config.TxBuffers below what the largest frame needs is raised: a 64 KiB TSO frame always
+// fits, however few TX pages were asked for.
+func TestSimTxBuffersFloor(t *testing.T) {
+	for _, n := range []int{1, 8, netfront.MinTxBuffers - 1, netfront.MinTxBuffers, netfront.MinTxBuffers + 1, 0} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			r := newSimRig(t, netback.DefaultConfig())
+			txd := make(chan int, 4)
+			r.be.SetDeliver(func(f netback.Frame) { txd <- len(f.Data) })
+			dev := r.open(t, netfront.Config{TxBuffers: n})
+			require.True(t, dev.Features().GSOTCPv4)
+			ctx := hangCtx(t)
+			for range 3 { // again once the first one's pages are back
+				f := frame(netif.XEN_NETIF_MAX_TX_SIZE, 1)
+				require.NoError(t, dev.Send(ctx, f, netfront.TxMeta{GSOType: netfront.GSOTCPv4, GSOSize: 1448, CsumBlank: true}))
+				select {
+				case got := <-txd:
+					assert.Equal(t, len(f), got)
+				case <-ctx.Done():
+					t.Fatal("no TX frame")
+				}
+			}
+			assert.Zero(t, sumStats(dev.Stats()).TxDropped)
+		})
+	}
+}
