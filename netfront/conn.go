@@ -325,33 +325,6 @@ func (c *conn) gsoAllowed(t uint8) bool {
 	return t == GSOTCPv4 && c.features.GSOTCPv4 || t == GSOTCPv6 && c.features.GSOTCPv6
 }
 
-// flowHash spreads flows over queues by their IPv4/IPv6 addresses and ports, so that one
-// flow stays on one queue and keeps its order. FNV-1a, inline: no allocation per frame.
-func flowHash(f []byte) uint32 {
-	h := uint32(2166136261)
-	mix := func(b []byte) {
-		for _, c := range b {
-			h = (h ^ uint32(c)) * 16777619
-		}
-	}
-	switch {
-	case len(f) >= 14+20 && f[12] == 0x08 && f[13] == 0x00:
-		ihl := int(f[14]&0x0f) * 4
-		mix(f[14+12 : 14+20])
-		if (f[14+9] == 6 || f[14+9] == 17) && len(f) >= 14+ihl+4 {
-			mix(f[14+ihl : 14+ihl+4])
-		}
-	case len(f) >= 14+40 && f[12] == 0x86 && f[13] == 0xdd:
-		mix(f[14+8 : 14+40])
-		if (f[14+6] == 6 || f[14+6] == 17) && len(f) >= 14+40+4 {
-			mix(f[14+40 : 14+44])
-		}
-	default:
-		return 0
-	}
-	return h
-}
-
 // waitRetry pauses between reconnection attempts; false if ctx ended.
 func waitRetry(ctx context.Context) bool {
 	t := time.NewTimer(time.Second)

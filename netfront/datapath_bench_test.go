@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tamaxen/tamaxen/netfront"
+	"github.com/tamaxen/tamaxen/xen/netif"
 	"github.com/tamaxen/tamaxen/xen/sim/netback"
 )
 
@@ -286,20 +287,10 @@ func benchFrame(n, q, queues int) []byte {
 	tcp[12] = 5 << 4
 	for sport := uint16(40000); ; sport++ {
 		binary.BigEndian.PutUint16(tcp[0:], sport)
-		if queues <= 1 || int(benchFlowHash(f)%uint32(queues)) == q {
+		if queues <= 1 || int(netif.FlowHash(f)%uint32(queues)) == q {
 			return f
 		}
 	}
-}
-
-// benchFlowHash is the drivers' flow hash (FNV-1a of the IPv4 addresses and the ports) for
-// the frames benchFrame builds.
-func benchFlowHash(f []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range f[14+12 : 14+24] {
-		h = (h ^ uint32(c)) * 16777619
-	}
-	return h
 }
 
 // pump runs one goroutine per flow, started before the timer so that the measured part

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tamaxen/tamaxen/xen/netif"
 	"github.com/tamaxen/tamaxen/xen/xenbus"
 )
 
@@ -273,7 +274,7 @@ func (d *Device) SendBuffers(ctx context.Context, parts [][]byte, m TxMeta) erro
 	}
 	q := c.queues[0]
 	if len(c.queues) > 1 && len(parts) > 0 {
-		q = c.queues[flowHash(parts[0])%uint32(len(c.queues))]
+		q = c.queues[netif.FlowHash(parts[0])%uint32(len(c.queues))]
 	}
 	return q.tx.send(ctx, parts, m)
 }

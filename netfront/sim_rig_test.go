@@ -114,6 +114,7 @@ func udp4(n int, sport uint16) []byte {
 	f := frame(n, 0)
 	f[12], f[13] = 0x08, 0x00
 	f[14] = 0x45
+	f[14+6], f[14+7] = 0x40, 0 // DF, not a fragment
 	f[14+9] = 17
 	copy(f[14+12:], []byte{10, 0, 0, 1, 10, 0, 0, 2})
 	binary.BigEndian.PutUint16(f[34:], sport)

@@ -6,6 +6,7 @@ package netfront_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"testing"
 
@@ -388,6 +389,97 @@ func TestSimTxBuffersFloor(t *testing.T) {
 				}
 			}
 			assert.Zero(t, sumStats(dev.Stats()).TxDropped)
+		})
+	}
+}
+
+// fragments builds the fragments of one UDP datagram (IPv4, or IPv6 with a fragment header),
+// each carrying 8*k payload bytes of a pattern that differs from fragment to fragment: only
+// the first has the UDP header.
+func fragments(v6 bool, n int, seed byte) [][]byte {
+	var out [][]byte
+	for i := range n {
+		var f []byte
+		if !v6 {
+			f = frame(14+20+64, seed+byte(i))
+			f[12], f[13] = 0x08, 0x00
+			ip := f[14:]
+			copy(ip, []byte{0x45, 0, 0, 84, 0x12, 0x34})
+			fl := uint16(i * 8)
+			if i < n-1 {
+				fl |= 0x2000
+			}
+			binary.BigEndian.PutUint16(ip[6:], fl)
+			ip[8], ip[9] = 64, 17
+			copy(ip[12:], []byte{10, 0, 0, 1, 10, 0, 0, 2})
+			copy(ip[20:], udpOrPayload(i))
+		} else {
+			f = frame(14+40+8+64, seed+byte(i))
+			f[12], f[13] = 0x86, 0xdd
+			ip := f[14:]
+			copy(ip, []byte{0x60, 0, 0, 0, 0, 72, 44, 64})
+			copy(ip[8:], []byte{0xfd, 0, 15: 1})
+			copy(ip[24:], []byte{0xfd, 0, 15: 2})
+			fh := ip[40:]
+			fh[0], fh[1] = 17, 0
+			off := uint16(i*8) << 3
+			if i < n-1 {
+				off |= 1
+			}
+			binary.BigEndian.PutUint16(fh[2:], off)
+			binary.BigEndian.PutUint32(fh[4:], 0xcafe)
+			copy(fh[8:], udpOrPayload(i))
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// udpOrPayload is what follows the IP headers of fragment i: the UDP ports in the first, and
+// where the first has them, payload that differs from fragment to fragment in the others.
+func udpOrPayload(i int) []byte {
+	if i == 0 {
+		return []byte{0x12, 0x34, 0, 7}
+	}
+	return []byte{byte(i), byte(i * 3), byte(i * 5), byte(i * 7)}
+}
+
+// The fragments of one datagram stay on one queue, both ways: their payload, which sits
+// where a first fragment has its ports, must not spread them.
+func TestSimMultiQueueFragments(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "ipv4", true: "ipv6"}[v6], func(t *testing.T) {
+			const queues, n = 4, 16
+			bcfg := netback.DefaultConfig()
+			bcfg.RxQueueLen = 256
+			r := newSimRig(t, bcfg)
+			fn, rx := collector(64)
+			r.be.SetDeliver(func(netback.Frame) {})
+			dev := r.open(t, netfront.Config{Queues: queues, Receive: fn})
+			require.Equal(t, queues, dev.Features().Queues)
+			ctx := hangCtx(t)
+			frags := fragments(v6, n, 0)
+			// RX: the backend picks the queue.
+			for _, f := range frags {
+				require.NoError(t, r.be.Inject(netback.Frame{Data: f}))
+			}
+			seen := map[int]int{}
+			for range n {
+				seen[recv(t, rx).meta.Queue]++
+			}
+			assert.Len(t, seen, 1, "rx fragments per queue: %v", seen)
+			// TX: the frontend picks it.
+			for _, f := range frags {
+				require.NoError(t, dev.Send(ctx, f, netfront.TxMeta{}))
+			}
+			used := 0
+			for _, s := range dev.Stats() {
+				if s.TxPackets > 0 {
+					used++
+					assert.Equal(t, uint64(n), s.TxPackets)
+				}
+			}
+			assert.Equal(t, 1, used, "tx fragments spread over %d queues", used)
 		})
 	}
 }

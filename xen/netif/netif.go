@@ -1,7 +1,8 @@
 // Package netif is the wire format of Xen's paravirtual network interface (io/netif.h): the
 // TX and RX ring requests and responses, their flags, and the extra-info slots that carry GSO
 // metadata. Frontend (netfront) and backend models (xen/sim/netback) both use it, so the
-// layout is written down once and checked against the header once (xen/abi).
+// layout is written down once and checked against the header once (xen/abi); so is FlowHash,
+// with which both ends of a multi-queue vif pick a frame's queue.
 //
 // Directions are named from the frontend: TX is guest to backend, RX is backend to guest.
 //

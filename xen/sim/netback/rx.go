@@ -261,7 +261,7 @@ func (b *Backend) Inject(f Frame) error {
 	if n <= 1 {
 		return b.InjectQueue(0, f)
 	}
-	return b.InjectQueue(int(flowHash(f.Data)%uint32(n)), f)
+	return b.InjectQueue(int(netif.FlowHash(f.Data)%uint32(n)), f)
 }
 
 // InjectQueue is Inject on a chosen queue.
@@ -348,36 +348,6 @@ func (b *Backend) enqueueLocked(index int, f Frame) error {
 	it.f.Data = it.buf
 	q.pending <- it // never blocks: pending has room for every item
 	return nil
-}
-
-// flowHash hashes the IPv4/IPv6 addresses and TCP/UDP ports.
-func flowHash(f []byte) uint32 {
-	var h fnv32a = 2166136261
-	switch {
-	case len(f) >= 14+20 && f[12] == 0x08 && f[13] == 0x00:
-		ihl := int(f[14]&0x0f) * 4
-		h.Write(f[14+12 : 14+20])
-		if (f[14+9] == 6 || f[14+9] == 17) && len(f) >= 14+ihl+4 {
-			h.Write(f[14+ihl : 14+ihl+4])
-		}
-	case len(f) >= 14+44 && f[12] == 0x86 && f[13] == 0xdd:
-		h.Write(f[14+8 : 14+40])
-		if f[14+6] == 6 || f[14+6] == 17 {
-			h.Write(f[14+40 : 14+44])
-		}
-	default:
-		return 0
-	}
-	return uint32(h)
-}
-
-// fnv32a is FNV-1a, inline so that hashing a frame does not allocate.
-type fnv32a uint32
-
-func (h *fnv32a) Write(b []byte) {
-	for _, c := range b {
-		*h = (*h ^ fnv32a(c)) * 16777619
-	}
 }
 
 // Link connects two vifs as a bridge would: what either guest sends, the other receives.
