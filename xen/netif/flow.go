@@ -4,8 +4,8 @@ package netif
 
 // FlowHash hashes an Ethernet frame's flow so that every frame of one flow goes to the same
 // queue and keeps its order: FNV-1a over the IPv4 or IPv6 addresses and, for TCP and UDP, the
-// ports. Frames of other EtherTypes, and frames too short for their IP header, hash to 0. It
-// does not allocate.
+// ports, finalised so that its low bits spread too. Frames of other EtherTypes, and frames too
+// short for their IP header, hash to 0. It does not allocate.
 //
 // A fragment is hashed by its addresses and protocol only, never its ports, as Linux's flow
 // dissector does without FLOW_DISSECTOR_F_PARSE_1ST_FRAG: only the first fragment carries the
@@ -35,7 +35,7 @@ func FlowHash(f []byte) uint32 {
 	default:
 		return 0
 	}
-	return uint32(h)
+	return h.sum()
 }
 
 // The IPv4 header's more-fragments flag and fragment offset, in its flags/offset word.
@@ -54,3 +54,16 @@ func (h *fnv32a) write(b []byte) {
 }
 
 func (h *fnv32a) byte(c byte) { *h = (*h ^ fnv32a(c)) * 16777619 }
+
+// sum returns the hash through MurmurHash3's finaliser (fmix32). The queue is the hash modulo
+// a small count, and FNV-1a's low k bits depend only on the low k bits of each byte hashed:
+// without the finaliser, flows whose port bytes differ only above bit 1 shared one of 4 queues.
+func (h fnv32a) sum() uint32 {
+	x := uint32(h)
+	x ^= x >> 16
+	x *= 0x85ebca6b
+	x ^= x >> 13
+	x *= 0xc2b2ae35
+	x ^= x >> 16
+	return x
+}

@@ -94,3 +94,20 @@ func TestFlowHashShort(t *testing.T) {
 	assert.NotZero(t, FlowHash(f))
 	assert.Zero(t, testing.AllocsPerRun(10, func() { FlowHash(f) }))
 }
+
+// The queue is the hash modulo the queue count: flows whose ports differ only in the higher
+// bits of each byte (here every byte a multiple of 8) must spread over every queue too.
+func TestFlowHashSpreadsOverQueues(t *testing.T) {
+	for _, queues := range []uint32{2, 4, 8} {
+		seen := make([]int, queues)
+		for a := range 16 {
+			for b := range 16 {
+				l4 := []byte{byte(8 * a), byte(8 * b), 0, 80}
+				seen[FlowHash(ipv4(6, 0, 1, 2, l4))%queues]++
+			}
+		}
+		for q, n := range seen {
+			assert.GreaterOrEqual(t, n, 256/int(queues)/2, "queue %d of %d: %v", q, queues, seen)
+		}
+	}
+}
