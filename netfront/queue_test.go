@@ -329,3 +329,119 @@ func TestReadMTU(t *testing.T) {
 		})
 	}
 }
+
+// rxSlots plays a backend answering n posted requests as one frame: each slot with size bytes
+// and more_data but the last (which carries more_data too if open), polling as it goes so
+// that the buffers come back, as a backend keeping a frame open for ever can.
+func (h *harness) rxSlots(n, size int, open bool) {
+	for i := range n {
+		req := h.rxReq()
+		copy(h.rxBuf(req.Gref), pattern(size, i))
+		r := netif.RxResponse{ID: req.ID, Status: int16(size)}
+		if open || i < n-1 {
+			r.Flags = netif.NETRXF_more_data
+		}
+		h.rxRespond(r)
+		if i%16 == 15 {
+			_, err := h.q.rx.poll()
+			require.NoError(h.t, err)
+		}
+	}
+	_, err := h.q.rx.poll()
+	require.NoError(h.t, err)
+}
+
+// A frame over the slot limit a backend may use (Linux netfront's xennet_get_responses) is
+// dropped and counted, whatever its slots hold; the ring goes on, and the next frame arrives.
+func TestRxFrameOverSlotLimit(t *testing.T) {
+	const limit = netif.XEN_NETIF_NR_SLOTS_MIN + 1
+	for _, tc := range []struct {
+		name      string
+		slots     int
+		size      int
+		delivered bool
+	}{
+		{"at the limit", limit, 100, true},
+		{"one slot over", limit + 1, 100, false},
+		{"empty slots over", limit + 1, 0, false},
+		{"a thousand empty slots", 1000, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, allFeatures, 32, 16)
+			h.rxSlots(tc.slots, tc.size, false)
+			h.deliverFrame(pattern(60, 1), 0, nil)
+			_, err := h.q.rx.poll()
+			require.NoError(t, err)
+			require.NoError(t, h.d.Err())
+			s := h.q.stats.snapshot()
+			assert.Zero(t, s.Violations)
+			assert.Equal(t, uint64(32), s.RxPosted, "every buffer back in the ring")
+			require.NotEmpty(t, h.frames)
+			assert.Equal(t, pattern(60, 1), h.frames[len(h.frames)-1], "the ring goes on")
+			if tc.delivered {
+				assert.Equal(t, 2, len(h.frames))
+				assert.Zero(t, s.RxErrors+s.RxOverSlots)
+			} else {
+				assert.Equal(t, 1, len(h.frames))
+				assert.Equal(t, uint64(1), s.RxErrors)
+				assert.Equal(t, uint64(1), s.RxOverSlots)
+			}
+		})
+	}
+	// A frame the backend never ends is dropped, and counted, once it passes the limit.
+	h := newHarness(t, allFeatures, 32, 16)
+	h.rxSlots(5000, 0, true)
+	assert.Equal(t, uint64(1), h.q.stats.snapshot().RxErrors)
+	assert.Equal(t, uint64(1), h.q.stats.snapshot().RxOverSlots)
+	assert.Empty(t, h.frames)
+	assert.NoError(t, h.d.Err())
+}
+
+// A chain of extra-info slots longer than one per type drops the frame; one that never ends
+// keeps it dropped, counted once, with the ring going on.
+func TestRxExtraChainOverLimit(t *testing.T) {
+	gso := netif.ExtraInfo{Type: netif.XEN_NETIF_EXTRA_TYPE_GSO, GSOType: GSOTCPv4, GSOSize: 1448}
+	for _, tc := range []struct {
+		name      string
+		extras    int
+		delivered bool
+	}{
+		{"one per type", netif.XEN_NETIF_EXTRA_TYPE_MAX - 1, true},
+		{"one more", netif.XEN_NETIF_EXTRA_TYPE_MAX, false},
+		{"a thousand", 1000, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, allFeatures, 32, 16)
+			req := h.rxReq()
+			copy(h.rxBuf(req.Gref), pattern(60, 2))
+			h.rxRespond(netif.RxResponse{ID: req.ID, Status: 60, Flags: netif.NETRXF_extra_info})
+			for i := range tc.extras {
+				e := gso
+				if i < tc.extras-1 {
+					e.Flags = netif.XEN_NETIF_EXTRA_FLAG_MORE
+				}
+				h.rxExtra(e)
+				if i%16 == 15 {
+					_, err := h.q.rx.poll()
+					require.NoError(t, err)
+				}
+			}
+			h.deliverFrame(pattern(70, 1), 0, nil)
+			_, err := h.q.rx.poll()
+			require.NoError(t, err)
+			require.NoError(t, h.d.Err())
+			s := h.q.stats.snapshot()
+			assert.Equal(t, uint64(32), s.RxPosted)
+			require.NotEmpty(t, h.frames)
+			assert.Equal(t, pattern(70, 1), h.frames[len(h.frames)-1], "the ring goes on")
+			if tc.delivered {
+				assert.Equal(t, 2, len(h.frames))
+				assert.Zero(t, s.RxErrors)
+			} else {
+				assert.Equal(t, 1, len(h.frames))
+				assert.Equal(t, uint64(1), s.RxErrors)
+				assert.Equal(t, uint64(1), s.RxOverSlots)
+			}
+		})
+	}
+}

@@ -14,6 +14,17 @@ import (
 // the world again (NAPI's budget).
 const rxBudget = 64
 
+// maxRxSlots is the most data slots a frame may take, as Linux netfront's xennet_get_responses
+// allows: XEN_NETIF_NR_SLOTS_MIN (MAX_SKB_FRAGS + 1), plus one for a first slot the size of a
+// copy-break header (Linux allows that one only when the first slot is small; allowed always
+// here, the frame's length is capped anyway). maxRxExtras is one extra-info slot per type. A
+// frame over either is dropped and counted, its slots consumed to the end: a backend must not
+// keep a frame open for ever with empty more_data slots or a chain of extras.
+const (
+	maxRxSlots  = netif.XEN_NETIF_NR_SLOTS_MIN + 1
+	maxRxExtras = netif.XEN_NETIF_EXTRA_TYPE_MAX - 1
+)
+
 // maxRxFrame bounds a gathered frame: 65535 bytes of packet plus a page of slack for the
 // last slot's offset.
 const maxRxFrame = netif.XEN_NETIF_MAX_TX_SIZE + 1
@@ -41,6 +52,8 @@ type rxQueue struct {
 	inFrame bool // a slot with more_data was seen
 	dropped bool // the frame had an error slot: consume it, deliver nothing
 	extras  int  // extra-info slots still expected after the current one
+	slots   int  // data slots of the frame so far
+	nextras int  // extra-info slots of the frame so far
 }
 
 // post publishes a request for every free buffer the ring has room for.
@@ -130,12 +143,16 @@ func (r *rxQueue) slot(b []byte, pos uint32) (done bool, err error) {
 		if e.Type == netif.XEN_NETIF_EXTRA_TYPE_NONE || e.Type >= netif.XEN_NETIF_EXTRA_TYPE_MAX {
 			return false, r.q.dev.violation(r.q, "rx extra type %d", e.Type)
 		}
+		if r.nextras++; r.nextras > maxRxExtras {
+			r.overSlots()
+		}
 		if e.Type == netif.XEN_NETIF_EXTRA_TYPE_GSO {
 			if e.GSOType != GSOTCPv4 && e.GSOType != GSOTCPv6 || e.GSOSize == 0 {
 				// Linux drops such a frame and counts it; it is bad data, not a broken ring.
-				r.dropped = true
-				r.q.stats.rxErrors.Add(1)
-				r.q.stats.rxBadGSO.Add(1)
+				if !r.dropped {
+					r.q.stats.rxBadGSO.Add(1)
+				}
+				r.drop()
 			}
 			r.meta.GSOType, r.meta.GSOSize = e.GSOType, e.GSOSize
 		}
@@ -149,10 +166,12 @@ func (r *rxQueue) slot(b []byte, pos uint32) (done bool, err error) {
 	}
 	first := !r.inFrame
 	more := rsp.Flags&netif.NETRXF_more_data != 0
+	if r.slots++; r.slots > maxRxSlots {
+		r.overSlots()
+	}
 	if rsp.Status < 0 {
 		// The backend could not fill this buffer: drop the whole frame.
-		r.dropped = true
-		r.q.stats.rxErrors.Add(1)
+		r.drop()
 	} else if int(rsp.Offset)+int(rsp.Status) > xen.PageSize {
 		return false, r.q.dev.violation(r.q, "rx offset %d + size %d beyond the page", rsp.Offset, rsp.Status)
 	} else if !r.dropped {
@@ -173,6 +192,23 @@ func (r *rxQueue) slot(b []byte, pos uint32) (done bool, err error) {
 	}
 	r.inFrame = more
 	return !more && r.extras == 0, nil
+}
+
+// drop drops the frame being gathered, counting it once among the errors however many of its
+// slots are bad (Linux counts rx_errors once per frame too).
+func (r *rxQueue) drop() {
+	if !r.dropped {
+		r.dropped = true
+		r.q.stats.rxErrors.Add(1)
+	}
+}
+
+// overSlots drops a frame that took more slots than a backend may use, and counts why.
+func (r *rxQueue) overSlots() {
+	if !r.dropped {
+		r.q.stats.rxOverSlots.Add(1)
+	}
+	r.drop()
 }
 
 func (r *rxQueue) deliver() {
@@ -198,7 +234,7 @@ func (r *rxQueue) deliver() {
 func (r *rxQueue) reset() {
 	r.frame = r.frame[:0]
 	r.meta = RxMeta{}
-	r.inFrame, r.dropped, r.extras = false, false, 0
+	r.inFrame, r.dropped, r.extras, r.slots, r.nextras = false, false, 0, 0, 0
 }
 
 // run is the queue's RX goroutine: it waits for events and polls. With a shared event channel

@@ -139,3 +139,36 @@ func TestSimBackendDisconnectClose(t *testing.T) {
 	dev = roundTrip(t, r, netfront.Config{}, []int{60, 1514})
 	require.NoError(t, dev.Close())
 }
+
+// A backend that sends frames of more slots than any backend may use (here empty more_data
+// slots after the first): each such frame is dropped and counted, the device is not broken,
+// and frames pass again once the backend behaves.
+func TestSimHostileBackendRxManySlots(t *testing.T) {
+	r := newSimRig(t, netback.DefaultConfig())
+	fn, rx := collector(16)
+	r.be.SetDeliver(func(netback.Frame) {})
+	before := r.baseline(t).goroutines
+	dev := r.open(t, netfront.Config{Receive: fn})
+	overSlots := func() (n uint64) {
+		for _, s := range dev.Stats() {
+			n += s.RxOverSlots
+		}
+		return n
+	}
+	r.be.SetFault(netback.FaultRxManySlots)
+	const frames = 5
+	for i := range frames {
+		require.NoError(t, r.be.Inject(netback.Frame{Data: frame(1500, byte(i))}))
+	}
+	require.Eventually(t, func() bool { return overSlots() == frames }, hangDeadline, tick)
+	require.NoError(t, dev.Err())
+	s := sumStats(dev.Stats())
+	assert.Equal(t, uint64(frames), s.RxErrors)
+	assert.Zero(t, s.RxPackets+s.Violations)
+	r.be.SetFault(netback.FaultNone)
+	f := frame(1500, 9)
+	require.NoError(t, r.be.Inject(netback.Frame{Data: f}))
+	assert.Equal(t, f, recv(t, rx).data, "the ring goes on")
+	require.NoError(t, dev.Close())
+	r.checkClean(t, before)
+}

@@ -22,15 +22,17 @@ type QueueStats struct {
 	// Causes within the counters above. TxTimeouts are the TxDropped frames whose Send ended
 	// (its context) while the ring was full; the rest of TxDropped were too large for the
 	// slots a backend accepts. RxBadGSO are the RxErrors frames dropped for a GSO extra of an
-	// unknown type or a zero size; the rest were error responses (NETIF_RSP_ERROR).
-	TxTimeouts, RxBadGSO uint64
+	// unknown type or a zero size, RxOverSlots those that took more slots than a backend may
+	// use (more than XEN_NETIF_NR_SLOTS_MIN+1 data slots, or an extra-info slot per type); the rest had an error response
+	// (NETIF_RSP_ERROR). A frame is counted once, for the first cause found.
+	TxTimeouts, RxBadGSO, RxOverSlots uint64
 }
 
 type counters struct {
 	txPackets, txBytes, txErrors, txDropped, txGSO atomic.Uint64
 	rxPackets, rxBytes, rxErrors, rxDropped, rxGSO atomic.Uint64
 	rxCsumBlank, violations, txPolled              atomic.Uint64
-	txTimeouts, rxBadGSO                           atomic.Uint64
+	txTimeouts, rxBadGSO, rxOverSlots              atomic.Uint64
 	txInFlight, rxPosted                           atomic.Int64
 }
 
@@ -41,7 +43,7 @@ func (c *counters) snapshot() QueueStats {
 		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(), RxErrors: c.rxErrors.Load(),
 		RxDropped: c.rxDropped.Load(), RxGSO: c.rxGSO.Load(), RxCsumBlank: c.rxCsumBlank.Load(),
 		Violations: c.violations.Load(), TxPolled: c.txPolled.Load(),
-		TxTimeouts: c.txTimeouts.Load(), RxBadGSO: c.rxBadGSO.Load(),
+		TxTimeouts: c.txTimeouts.Load(), RxBadGSO: c.rxBadGSO.Load(), RxOverSlots: c.rxOverSlots.Load(),
 		TxInFlight: uint64(max(c.txInFlight.Load(), 0)), RxPosted: uint64(max(c.rxPosted.Load(), 0)),
 	}
 }

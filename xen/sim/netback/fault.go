@@ -2,6 +2,8 @@
 
 package netback
 
+import "github.com/tamaxen/tamaxen/xen/netif"
+
 // Fault is a way for the backend to misbehave. Faults apply to every packet from the moment
 // they are set (Backend.SetFault) until they are cleared with FaultNone.
 type Fault int
@@ -25,10 +27,18 @@ const (
 	FaultRspProdOverflow
 	// FaultStall stops answering: TX requests and RX frames wait until the fault is cleared.
 	FaultStall
+	// FaultRxManySlots follows each RX frame's first data slot with RxPadSlots empty
+	// more_data slots: a frame of more slots than any backend may use.
+	FaultRxManySlots
 )
 
+// RxPadSlots is how many empty slots FaultRxManySlots adds to a frame: twice the most a
+// frontend accepts (XEN_NETIF_NR_SLOTS_MIN), fewer than the buffers a frontend posts by
+// default, so that the backend finds them all posted.
+const RxPadSlots = 2 * netif.XEN_NETIF_NR_SLOTS_MIN
+
 var faultNames = [...]string{"none", "tx-bad-id", "tx-duplicate", "rx-bad-id", "rx-over-page",
-	"rx-bad-extra", "rsp-prod-overflow", "stall"}
+	"rx-bad-extra", "rsp-prod-overflow", "stall", "rx-many-slots"}
 
 func (f Fault) String() string {
 	if f >= 0 && int(f) < len(faultNames) {

@@ -63,13 +63,21 @@ func (r *rxQueue) release() {
 }
 
 // slotsNeeded is the count of xenvif_rx_ring_slots_available: a slot per page of data, plus
-// one for the GSO extra.
-func slotsNeeded(it *rxItem, extra bool) uint32 {
+// one for the GSO extra (and the empty slots of FaultRxManySlots).
+func slotsNeeded(it *rxItem, extra bool, pad int) uint32 {
 	n := (len(it.buf) + xen.PageSize - 1) / xen.PageSize
 	if extra {
 		n++
 	}
-	return uint32(n)
+	return uint32(n + pad)
+}
+
+// padSlots is how many empty slots fault f adds to a frame.
+func padSlots(f Fault) int {
+	if f == FaultRxManySlots {
+		return RxPadSlots
+	}
+	return 0
 }
 
 // slotsAvailable is xenvif_rx_ring_slots_available: enough requests posted, or else
@@ -120,7 +128,7 @@ func (q *queue) rxLoop(ctx context.Context) {
 		}
 		f := q.b.currentFault()
 		extra := it.f.GSOType != 0 || f == FaultRxBadExtra
-		ok, err := r.slotsAvailable(slotsNeeded(it, extra))
+		ok, err := r.slotsAvailable(slotsNeeded(it, extra, padSlots(f)))
 		if err != nil {
 			q.b.setFatal(err) // the frontend overran its ring: stop, as the ring is unusable
 			return
@@ -152,8 +160,9 @@ func (r *rxQueue) skb(it *rxItem, f Fault) {
 	}
 	r.ops, r.rsps = r.ops[:0], r.rsps[:0]
 	extra := it.f.GSOType != 0 || f == FaultRxBadExtra
+	pad := padSlots(f)
 	off, slot := 0, 0
-	for off < len(data) || extra {
+	for off < len(data) || extra || pad > 0 {
 		ok, err := r.back.ConsumeRequest(r.req[:])
 		if err != nil || !ok {
 			return // slotsAvailable checked; only a broken ring gets here
@@ -176,6 +185,17 @@ func (r *rxQueue) skb(it *rxItem, f Fault) {
 			slot++
 			continue
 		}
+		if slot > 0 && pad > 0 {
+			// FaultRxManySlots: an empty slot, which ends the frame only if nothing follows.
+			pad--
+			resp := netif.RxResponse{ID: req.ID}
+			if pad > 0 || off < len(data) {
+				resp.Flags = netif.NETRXF_more_data
+			}
+			resp.Encode(rsp)
+			slot++
+			continue
+		}
 		// xenvif_rx_data_slot.
 		n := min(len(data)-off, xen.PageSize)
 		var flags uint16
@@ -190,7 +210,7 @@ func (r *rxQueue) skb(it *rxItem, f Fault) {
 				flags |= netif.NETRXF_extra_info
 			}
 		}
-		if off+n < len(data) {
+		if off+n < len(data) || pad > 0 {
 			flags |= netif.NETRXF_more_data
 		}
 		resp := netif.RxResponse{ID: req.ID, Flags: flags, Status: int16(n)}
