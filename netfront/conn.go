@@ -158,9 +158,7 @@ func (c *conn) close(ctx context.Context) error {
 	err := c.dev.Close(cctx, c.be)
 	cancel()
 	c.be.Close()
-	if rerr := c.release(); err == nil {
-		err = rerr
-	}
+	c.release()
 	return err
 }
 
@@ -180,14 +178,14 @@ func (c *conn) stale() bool {
 // drop stops the queues and releases everything without a word to the backend: after the
 // domain resumed in a new domain, that backend and the event channels are gone (evtchn makes
 // the channels stale, so closing them leaves Xen alone) and the grant table is a new one.
-func (c *conn) drop() error {
+func (c *conn) drop() {
 	close(c.done)
 	if c.cancel != nil {
 		c.cancel()
 	}
 	c.wg.Wait()
 	c.be.Close()
-	return c.release()
+	c.release()
 }
 
 // newQueue allocates a queue's rings, buffers, grants and event channels.
@@ -278,9 +276,14 @@ func (c *conn) newQueue(index int) (*queue, error) {
 	return q, nil
 }
 
-// release ends every grant, closes every channel and frees every page of every queue.
-func (c *conn) release() error {
+// release ends every grant, closes every channel and frees every page of every queue. A page
+// the backend still maps (a backend that has not unmapped yet, or never will) is not freed
+// now: its grant is ended and its ref and page given back once the backend lets go
+// (gnttab.Table.EndAccessDeferred, retried on a timer as Linux's gnttab_end_foreign_access
+// does). Until then the page is neither reused nor freed, since the backend may still write it.
+func (c *conn) release() {
 	var inUse int
+	grants, mem := c.d.p.Grants, c.d.p.Memory
 	for _, q := range c.queues {
 		// A sender that took this connection before it went away may still be filling a TX
 		// page: wait for it, under the TX lock, before the pages go. Senders that take the
@@ -290,16 +293,20 @@ func (c *conn) release() error {
 		for _, ch := range q.chans {
 			_ = ch.Close()
 		}
-		for i, ref := range q.grants {
-			if err := c.d.p.Grants.Revoke(ref); err != nil {
-				// The backend still maps it: the page must never be reused.
-				inUse++
-				q.pages[i] = xen.Page{}
+		// grants[i] grants pages[i]; a page whose grant failed has no ref.
+		for i, pg := range q.pages {
+			if i >= len(q.grants) {
+				mem.FreePage(pg)
+				continue
 			}
-		}
-		for _, pg := range q.pages {
-			if pg.Data != nil {
-				c.d.p.Memory.FreePage(pg)
+			if err := grants.Revoke(q.grants[i]); err == nil {
+				mem.FreePage(pg)
+				continue
+			}
+			inUse++
+			if err := grants.EndAccessDeferred(q.grants[i], func() { mem.FreePage(pg) }); err != nil {
+				// Not a ref of ours (cannot happen): keep the page out of use for good.
+				c.d.logf("netfront: deferring the end of grant %d: %v", q.grants[i], err)
 			}
 		}
 		q.grants, q.pages, q.chans = nil, nil, nil
@@ -307,9 +314,8 @@ func (c *conn) release() error {
 		q.stats.rxPosted.Store(0)
 	}
 	if inUse > 0 {
-		return fmt.Errorf("netfront: %d pages still mapped by the backend were not reused", inUse)
+		c.d.logf("netfront: %d pages still mapped by the backend: freed once it unmaps them", inUse)
 	}
-	return nil
 }
 
 // run is the TX completion goroutine of a queue with its own TX event channel.

@@ -118,9 +118,7 @@ func (d *Device) supervise(ctx context.Context) {
 		if lost {
 			// The backend, the rings' grants and the event channels belonged to the domain
 			// before the suspension: nothing to say to anyone, only our side to release.
-			if err := c.drop(); err != nil {
-				d.logf("netfront: dropping %s after resume: %v", c.dev.Path, err)
-			}
+			c.drop()
 		} else if err := c.close(ctx); err != nil && ctx.Err() == nil {
 			d.logf("netfront: closing %s: %v", c.dev.Path, err)
 		}
@@ -312,7 +310,8 @@ func (d *Device) downErr() error {
 func (d *Device) Err() error { return d.err() }
 
 // Close disconnects from the backend, stops the device's goroutines, ends access to every page
-// granted and frees them. Pages the backend still holds are not reused.
+// granted and frees them. A page the backend still maps is freed, and its grant reference with
+// it, once the backend unmaps it (gnttab.Table.EndAccessDeferred); never before.
 func (d *Device) Close() error {
 	var err error
 	d.once.Do(func() {

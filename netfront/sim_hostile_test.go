@@ -5,6 +5,8 @@ package netfront_test
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/tamaxen/tamaxen/netfront"
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/sim"
 	"github.com/tamaxen/tamaxen/xen/sim/netback"
 )
 
@@ -171,4 +174,50 @@ func TestSimHostileBackendRxManySlots(t *testing.T) {
 	assert.Equal(t, f, recv(t, rx).data, "the ring goes on")
 	require.NoError(t, dev.Close())
 	r.checkClean(t, before)
+}
+
+// A backend that still maps some of the device's pages when it is closed (it unmaps late, or
+// a driver domain hangs on to them): those pages are neither freed nor reused while mapped,
+// and their grant references and pages come back once the backend lets go.
+func TestSimTeardownGrantStillMapped(t *testing.T) {
+	r := newSimRig(t, netback.DefaultConfig())
+	r.be.SetDeliver(func(netback.Frame) {})
+	base := r.baseline(t)
+	mem := r.guest.Domain.Memory().(interface{ Free() int })
+	freePages := mem.Free()
+	logs := make(chan string, 16)
+	dev := r.open(t, netfront.Config{Logf: func(format string, args ...any) {
+		select {
+		case logs <- fmt.Sprintf(format, args...):
+		default:
+		}
+	}})
+	require.NoError(t, dev.Send(hangCtx(t), frame(60, 0), netfront.TxMeta{}))
+	var maps []*sim.Mapping
+	for _, key := range []string{"tx-ring-ref", "rx-ring-ref"} {
+		v, err := r.gxs.Read(hangCtx(t), frontPath()+"/"+key)
+		require.NoError(t, err)
+		ref, err := strconv.ParseUint(string(v), 10, 32)
+		require.NoError(t, err)
+		m, err := r.dom0.Domain.MapGrant(guestID, xen.GrantRef(ref), true)
+		require.NoError(t, err)
+		maps = append(maps, m)
+	}
+	assert.NoError(t, dev.Close(), "a late unmap is not the caller's failure")
+	// Still mapped: out of use, waiting.
+	assert.Equal(t, len(maps), r.guest.Grants.Deferred())
+	assert.Equal(t, len(maps), r.guest.Grants.RetryDeferred())
+	assert.Equal(t, base.grants+len(maps), r.guest.Grants.InUse())
+	assert.Equal(t, freePages-len(maps), mem.Free())
+	for _, m := range maps {
+		m.Data[0] = 0xff // the backend may still write: the page is still ours to lose
+	}
+	// Unmapped late: everything comes back.
+	for _, m := range maps {
+		m.Unmap()
+	}
+	assert.Zero(t, r.guest.Grants.RetryDeferred())
+	assert.Equal(t, freePages, mem.Free(), "pages back")
+	r.checkBaseline(t, base)
+	assert.NotEmpty(t, logs, "the late unmap was logged")
 }
