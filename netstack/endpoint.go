@@ -59,8 +59,11 @@ type EndpointStats struct {
 	// skipped verifying it. RxGSO: received frames carrying several segments.
 	RxValidated, RxGSO uint64
 	// RxDropped: frames not delivered (no stack attached, runt, another host's MAC).
-	// RxBadChecksum: frames dropped for a wrong IPv4 header or transport checksum.
-	RxDropped, RxBadChecksum uint64
+	// RxBadChecksum: frames dropped here for a wrong IPv4 header or transport checksum.
+	// RxUnchecked: frames whose transport checksum could not be judged per frame (fragments,
+	// IPv6 extension headers), left for the stack to verify after reassembly; its own
+	// counters (TCP and UDP checksum errors) count those that fail.
+	RxDropped, RxBadChecksum, RxUnchecked uint64
 	// Causes within the counters above: TxUnsupported are the TxErrors packets the endpoint
 	// could not prepare for the device (a checksum or segmentation it cannot express), the
 	// rest the device refused; RxOtherHost are the RxDropped frames for another host's
@@ -96,6 +99,9 @@ type Endpoint struct {
 	txCsumOffload, txCsumSoftware, txGSO, txGSOBytes, txErrors atomic.Uint64
 	rxValidated, rxGSO, rxDropped, rxBadCsum                   atomic.Uint64
 	txUnsupported, rxOtherHost                                 atomic.Uint64
+	rxUnchecked                                                atomic.Uint64
+
+	checked checkedSet // packets going up whose checksums need no more checking
 }
 
 var (
@@ -133,7 +139,7 @@ func (e *Endpoint) Stats() EndpointStats {
 		TxCsumOffload: e.txCsumOffload.Load(), TxCsumSoftware: e.txCsumSoftware.Load(),
 		TxGSO: e.txGSO.Load(), TxGSOBytes: e.txGSOBytes.Load(), TxErrors: e.txErrors.Load(),
 		RxValidated: e.rxValidated.Load(), RxGSO: e.rxGSO.Load(), RxDropped: e.rxDropped.Load(),
-		RxBadChecksum: e.rxBadCsum.Load(), TxUnsupported: e.txUnsupported.Load(), RxOtherHost: e.rxOtherHost.Load(),
+		RxBadChecksum: e.rxBadCsum.Load(), RxUnchecked: e.rxUnchecked.Load(), TxUnsupported: e.txUnsupported.Load(), RxOtherHost: e.rxOtherHost.Load(),
 	}
 }
 
@@ -153,11 +159,11 @@ func (e *Endpoint) LinkAddress() tcpip.LinkAddress { return e.mac }
 // so this only changes the source address the stack writes.
 func (e *Endpoint) SetLinkAddress(addr tcpip.LinkAddress) { e.mac = addr }
 
-// Capabilities implements stack.LinkEndpoint. RX checksum offload is claimed for the whole
-// link because gVisor takes it per NIC; Deliver verifies the checksums the backend did not
-// vouch for (see csum.Verify), so the stack never trusts an unchecked frame.
+// Capabilities implements stack.LinkEndpoint. RX checksum offload is not claimed: gVisor
+// would take it for every packet of the NIC. Deliver marks the packets it or the backend
+// verified instead, and the stack verifies the rest (see checked.go).
 func (e *Endpoint) Capabilities() stack.LinkEndpointCapabilities {
-	c := stack.CapabilityResolutionRequired | stack.CapabilityRXChecksumOffload
+	c := stack.CapabilityResolutionRequired
 	if e.off.csum4 {
 		c |= stack.CapabilityTXChecksumOffload
 	}
@@ -440,15 +446,29 @@ func (e *Endpoint) Deliver(frame []byte, m netfront.RxMeta) {
 	// NETRXF_data_validated: checked by the backend (or its NIC). NETRXF_csum_blank: a local
 	// sender left it for offload, so there is nothing on the wire to check.
 	validated := m.DataValidated || m.CsumBlank
-	if !csum.Verify(frame, validated) {
+	verdict := csum.Verify(frame, validated)
+	switch {
+	case verdict == csum.Bad:
 		e.rxBadCsum.Add(1)
 		return
-	}
-	if validated {
+	case verdict == csum.Unchecked:
+		e.rxUnchecked.Add(1)
+	case validated:
 		e.rxValidated.Add(1)
 	}
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
 	defer pkt.DecRef()
+	if verdict == csum.Good {
+		slot := e.checked.add(pkt)
+		defer e.checked.remove(slot) // before DecRef: see checkedSet
+		if slot < 0 && m.CsumBlank {
+			// No slot: the stack verifies this one, so the partial checksum must be completed
+			// first, in the packet's own copy of the frame (a rare, slower path).
+			if v, ok := pkt.Data().PullUp(len(frame)); ok {
+				csum.Complete(v)
+			}
+		}
+	}
 	if !e.ParseHeader(pkt) {
 		e.rxDropped.Add(1)
 		return

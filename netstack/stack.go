@@ -28,9 +28,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
-	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
-	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 
 	"github.com/tamaxen/tamaxen/netfront"
 	"github.com/tamaxen/tamaxen/netfront/pcap"
@@ -134,7 +132,7 @@ func (s *Stack) start(ctx context.Context) error {
 				NDPConfigs:       ipv6.NDPConfigurations{HandleRAs: ipv6.HandlingRAsEnabledWhenForwardingDisabled, DiscoverDefaultRouters: true, DiscoverOnLinkPrefixes: true, AutoGenGlobalAddresses: true},
 			}),
 		},
-		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
+		TransportProtocols: s.ep.TransportProtocols(),
 		HandleLocal:        true,
 	})
 	sack := tcpip.TCPSACKEnabled(true)

@@ -1,6 +1,6 @@
-// Package csum checks and completes the checksums of Ethernet frames carrying IP, for link
-// endpoints whose stack trusts every received checksum (gVisor takes RX checksum offload per
-// NIC, not per packet).
+// Package csum checks and completes the checksums of Ethernet frames carrying IP: the
+// Internet checksum itself, a per-frame verdict for link endpoints that tell their stack which
+// frames need no further checking, and the completion of partial (offloaded) checksums.
 package csum
 
 import (
@@ -49,60 +49,98 @@ const (
 	protoICMPv6 = 58
 )
 
-// Verify reports whether a received Ethernet frame may go up a stack that skips checksum
-// verification. It does the checks the backend did not: the IPv4 header checksum
-// always (netback's flags speak only of the transport checksum), and the TCP, UDP and ICMP
-// checksums unless validated is set (NETRXF_data_validated or csum_blank). Frames it cannot
-// judge (not IP, IPv6 extension headers, IPv4 fragments, whose checksum covers the
-// reassembled datagram) pass: the stack's own parsing still rejects malformed packets.
-func Verify(frame []byte, validated bool) bool {
+// Verdict is what Verify concluded about a received frame's checksums.
+type Verdict uint8
+
+const (
+	// Unchecked: Verify could not judge the transport checksum (an IPv4 fragment, whose
+	// checksum covers the reassembled datagram; an IPv6 extension header chain; a frame too
+	// malformed to find it; not IP at all). The stack must verify it itself, after reassembly.
+	Unchecked Verdict = iota
+	// Good: every checksum the frame carries is right, or the backend vouched for the
+	// transport checksum and the IPv4 header checksum (which it never vouches for) is right.
+	Good
+	// Bad: a checksum is wrong; the frame must be dropped.
+	Bad
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Good:
+		return "good"
+	case Bad:
+		return "bad"
+	}
+	return "unchecked"
+}
+
+// Verify checks a received Ethernet frame's checksums for a stack that skips verifying the
+// frames it is told are good. It checks the IPv4 header checksum always (netback's flags speak
+// only of the transport checksum), and the TCP, UDP, ICMP and ICMPv6 checksums unless
+// validated is set (NETRXF_data_validated, or csum_blank: a local sender left it for offload).
+// A frame it cannot judge is Unchecked, never Good: fragments and IPv6 extension headers are
+// exactly where a per-frame promise breaks.
+func Verify(frame []byte, validated bool) Verdict {
 	if len(frame) < 14 {
-		return false
+		return Bad
 	}
 	ip := frame[14:]
 	switch binary.BigEndian.Uint16(frame[12:]) {
 	case 0x0800:
 		if len(ip) < 20 || ip[0]>>4 != 4 {
-			return true // the stack drops it as malformed
+			return Unchecked // the stack drops it as malformed
 		}
 		ihl := int(ip[0]&0x0f) * 4
 		total := int(binary.BigEndian.Uint16(ip[2:]))
 		if ihl < 20 || total < ihl || total > len(ip) {
-			return true
+			return Unchecked
 		}
 		if Sum(ip[:ihl], 0) != 0xffff {
-			return false
+			return Bad
 		}
-		if validated || binary.BigEndian.Uint16(ip[6:])&0x3fff != 0 {
-			return true // vouched for, or a fragment
+		if binary.BigEndian.Uint16(ip[6:])&0x3fff != 0 {
+			return Unchecked // a fragment: only the reassembled datagram can be checked
+		}
+		if validated {
+			return Good
 		}
 		l4 := ip[ihl:total]
 		switch ip[9] {
 		case protoICMP:
-			return Sum(l4, 0) == 0xffff
+			return verdict(Sum(l4, 0) == 0xffff)
 		case protoTCP, protoUDP:
 			if ip[9] == protoUDP && len(l4) >= 8 && l4[6] == 0 && l4[7] == 0 {
-				return true // IPv4 UDP without a checksum
+				return Good // IPv4 UDP without a checksum
 			}
-			return pseudoSum(ip[12:16], ip[16:20], ip[9], l4) == 0xffff
+			return verdict(pseudoSum(ip[12:16], ip[16:20], ip[9], l4) == 0xffff)
 		}
-		return true
+		return Unchecked
 	case 0x86dd:
-		if validated || len(ip) < 40 || ip[0]>>4 != 6 {
-			return true
+		if len(ip) < 40 || ip[0]>>4 != 6 {
+			return Unchecked
 		}
 		plen := int(binary.BigEndian.Uint16(ip[4:]))
 		if 40+plen > len(ip) {
-			return true
+			return Unchecked
 		}
-		l4 := ip[40 : 40+plen]
 		switch ip[6] {
 		case protoTCP, protoUDP, protoICMPv6:
-			return pseudoSum(ip[8:24], ip[24:40], ip[6], l4) == 0xffff
+		default:
+			return Unchecked // extension headers (a fragment header among them)
 		}
-		return true
+		if validated {
+			return Good
+		}
+		return verdict(pseudoSum(ip[8:24], ip[24:40], ip[6], ip[40:40+plen]) == 0xffff)
 	}
-	return true
+	return Unchecked
+}
+
+func verdict(ok bool) Verdict {
+	if ok {
+		return Good
+	}
+	return Bad
 }
 
 // pseudoSum is the one's complement sum of the pseudo-header and the transport bytes: 0xffff

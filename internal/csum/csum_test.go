@@ -60,7 +60,16 @@ func FuzzVerify(f *testing.F) {
 	f.Add(tcp4Frame(), false)
 	f.Add(tcp4Frame()[:40], true)
 	f.Fuzz(func(t *testing.T, frame []byte, validated bool) {
-		_ = Verify(frame, validated)
+		v := Verify(frame, validated)
+		if v == Good && !validated {
+			// Good without the backend's word means every checksum was checked here: the
+			// transport one must then be right by Valid's independent computation too.
+			if proto, _, _, ok := l4(frame); ok && (proto == protoTCP || proto == protoUDP) && !udp4NoChecksum(frame) {
+				if !Valid(frame) {
+					t.Fatalf("Verify said good, Valid disagrees: %x", frame)
+				}
+			}
+		}
 		c := append([]byte(nil), frame...)
 		if Complete(c) {
 			if _, _, _, ok := l4(c); ok && !Valid(c) {
@@ -95,14 +104,96 @@ func tcp4Frame() []byte {
 
 func TestCompleteThenValid(t *testing.T) {
 	f := tcp4Frame()
-	assert.True(t, Verify(f, true), "IPv4 header checksum is right")
+	assert.Equal(t, Good, Verify(f, true), "IPv4 header checksum is right")
 	assert.False(t, Valid(f), "a partial checksum is not a valid one")
 	assert.True(t, Complete(f))
 	assert.True(t, Valid(f))
-	assert.True(t, Verify(f, false))
+	assert.Equal(t, Good, Verify(f, false))
 	f[len(f)-1] ^= 1
-	assert.False(t, Verify(f, false), "a flipped payload bit is caught")
-	assert.True(t, Verify(f, true), "unless the backend vouched for it")
+	assert.Equal(t, Bad, Verify(f, false), "a flipped payload bit is caught")
+	assert.Equal(t, Good, Verify(f, true), "unless the backend vouched for it")
 	f[14+8] ^= 1 // TTL: breaks the IPv4 header checksum
-	assert.False(t, Verify(f, true), "the IPv4 header is always checked")
+	assert.Equal(t, Bad, Verify(f, true), "the IPv4 header is always checked")
+}
+
+// udp4NoChecksum: an IPv4 UDP datagram sent without a checksum (field 0), which is legal.
+func udp4NoChecksum(frame []byte) bool {
+	proto, seg, _, ok := l4(frame)
+	return ok && proto == protoUDP && frame[12] == 0x08 && len(seg) >= 8 && seg[6] == 0 && seg[7] == 0
+}
+
+// frame6 is an Ethernet/IPv6 frame carrying next header nh and payload.
+func frame6(nh uint8, payload []byte) []byte {
+	f := make([]byte, 14+40+len(payload))
+	f[12], f[13] = 0x86, 0xdd
+	ip := f[14:]
+	ip[0] = 0x60
+	binary.BigEndian.PutUint16(ip[4:], uint16(len(payload)))
+	ip[6], ip[7] = nh, 64
+	ip[8], ip[23] = 0xfd, 1
+	ip[24], ip[39] = 0xfd, 2
+	copy(ip[40:], payload)
+	return f
+}
+
+// udp6 is a UDP datagram (8-byte header and data) with a right checksum for frame6's addresses.
+func udp6(data string) []byte {
+	u := make([]byte, 8+len(data))
+	binary.BigEndian.PutUint16(u[0:], 1234)
+	binary.BigEndian.PutUint16(u[2:], 7)
+	binary.BigEndian.PutUint16(u[4:], uint16(len(u)))
+	copy(u[8:], data)
+	f := frame6(protoUDP, u)
+	binary.BigEndian.PutUint16(u[6:], ^pseudoSum(f[14+8:14+24], f[14+24:14+40], protoUDP, u))
+	return u
+}
+
+// TestVerifyVerdicts: what can be judged per frame is, what cannot is left Unchecked (never
+// Good), whatever the backend claims about fragments and extension headers.
+func TestVerifyVerdicts(t *testing.T) {
+	good4 := tcp4Frame()
+	Complete(good4)
+	bad4 := append([]byte(nil), good4...)
+	bad4[len(bad4)-1] ^= 1
+	frag4 := append([]byte(nil), bad4...)
+	frag4[14+6] = 0x20 // more fragments
+	frag4ip := frag4[14:34]
+	binary.BigEndian.PutUint16(frag4ip[10:], 0)
+	binary.BigEndian.PutUint16(frag4ip[10:], ^Sum(frag4ip, 0))
+	badHdrFrag := append([]byte(nil), frag4...)
+	badHdrFrag[14+8] ^= 1
+
+	u := udp6("hello")
+	good6 := frame6(protoUDP, u)
+	badU := append([]byte(nil), u...)
+	badU[len(badU)-1] ^= 1
+	bad6 := frame6(protoUDP, badU)
+	// The same bad datagram behind a destination-options header (8 bytes: next UDP, len 0,
+	// PadN), and as the only fragment of a fragmented datagram.
+	destOpts := append([]byte{protoUDP, 0, 1, 4, 0, 0, 0, 0}, badU...)
+	fragHdr := append([]byte{protoUDP, 0, 0, 0, 0, 0, 0, 1}, badU...)
+
+	for _, tc := range []struct {
+		name      string
+		frame     []byte
+		validated bool
+		want      Verdict
+	}{
+		{"runt", good4[:13], false, Bad},
+		{"tcp4 good", good4, false, Good},
+		{"tcp4 bad", bad4, false, Bad},
+		{"tcp4 bad, vouched", bad4, true, Good},
+		{"ipv4 fragment with a bad datagram", frag4, false, Unchecked},
+		{"ipv4 fragment, vouched", frag4, true, Unchecked},
+		{"ipv4 fragment with a bad header checksum", badHdrFrag, true, Bad},
+		{"udp6 good", good6, false, Good},
+		{"udp6 bad", bad6, false, Bad},
+		{"udp6 bad, vouched", bad6, true, Good},
+		{"udp6 bad behind destination options", frame6(60, destOpts), false, Unchecked},
+		{"udp6 bad behind destination options, vouched", frame6(60, destOpts), true, Unchecked},
+		{"udp6 bad in a fragment", frame6(44, fragHdr), false, Unchecked},
+		{"arp", append(append([]byte(nil), good4[:12]...), 0x08, 0x06, 0, 1), false, Unchecked},
+	} {
+		assert.Equal(t, tc.want, Verify(tc.frame, tc.validated), tc.name)
+	}
 }

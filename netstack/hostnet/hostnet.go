@@ -280,7 +280,7 @@ func (e *endpoint) deliver(f netback.Frame) {
 			e.badCsum()
 			return
 		}
-	} else if !csum.Verify(f.Data, false) {
+	} else if csum.Verify(f.Data, false) == csum.Bad {
 		payload.Release()
 		e.badCsum()
 		return
