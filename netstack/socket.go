@@ -22,9 +22,16 @@ import (
 //
 // family (syscall.AF_INET or AF_INET6) picks the protocol. An AF_INET6 socket bound to the
 // unspecified address is dual-stack: it also accepts IPv4, as Go's ":80" listeners expect.
+//
+// TamaGo's net package asks for AF_INET whenever "tcp" or "udp" listens on the unspecified
+// address (it believes the platform has no IPv4-mapped IPv6 addresses). A "tcp" listener is
+// made dual-stack here all the same, so net.Listen("tcp", ":80") and net/http accept IPv6.
+// A "udp" socket cannot be: net converts every datagram's source to the socket's family, and
+// an IPv6 source has no AF_INET form, so it stays IPv4-only; "udp6" (dual-stack here too) and
+// the stack's own ListenPacket serve both families.
 func (s *Stack) Socket(ctx context.Context, network string, family, sotype int, laddr, raddr net.Addr) (any, error) {
 	proto := ipv4.ProtocolNumber
-	if family == syscall.AF_INET6 {
+	if family == syscall.AF_INET6 || network == "tcp" && sotype == syscall.SOCK_STREAM && raddr == nil && wildcard(laddr) {
 		proto = ipv6.ProtocolNumber
 	}
 	switch sotype {
@@ -62,6 +69,22 @@ func (s *Stack) Socket(ctx context.Context, network string, family, sotype int, 
 		return c, nil
 	}
 	return nil, fmt.Errorf("%w: %s type %d", ErrUnsupported, network, sotype)
+}
+
+// wildcard reports whether a is nil or carries the unspecified address.
+func wildcard(a net.Addr) bool {
+	var ip net.IP
+	switch a := a.(type) {
+	case nil:
+		return true
+	case *net.TCPAddr:
+		ip = a.IP
+	case *net.UDPAddr:
+		ip = a.IP
+	default:
+		return false
+	}
+	return ip == nil || ip.IsUnspecified()
 }
 
 // fullAddress converts a net address for a socket of protocol proto. IPv4 addresses on an

@@ -186,17 +186,49 @@ func TestDualStackListenerAndIPv6(t *testing.T) {
 
 func dualStack(t *testing.T, nb netback.Config, software bool) {
 	r := newRig(t, "ip=10.0.0.2/24 ip6=fd00::2/64", &nb, netfront.Config{})
-	// What Go's net.Listen("tcp", ":80") asks of SocketFunc.
-	s, err := r.guest.Socket(ctxT(t), "tcp", syscall.AF_INET6, syscall.SOCK_STREAM, &net.TCPAddr{Port: 80}, nil)
+	// What TamaGo's net.Listen("tcp", ":80") asks of SocketFunc: AF_INET, since its net
+	// package believes in no IPv4-mapped addresses; and what Linux's asks, AF_INET6.
+	for i, family := range []int{syscall.AF_INET, syscall.AF_INET6} {
+		port := 80 + i
+		s, err := r.guest.Socket(ctxT(t), "tcp", family, syscall.SOCK_STREAM, &net.TCPAddr{Port: port}, nil)
+		require.NoError(t, err)
+		serveHTTP(t, s.(net.Listener))
+		for _, to := range []string{fmt.Sprintf("10.0.0.2:%d", port), fmt.Sprintf("[fd00::2]:%d", port)} {
+			resp, err := r.client(netip.MustParseAddrPort(to)).Get("http://guest/")
+			require.NoError(t, err, to)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, "hello from the guest\n", string(body), to)
+		}
+	}
+	// "tcp4" stays IPv4-only, as everywhere.
+	s4, err := r.guest.Socket(ctxT(t), "tcp4", syscall.AF_INET, syscall.SOCK_STREAM, &net.TCPAddr{Port: 90}, nil)
 	require.NoError(t, err)
-	l := s.(net.Listener)
-	serveHTTP(t, l)
-	for _, to := range []string{"10.0.0.2:80", "[fd00::2]:80"} {
-		resp, err := r.client(netip.MustParseAddrPort(to)).Get("http://guest/")
+	defer s4.(net.Listener).Close()
+	ctx, cancel := context.WithTimeout(ctxT(t), 2*time.Second)
+	defer cancel()
+	_, err = r.host.Dial(ctx, "tcp", netip.MustParseAddrPort("[fd00::2]:90"))
+	require.Error(t, err, "a tcp4 listener answered over IPv6")
+
+	// UDP: the stack's ListenPacket("udp", ":7") (what unikernel.ListenPacket opens) and
+	// SocketFunc's "udp6" both answer IPv4 and IPv6 peers.
+	pc, err := r.guest.ListenPacket("udp", ":7")
+	require.NoError(t, err)
+	udpEcho(t, pc)
+	s6, err := r.guest.Socket(ctxT(t), "udp6", syscall.AF_INET6, syscall.SOCK_DGRAM, &net.UDPAddr{Port: 8}, nil)
+	require.NoError(t, err)
+	udpEcho(t, s6.(net.PacketConn))
+	for _, to := range []string{"10.0.0.2:7", "[fd00::2]:7", "10.0.0.2:8", "[fd00::2]:8"} {
+		c, err := r.host.Dial(ctxT(t), "udp", netip.MustParseAddrPort(to))
 		require.NoError(t, err, to)
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		assert.Equal(t, "hello from the guest\n", string(body), to)
+		_, err = c.Write([]byte("ping " + to))
+		require.NoError(t, err, to)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+		got := make([]byte, 100)
+		n, err := c.Read(got)
+		require.NoError(t, err, to)
+		assert.Equal(t, "ping "+to, string(got[:n]))
+		_ = c.Close()
 	}
 	es := r.guest.Endpoint().Stats()
 	assert.NotZero(t, es.TxCsumOffload, "IPv4 checksums left to the backend")
@@ -209,10 +241,8 @@ func dualStack(t *testing.T, nb netback.Config, software bool) {
 	assert.True(t, ll, "no IPv6 link-local address: %v", r.guest.Addrs())
 }
 
-func TestUDPEchoAndDial(t *testing.T) {
-	r := newRig(t, "ip=10.0.0.2/24 gw=10.0.0.1", nil, netfront.Config{})
-	pc, err := r.guest.ListenPacket("udp", ":7")
-	require.NoError(t, err)
+// udpEcho echoes every datagram pc receives until the test ends.
+func udpEcho(t *testing.T, pc net.PacketConn) {
 	go func() {
 		buf := make([]byte, 65536)
 		for {
@@ -224,6 +254,13 @@ func TestUDPEchoAndDial(t *testing.T) {
 		}
 	}()
 	t.Cleanup(func() { _ = pc.Close() })
+}
+
+func TestUDPEchoAndDial(t *testing.T) {
+	r := newRig(t, "ip=10.0.0.2/24 gw=10.0.0.1", nil, netfront.Config{})
+	pc, err := r.guest.ListenPacket("udp", ":7")
+	require.NoError(t, err)
+	udpEcho(t, pc)
 	c, err := r.host.Dial(ctxT(t), "udp", netip.MustParseAddrPort("10.0.0.2:7"))
 	require.NoError(t, err)
 	defer c.Close()

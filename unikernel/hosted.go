@@ -90,14 +90,6 @@ type hostedPlatform struct {
 	forwarded []net.Addr
 }
 
-func (p *hostedPlatform) listen(network, address string) (net.Listener, error) {
-	return p.s.Listen(network, address)
-}
-
-func (p *hostedPlatform) listenPacket(network, address string) (net.PacketConn, error) {
-	return p.s.ListenPacket(network, address)
-}
-
 func (p *hostedPlatform) stats() string { return "" }
 
 func (p *hostedPlatform) close() {

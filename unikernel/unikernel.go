@@ -78,14 +78,17 @@ func (u *Unikernel) Logf(format string, args ...any) {
 // Xen, SIGINT or SIGTERM when hosted.
 func (u *Unikernel) Done() <-chan struct{} { return u.done }
 
-// Listen opens a listener on the guest's stack ("tcp", ":80").
+// Listen opens a listener on the guest's stack ("tcp", ":80"). On the unspecified address it
+// is dual-stack: IPv4 and IPv6 clients alike.
 func (u *Unikernel) Listen(network, address string) (net.Listener, error) {
-	return u.p.listen(network, address)
+	return u.Net.Listen(network, address)
 }
 
-// ListenPacket opens a datagram socket on the guest's stack ("udp", ":7").
+// ListenPacket opens a datagram socket on the guest's stack ("udp", ":7"), dual-stack on the
+// unspecified address. (With GOOS=tamago, the standard library's net.ListenPacket("udp",
+// ":7") is IPv4-only; see netstack.Stack.Socket.)
 func (u *Unikernel) ListenPacket(network, address string) (net.PacketConn, error) {
-	return u.p.listenPacket(network, address)
+	return u.Net.ListenPacket(network, address)
 }
 
 // Close takes the network down and releases the platform (the simulated Xen when hosted).
@@ -107,8 +110,6 @@ func (u *Unikernel) Exit(err error) {
 
 // platform is what differs between Xen and hosted mode.
 type platform interface {
-	listen(network, address string) (net.Listener, error)
-	listenPacket(network, address string) (net.PacketConn, error)
 	close()
 	exit(err error)
 	// stats is the platform's part of the stats line ("" for none).

@@ -5,7 +5,6 @@ package unikernel
 import (
 	"context"
 	"fmt"
-	"net"
 	"strconv"
 	"time"
 
@@ -17,17 +16,9 @@ import (
 	"github.com/tamaxen/tamaxen/xen/control"
 )
 
-// xenPlatform: sockets through the standard library (net.SocketFunc is hooked), shutdown
-// through SCHEDOP_shutdown.
+// xenPlatform: shutdown through SCHEDOP_shutdown (the standard library's sockets reach the
+// stack through net.SocketFunc, which start hooks).
 type xenPlatform struct{}
-
-func (xenPlatform) listen(network, address string) (net.Listener, error) {
-	return net.Listen(network, address)
-}
-
-func (xenPlatform) listenPacket(network, address string) (net.PacketConn, error) {
-	return net.ListenPacket(network, address)
-}
 
 func (xenPlatform) close() {}
 
