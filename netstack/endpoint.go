@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -63,7 +64,8 @@ type EndpointStats struct {
 	// RxUnchecked: frames whose transport checksum could not be judged per frame (fragments,
 	// IPv6 extension headers), left for the stack to verify after reassembly; its own
 	// counters (TCP and UDP checksum errors) count those that fail.
-	RxDropped, RxBadChecksum, RxUnchecked uint64
+	// RxFragDropped: IP fragments dropped over the reassembly budget (Limits.FragBytes).
+	RxDropped, RxBadChecksum, RxUnchecked, RxFragDropped uint64
 	// Causes within the counters above: TxUnsupported are the TxErrors packets the endpoint
 	// could not prepare for the device (a checksum or segmentation it cannot express), the
 	// rest the device refused; RxOtherHost are the RxDropped frames for another host's
@@ -101,7 +103,9 @@ type Endpoint struct {
 	txUnsupported, rxOtherHost                                 atomic.Uint64
 	rxUnchecked                                                atomic.Uint64
 
-	checked checkedSet // packets going up whose checksums need no more checking
+	checked       checkedSet // packets going up whose checksums need no more checking
+	frags         fragBudget // IP fragments admitted for reassembly (Limits.FragBytes)
+	rxFragDropped atomic.Uint64
 }
 
 var (
@@ -113,6 +117,7 @@ var (
 // device needs Deliver as its Receive callback first). mtu 0 means 1500.
 func NewEndpoint(mac net.HardwareAddr, mtu int) *Endpoint {
 	e := &Endpoint{mac: tcpip.LinkAddress(mac), linkUp: make(chan struct{})}
+	e.frags.limit = LimitsFor(0).FragBytes // the stack sets its own (Open)
 	close(e.linkUp)
 	e.ctx, e.stop = context.WithCancel(context.Background())
 	if mtu <= 0 {
@@ -139,7 +144,7 @@ func (e *Endpoint) Stats() EndpointStats {
 		TxCsumOffload: e.txCsumOffload.Load(), TxCsumSoftware: e.txCsumSoftware.Load(),
 		TxGSO: e.txGSO.Load(), TxGSOBytes: e.txGSOBytes.Load(), TxErrors: e.txErrors.Load(),
 		RxValidated: e.rxValidated.Load(), RxGSO: e.rxGSO.Load(), RxDropped: e.rxDropped.Load(),
-		RxBadChecksum: e.rxBadCsum.Load(), RxUnchecked: e.rxUnchecked.Load(), TxUnsupported: e.txUnsupported.Load(), RxOtherHost: e.rxOtherHost.Load(),
+		RxBadChecksum: e.rxBadCsum.Load(), RxUnchecked: e.rxUnchecked.Load(), RxFragDropped: e.rxFragDropped.Load(), TxUnsupported: e.txUnsupported.Load(), RxOtherHost: e.rxOtherHost.Load(),
 	}
 }
 
@@ -452,6 +457,10 @@ func (e *Endpoint) Deliver(frame []byte, m netfront.RxMeta) {
 		e.rxBadCsum.Add(1)
 		return
 	case verdict == csum.Unchecked:
+		if isFragment(frame) && !e.frags.admit(fragCost(len(frame)), time.Now()) {
+			e.rxFragDropped.Add(1) // over the reassembly budget: see Limits
+			return
+		}
 		e.rxUnchecked.Add(1)
 	case validated:
 		e.rxValidated.Add(1)

@@ -115,6 +115,20 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 	mw.header("tamaxen_netstack_tx_errors_total", "counter", "Packets not sent: a checksum or segmentation the endpoint cannot express (unsupported), refused by the device (device).")
 	mw.value("tamaxen_netstack_tx_errors_total", e.TxUnsupported, "cause", "unsupported")
 	mw.value("tamaxen_netstack_tx_errors_total", sub(e.TxErrors, e.TxUnsupported), "cause", "device")
+	mw.header("tamaxen_netstack_rx_frag_dropped_total", "counter", "IP fragments dropped over the reassembly memory budget.")
+	mw.value("tamaxen_netstack_rx_frag_dropped_total", e.RxFragDropped)
+	mw.header("tamaxen_tcp_accepted_open", "gauge", "Accepted TCP connections open now (limit: tamaxen_limit{name=\"conns\"}).")
+	mw.value("tamaxen_tcp_accepted_open", uint64(max(0, s.conns.Load())))
+	mw.header("tamaxen_tcp_refused_total", "counter", "Connections reset on accept for want of room under the limits.")
+	mw.value("tamaxen_tcp_refused_total", s.connsRefused.Load())
+	mw.header("tamaxen_limit", "gauge", "The limits derived from the guest's memory (docs/reliability.md).")
+	for _, l := range []struct {
+		name string
+		v    uint64
+	}{{"memory_bytes", s.limits.Memory}, {"backlog", uint64(s.limits.Backlog)}, {"conns", uint64(s.limits.Conns)},
+		{"tcp_buffer_bytes", uint64(s.limits.TCPBuffer)}, {"frag_bytes", uint64(s.limits.FragBytes)}} {
+		mw.value("tamaxen_limit", l.v, "name", l.name)
+	}
 	mw.header("tamaxen_netstack_rx_dropped_total", "counter", "Received frames not delivered to the stack: another host's unicast (other_host), malformed or no stack attached (malformed).")
 	mw.value("tamaxen_netstack_rx_dropped_total", e.RxOtherHost, "cause", "other_host")
 	mw.value("tamaxen_netstack_rx_dropped_total", sub(e.RxDropped, e.RxOtherHost), "cause", "malformed")
@@ -132,6 +146,10 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 		{"tamaxen_udp_checksum_errors_total", "counter", "UDP datagrams with a bad checksum.", st.UDP.ChecksumErrors.Value()},
 		{"tamaxen_udp_receive_buffer_errors_total", "counter", "UDP datagrams dropped for a full receive buffer.", st.UDP.ReceiveBufferErrors.Value()},
 		{"tamaxen_ip_malformed_total", "counter", "IP packets dropped as malformed.", st.IP.MalformedPacketsReceived.Value()},
+		{"tamaxen_tcp_syn_cookies_total", "counter", "SYN cookies sent: half-open connections past the backlog, kept stateless.", st.TCP.ListenOverflowSynCookieSent.Value()},
+		{"tamaxen_tcp_syn_overflow_drops_total", "counter", "SYNs dropped with the accept queue full.", st.TCP.ListenOverflowSynDrop.Value()},
+		{"tamaxen_tcp_connected", "gauge", "TCP connections in any connected state, TIME-WAIT included.", st.TCP.CurrentConnected.Value()},
+		{"tamaxen_ip_malformed_fragments_total", "counter", "IP fragments dropped as malformed (overlapping, oversized).", st.IP.MalformedFragmentsReceived.Value()},
 	} {
 		mw.header(m.name, m.kind, m.help)
 		mw.value(m.name, m.v)

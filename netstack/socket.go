@@ -37,7 +37,7 @@ func (s *Stack) Socket(ctx context.Context, network string, family, sotype int, 
 	switch sotype {
 	case syscall.SOCK_STREAM:
 		if raddr == nil {
-			l, err := gonet.ListenTCP(s.S, fullAddress(laddr, proto), proto)
+			l, err := s.listenTCP(fullAddress(laddr, proto), proto)
 			if err != nil {
 				return nil, err
 			}

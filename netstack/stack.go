@@ -56,6 +56,10 @@ type Config struct {
 	Capture *pcap.Writer
 	// Logf, if set, receives what the stack has to say (lease, link changes).
 	Logf func(format string, args ...any)
+	// Memory is the guest's RAM in bytes, from which the stack's limits derive (LimitsFor);
+	// 0 means DefaultMemory. Limits, if set, replaces the derived limits.
+	Memory uint64
+	Limits *Limits
 }
 
 // Stack is a running network stack over one netfront device.
@@ -73,13 +77,20 @@ type Stack struct {
 	lease *dhcp.Lease
 
 	dhcpc atomic.Pointer[dhcp.Client] // receives every frame while a lease is sought
+
+	limits Limits
+	connCounters
 }
 
 // Open opens the vif with netfront and starts the stack on it. It returns once IPv4 is
 // configured (at once when static, after the lease with DHCP).
 func Open(ctx context.Context, p netfront.Platform, cfg Config) (*Stack, error) {
-	s := &Stack{plat: p, cfg: cfg}
+	s := &Stack{plat: p, cfg: cfg, limits: LimitsFor(cfg.Memory)}
+	if cfg.Limits != nil {
+		s.limits = *cfg.Limits
+	}
 	s.ep = NewEndpoint(nil, cfg.Net.MTU)
+	s.ep.frags.limit = s.limits.FragBytes
 	if cfg.Capture != nil {
 		s.ep.SetCapture(cfg.Capture)
 	}
@@ -106,6 +117,9 @@ func Open(ctx context.Context, p netfront.Platform, cfg Config) (*Stack, error) 
 		s.Close()
 		return nil, err
 	}
+	l := s.limits
+	s.logf("netstack: limits for %d MiB: %d connections, backlog %d, TCP buffers %d KiB, fragments %d KiB",
+		l.Memory>>20, l.Conns, l.Backlog, l.TCPBuffer>>10, l.FragBytes>>10)
 	return s, nil
 }
 
@@ -142,6 +156,9 @@ func (s *Stack) start(ctx context.Context) error {
 	mod := tcpip.TCPModerateReceiveBufferOption(true)
 	if err := s.S.SetTransportProtocolOption(tcp.ProtocolNumber, &mod); err != nil {
 		return fmt.Errorf("netstack: receive buffer moderation: %s", err)
+	}
+	if err := s.applyLimits(); err != nil {
+		return err
 	}
 	// Outgoing packets go through a FIFO queue per netfront queue, drained by its own
 	// goroutine: gVisor calls WritePackets with TCP endpoint locks held, and netfront's send
@@ -193,6 +210,23 @@ func (s *Stack) start(ctx context.Context) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// applyLimits sets the stack's TCP options from the limits: buffer sizes and TIME-WAIT.
+func (s *Stack) applyLimits() error {
+	l := s.limits
+	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: l.TCPBuffer, Max: l.TCPBuffer}
+	snd := tcpip.TCPSendBufferSizeRangeOption{Min: 4096, Default: l.TCPBuffer, Max: l.TCPBuffer}
+	tw := tcpip.TCPTimeWaitTimeoutOption(l.TimeWait)
+	for _, o := range []tcpip.SettableTransportProtocolOption{&rcv, &snd, &tw} {
+		if err := s.S.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
+			return fmt.Errorf("netstack: TCP limit %T: %s", o, err)
+		}
+	}
+	return nil
+}
+
+// Limits returns the limits the stack keeps to.
+func (s *Stack) Limits() Limits { return s.limits }
 
 // acquire asks DHCP for a lease over raw frames, before the stack has an address.
 func (s *Stack) acquire(ctx context.Context) (dhcp.Lease, error) {

@@ -37,7 +37,7 @@ func (xenPlatform) exit(err error) {
 }
 
 func start(ctx context.Context, o Options) (*Unikernel, error) {
-	_, _, cmdline := xenpvh.Info()
+	_, layout, cmdline := xenpvh.Info()
 	nc, err := netcfg.Parse(cmdline.String())
 	if err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func start(ctx context.Context, o Options) (*Unikernel, error) {
 	u := &Unikernel{opts: o, p: xenPlatform{}}
 	began := time.Now()
 	u.Net, err = netstack.Open(ctx, netfront.Platform{XenStore: xs, Grants: gt, Events: xenpvh.Events, Memory: xenpvh.Memory},
-		netstack.Config{Net: nc, Device: netfront.Config{Queues: queues}, Logf: u.Logf})
+		netstack.Config{Net: nc, Device: netfront.Config{Queues: queues}, Logf: u.Logf, Memory: layout.RAMSize})
 	if err != nil {
 		return nil, err
 	}

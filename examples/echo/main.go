@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"time"
 
@@ -54,11 +53,30 @@ func serveTCP(u *unikernel.Unikernel, l net.Listener) {
 			}
 			return
 		}
-		go func() {
-			defer c.Close()
-			buf := make([]byte, 64<<10)
-			_, _ = io.CopyBuffer(c, c, buf)
-		}()
+		go echo(c)
+	}
+}
+
+// idleTimeout closes a TCP connection that sends nothing, or takes nothing back, for this long:
+// slow and idle clients must not pin the guest's few connections (netstack.Limits).
+const idleTimeout = time.Minute
+
+// echo copies what c sends back to it until it stops or stalls.
+func echo(c net.Conn) {
+	defer c.Close()
+	buf := make([]byte, 16<<10)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
+		n, err := c.Read(buf)
+		if n > 0 {
+			_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 

@@ -67,8 +67,13 @@ func main() {
 		u.Exit(err)
 		return
 	}
-	srv := &http.Server{Handler: handler(u), ReadHeaderTimeout: 30 * time.Second}
-	tsrv := &http.Server{Handler: srv.Handler, ReadHeaderTimeout: 30 * time.Second}
+	// Slow or idle clients must not pin the guest's few connections (netstack.Limits): a
+	// request line and headers within 10 s, a connection idle for a minute is closed, and no
+	// request or response may take more than 5 minutes (a 64 MiB transfer takes seconds).
+	srv := &http.Server{Handler: handler(u), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+		ReadTimeout: 5 * time.Minute, WriteTimeout: 5 * time.Minute}
+	tsrv := &http.Server{Handler: srv.Handler, ReadHeaderTimeout: srv.ReadHeaderTimeout, IdleTimeout: srv.IdleTimeout,
+		ReadTimeout: srv.ReadTimeout, WriteTimeout: srv.WriteTimeout}
 	go func() {
 		if err := srv.Serve(l); err != http.ErrServerClosed {
 			u.Logf("serve: %v", err)

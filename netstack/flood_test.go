@@ -1,0 +1,136 @@
+package netstack_test
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tamaxen/tamaxen/internal/csum"
+	"github.com/tamaxen/tamaxen/netfront"
+)
+
+// synFrame is a TCP SYN to the guest's port 80 from src:sport, with right checksums.
+func synFrame(mac net.HardwareAddr, src [4]byte, sport uint16) []byte {
+	f := make([]byte, 14+20+20)
+	copy(f, mac)
+	copy(f[6:], []byte{0, 0x16, 0x3e, 0x77, src[2], src[3]})
+	f[12], f[13] = 0x08, 0x00
+	ip := f[14:34]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], 40)
+	ip[8], ip[9] = 64, 6
+	copy(ip[12:], src[:])
+	copy(ip[16:], []byte{10, 0, 0, 2})
+	binary.BigEndian.PutUint16(ip[10:], ^csum.Sum(ip, 0))
+	tcp := f[34:]
+	binary.BigEndian.PutUint16(tcp[0:], sport)
+	binary.BigEndian.PutUint16(tcp[2:], 80)
+	binary.BigEndian.PutUint32(tcp[4:], uint32(sport)*7919)
+	tcp[12], tcp[13] = 5<<4, 0x02
+	binary.BigEndian.PutUint16(tcp[14:], 65535)
+	binary.BigEndian.PutUint16(tcp[16:], csum.Pseudo(f))
+	csum.Complete(f)
+	return f
+}
+
+// A SYN flood from thousands of addresses that never answer: half-open connections stay
+// within the backlog, the rest get SYN cookies, the heap barely moves, and the listener still
+// serves a real client afterwards.
+func TestSYNFloodBounded(t *testing.T) {
+	r := newRig(t, "ip=10.0.0.2/16", nil, netfront.Config{})
+	l, err := r.guest.Listen("tcp", ":80")
+	require.NoError(t, err)
+	serveHTTP(t, l)
+	mac := r.guest.Device().MAC()
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const syns = 3000
+	for i := range syns {
+		src := [4]byte{10, 0, byte(1 + i/250), byte(2 + i%250)}
+		r.guest.Endpoint().Deliver(synFrame(mac, src, uint16(10000+i)), netfront.RxMeta{})
+	}
+	// TCP takes segments in its own goroutines: wait for it to have seen them all.
+	require.Eventually(t, func() bool {
+		return r.guest.S.Stats().TCP.ValidSegmentsReceived.Value() >= syns
+	}, 30*time.Second, 10*time.Millisecond)
+	st := r.guest.S.Stats().TCP
+	t.Logf("cookies %d overflow drops %d failed %d", st.ListenOverflowSynCookieSent.Value(), st.ListenOverflowSynDrop.Value(), st.FailedConnectionAttempts.Value())
+	m := readMetrics(t, r.guest)
+	assert.Greater(t, m.sum("tamaxen_tcp_syn_cookies_total"), float64(syns/2), "past the backlog, SYN cookies")
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	assert.Less(t, grew, int64(4<<20), "the heap grew by %d bytes for %d SYNs", grew, syns)
+
+	resp, err := r.client(netip.MustParseAddrPort("10.0.0.2:80")).Get("http://guest/")
+	require.NoError(t, err, "a real client after the flood")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, "hello from the guest\n", string(body))
+}
+
+// More clients than Limits.Conns hold connections open: the extra ones are reset on accept,
+// counted, and never reach the program; closing the held ones makes room again.
+func TestConnectionLimit(t *testing.T) {
+	r := newRig(t, "ip=10.0.0.2/24", nil, netfront.Config{})
+	limit := r.guest.Limits().Conns
+	l, err := r.guest.Listen("tcp", ":7")
+	require.NoError(t, err)
+	accepted := make(chan net.Conn, 4*limit)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() { _ = l.Close() })
+	to := netip.MustParseAddrPort("10.0.0.2:7")
+	var clients []net.Conn
+	for range limit + 5 {
+		c, err := r.host.Dial(ctxT(t), "tcp", to)
+		require.NoError(t, err) // the handshake completes before the guest accepts
+		clients = append(clients, c)
+	}
+	var held []net.Conn
+	for range limit {
+		select {
+		case c := <-accepted:
+			held = append(held, c)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("only %d of %d connections accepted", len(held), limit)
+		}
+	}
+	require.Eventually(t, func() bool {
+		return readMetrics(t, r.guest).sum("tamaxen_tcp_refused_total") == 5
+	}, 30*time.Second, 10*time.Millisecond, "the 5 extra connections are reset")
+	assert.Empty(t, accepted, "a connection past the limit reached the program")
+	assert.EqualValues(t, limit, readMetrics(t, r.guest).sum("tamaxen_tcp_accepted_open"))
+
+	for _, c := range held {
+		require.NoError(t, c.Close())
+	}
+	c, err := r.host.Dial(ctxT(t), "tcp", to)
+	require.NoError(t, err)
+	defer c.Close()
+	select {
+	case g := <-accepted:
+		_ = g.Close()
+	case <-time.After(30 * time.Second):
+		t.Fatal("no room after the held connections closed")
+	}
+	for _, c := range clients {
+		_ = c.Close()
+	}
+}

@@ -1,0 +1,142 @@
+// What remote traffic may make the stack hold, derived from the guest's memory.
+
+package netstack
+
+import (
+	"encoding/binary"
+	"math"
+	"sync"
+	"time"
+)
+
+// Limits bound every table and queue that a remote peer can grow, so that no traffic pattern
+// takes a small guest to out-of-memory. They derive from the guest's RAM (LimitsFor); the
+// budget at memory = 16, 32 and 64 MiB is in docs/reliability.md.
+//
+// What each bounds, worst case:
+//   - half-open TCP connections: Backlog per listener, then SYN cookies (no state at all);
+//   - connections awaiting Accept: Backlog per listener, each with its buffers;
+//   - accepted connections: Conns across all listeners, each with at most TCPBuffer of
+//     receive and of send buffer; beyond it, new connections are reset as they are accepted,
+//     and so are they while connections in any connected state, closing ones and TIME-WAIT
+//     included, number 4 × Conns (TIME-WAIT lasts TimeWait);
+//   - IP fragments awaiting reassembly: FragBytes admitted per ReassembleWindow, charged at
+//     what a held fragment costs (its buffer and bookkeeping); gVisor forgets a datagram's
+//     fragments after 30 s, so no more than that is ever held;
+//   - UDP receive queues: gVisor's 32 KiB per socket; the neighbour cache: gVisor's 512
+//     entries; the outgoing queue: txQueueLen packets per netfront queue, whose TCP payload is
+//     the connections' send buffers above.
+type Limits struct {
+	Memory    uint64        // the RAM they derive from
+	Backlog   int           // per listener: half-open before SYN cookies; accept queue
+	Conns     int           // accepted TCP connections open at once, all listeners together
+	TCPBuffer int           // largest TCP receive and send buffer of a connection
+	FragBytes int           // fragment memory admitted per ReassembleWindow
+	TimeWait  time.Duration // how long a closed connection stays in TIME-WAIT
+}
+
+// ReassembleWindow is the length of the fragment budget's window: gVisor's reassembly timeout
+// for IPv4 and IPv6 (30 s), so a fragment admitted in one window is gone two windows later.
+const ReassembleWindow = 30 * time.Second
+
+// DefaultMemory is what LimitsFor assumes when the guest's memory is not known (hosted mode).
+const DefaultMemory = 64 << 20
+
+// LimitsFor derives the limits from the guest's RAM in bytes (0: DefaultMemory). The network
+// may hold about a quarter of it: the image, the runtime, the rings' pages and the program
+// take the rest, and Go's collector needs as much again as the live heap.
+func LimitsFor(mem uint64) Limits {
+	if mem == 0 {
+		mem = DefaultMemory
+	}
+	budget := mem / 4
+	l := Limits{Memory: mem, TimeWait: 5 * time.Second}
+	// Half the budget for connections' buffers: Conns of them at 2 × TCPBuffer, plus as many
+	// again awaiting Accept (Backlog per listener, a few listeners).
+	// Buffers grow with the square root of memory, connections with the rest: 64 KiB and 16
+	// connections at 32 MiB, 256 KiB and 64 at 512 MiB, 1 MiB and 256 at 8 GiB.
+	l.TCPBuffer = int(clamp(uint64(64<<10*math.Sqrt(float64(mem)/(32<<20))), 64<<10, 4<<20)) &^ 1023
+	l.Conns = int(clamp(budget/2/(4*uint64(l.TCPBuffer)), 8, 4096))
+	l.Backlog = int(clamp(uint64(l.Conns)/4, 4, 1024))
+	// An eighth of it for fragments, at most what gVisor itself would hold for one family.
+	l.FragBytes = int(clamp(budget/8, 64<<10, 4<<20))
+	return l
+}
+
+func clamp(v, lo, hi uint64) uint64 {
+	return min(max(v, lo), hi)
+}
+
+// fragCost is what holding a received fragment costs: gVisor copies the frame into a buffer
+// chunk of the next power of two, plus the packet buffer and reassembly bookkeeping.
+func fragCost(n int) int {
+	c := 64
+	for c < n {
+		c <<= 1
+	}
+	return c + 512
+}
+
+// fragBudget admits fragments while the bytes admitted in the current and the previous window
+// stay within the limit: whatever gVisor still holds was admitted within the last
+// ReassembleWindow, so it holds no more than the limit.
+type fragBudget struct {
+	mu        sync.Mutex // guards the fields below
+	limit     int
+	start     time.Time // of the current window
+	cur, prev int
+}
+
+// admit reports whether a fragment of cost bytes may go up at now.
+func (b *fragBudget) admit(cost int, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d := now.Sub(b.start); d >= ReassembleWindow || d < 0 {
+		b.prev = b.cur
+		if d >= 2*ReassembleWindow || d < 0 {
+			b.prev = 0
+		}
+		b.cur, b.start = 0, now
+	}
+	if b.prev+b.cur+cost > b.limit {
+		return false
+	}
+	b.cur += cost
+	return true
+}
+
+// isFragment reports whether an Ethernet frame carries an IPv4 fragment or an IPv6 packet
+// with a fragment header (found through the extension headers that may precede it).
+func isFragment(frame []byte) bool {
+	if len(frame) < 14 {
+		return false
+	}
+	ip := frame[14:]
+	switch binary.BigEndian.Uint16(frame[12:]) {
+	case 0x0800:
+		return len(ip) >= 20 && binary.BigEndian.Uint16(ip[6:])&0x3fff != 0
+	case 0x86dd:
+		if len(ip) < 40 {
+			return false
+		}
+		nh, rest := ip[6], ip[40:]
+		for range 8 { // a longer chain is malformed enough for the stack to drop
+			switch nh {
+			case 44:
+				return true
+			case 0, 43, 60: // hop-by-hop, routing, destination options
+				if len(rest) < 8 {
+					return false
+				}
+				n := (int(rest[1]) + 1) * 8
+				if n > len(rest) {
+					return false
+				}
+				nh, rest = rest[0], rest[n:]
+			default:
+				return false
+			}
+		}
+	}
+	return false
+}
