@@ -110,6 +110,10 @@ func (d *Device) connect(ctx context.Context) (*conn, error) {
 		return fail(err)
 	}
 	cancel()
+	// A new connection starts clean: a violation of the previous one (whose goroutines and
+	// senders are gone, see close and drop) does not break this one. Cleared before the
+	// queues' goroutines start, since they stop at the first sight of a broken device.
+	d.broken.Store(nil)
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	for _, q := range c.queues {

@@ -32,8 +32,8 @@ type Device struct {
 	// resumed is closed and replaced by Resume, to wake the supervisor (see supervise).
 	resumed chan struct{}
 
-	stats      []*counters // per queue index, kept across connections
-	broken     atomic.Pointer[error]
+	stats      []*counters           // per queue index, kept across connections
+	broken     atomic.Pointer[error] // the current connection's violation; connect clears it
 	reconnects atomic.Uint64
 	closing    chan struct{}
 	cancel     context.CancelFunc
@@ -43,7 +43,9 @@ type Device struct {
 
 // Open finds the vif (cfg.ID, or the first one), negotiates with its backend and connects.
 // The device then passes frames until Close, reconnecting whenever the backend comes back
-// after closing, unless the backend breaks the protocol.
+// after closing. A backend that breaks the protocol leaves the device broken (ErrBroken) until
+// the next connection, made once the backend has closed and come back or the domain has
+// resumed, which starts clean, with the counters carried over.
 func Open(ctx context.Context, p Platform, cfg Config) (*Device, error) {
 	if p.XenStore == nil || p.Grants == nil || p.Events == nil || p.Memory == nil {
 		return nil, errors.New("netfront: incomplete Platform")
@@ -122,9 +124,9 @@ func (d *Device) supervise(ctx context.Context) {
 		} else if err := c.close(ctx); err != nil && ctx.Err() == nil {
 			d.logf("netfront: closing %s: %v", c.dev.Path, err)
 		}
-		if d.err() != nil {
-			return // broken stays broken
-		}
+		// A device broken by this backend is mended by the next connection (connect clears
+		// the violation), as Linux netfront starts each connection clean: a backend that
+		// restarts, or the new domain's after a resume, may be a sound one.
 		// xenbus.Open waits for the toolstack to publish the device again.
 		for {
 			nc, err := d.connect(ctx)
@@ -277,7 +279,8 @@ func (d *Device) SendBuffers(ctx context.Context, parts [][]byte, m TxMeta) erro
 	return q.tx.send(ctx, parts, m)
 }
 
-// violation records a backend protocol violation: the device is broken from now on.
+// violation records a backend protocol violation: the device is broken until its next
+// connection.
 func (d *Device) violation(q *queue, format string, args ...any) error {
 	q.stats.violations.Add(1)
 	err := fmt.Errorf("%w: netfront queue %d: %s", ErrBroken, q.index, fmt.Sprintf(format, args...))
@@ -306,7 +309,8 @@ func (d *Device) downErr() error {
 	return ErrDisconnected
 }
 
-// Err reports whether the device broke (ErrBroken, with the violation) or was closed.
+// Err reports whether the device broke (ErrBroken, with the violation; until the next
+// connection) or was closed.
 func (d *Device) Err() error { return d.err() }
 
 // Close disconnects from the backend, stops the device's goroutines, ends access to every page

@@ -221,3 +221,57 @@ func TestSimTeardownGrantStillMapped(t *testing.T) {
 	r.checkBaseline(t, base)
 	assert.NotEmpty(t, logs, "the late unmap was logged")
 }
+
+// A device broken by its backend stays broken only as long as that connection: when the
+// backend restarts (closes and comes back) or the domain resumes with a new one, the new
+// connection starts clean, as Linux netfront's does, and the counters carry on.
+func TestSimBrokenDeviceReconnects(t *testing.T) {
+	for _, how := range []string{"backend restart", "resume"} {
+		t.Run(how, func(t *testing.T) {
+			r, _ := newFaultRig(t, faultOpts{})
+			r.echo()
+			base := r.baseline(t)
+			links := make(chan bool, 4)
+			fn, rx := collector(16)
+			dev := r.open(t, netfront.Config{Link: func(up bool) { links <- up }, Receive: fn})
+			sendEcho(t, dev, rx, 100, 1)
+
+			r.be.SetFault(netback.FaultRxBadID)
+			require.NoError(t, r.be.Inject(netback.Frame{Data: frame(100, 2)}))
+			require.Eventually(t, func() bool { return dev.Err() != nil }, hangDeadline, tick)
+			require.ErrorIs(t, dev.Err(), netfront.ErrBroken)
+			require.ErrorIs(t, dev.Send(hangCtx(t), frame(60, 0), netfront.TxMeta{}), netfront.ErrBroken)
+			r.be.SetFault(netback.FaultNone)
+
+			switch how {
+			case "backend restart":
+				r.be.Disconnect()
+			case "resume":
+				require.NoError(t, r.m.Restore(hangCtx(t)))
+				r.be = r.m.Backend
+				r.echo()
+				dev.Resume()
+			}
+			require.False(t, nextLink(t, links), "link down")
+			require.True(t, nextLink(t, links), "link up on the new connection")
+			require.NoError(t, dev.Err(), "a new connection is not broken")
+			assert.EqualValues(t, 1, dev.Reconnects())
+			sendEcho(t, dev, rx, 1500, 3)
+			assert.Equal(t, uint64(1), totals(dev.Stats()).Violations, "the counters are kept")
+			require.NoError(t, dev.Close())
+			r.checkBaseline(t, base)
+		})
+	}
+}
+
+// nextLink waits for the next link change reported through Config.Link.
+func nextLink(t *testing.T, links chan bool) bool {
+	t.Helper()
+	select {
+	case up := <-links:
+		return up
+	case <-time.After(hangDeadline):
+		t.Fatal("no link change")
+		return false
+	}
+}
