@@ -39,8 +39,9 @@ type Limits struct {
 // for IPv4 and IPv6 (30 s), so a fragment admitted in one window is gone two windows later.
 const ReassembleWindow = 30 * time.Second
 
-// DefaultMemory is what LimitsFor assumes when the guest's memory is not known (hosted mode).
-const DefaultMemory = 64 << 20
+// DefaultMemory is what LimitsFor assumes when the guest's memory is not known: hosted mode,
+// a Linux process whose memory is the host's (256 KiB TCP buffers, 64 connections).
+const DefaultMemory = 512 << 20
 
 // LimitsFor derives the limits from the guest's RAM in bytes (0: DefaultMemory). The network
 // may hold about a quarter of it: the image, the runtime, the rings' pages and the program

@@ -35,6 +35,12 @@ type rig struct {
 
 func newRig(t *testing.T, cmdline string, nb *netback.Config, dev netfront.Config) *rig {
 	t.Helper()
+	return newRigMem(t, cmdline, nb, dev, 0)
+}
+
+// newRigMem is newRig for a guest of mem bytes (0: netstack's default).
+func newRigMem(t *testing.T, cmdline string, nb *netback.Config, dev netfront.Config, mem uint64) *rig {
+	t.Helper()
 	before := runtime.NumGoroutine()
 	m, err := machine.New(machine.Config{Netback: nb})
 	require.NoError(t, err)
@@ -45,7 +51,7 @@ func newRig(t *testing.T, cmdline string, nb *netback.Config, dev netfront.Confi
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	r.guest, err = netstack.Open(ctx, m.Platform, netstack.Config{Net: nc, Device: dev, Logf: t.Logf})
+	r.guest, err = netstack.Open(ctx, m.Platform, netstack.Config{Net: nc, Device: dev, Logf: t.Logf, Memory: mem})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		assert.NoError(t, r.guest.Close())
