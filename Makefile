@@ -108,24 +108,30 @@ clean:
 
 # --- real Xen (QEMU/TCG): see tools/xenimage ----------------------------------------------------
 XEN_RUN = tools/xenimage/run.sh
-XEN_TIMEOUT ?= 900
-# One suite per example, tools/xentest/<example>; by default every example that is built.
-XEN_SUITES ?= $(filter $(EXAMPLES),hello xencheck netcheck httpd echo)
+XEN_TIMEOUT ?= 1500
+# One suite per example, tools/xentest/<example>, by default every example that is built; and
+# hostile (tools/xentest/hostile), malformed and abusive traffic at echo and httpd.
+XEN_SUITES ?= $(filter $(EXAMPLES),hello xencheck netcheck httpd echo) hostile
 XEN_PAYLOAD = $(BUILD)/payload
+# The examples a suite boots: the one of its name, unless XEN_SUITE_EXAMPLES_<suite> lists others.
+XEN_SUITE_EXAMPLES_hostile = echo httpd
+XEN_SUITE_EXAMPLES = $(or $(XEN_SUITE_EXAMPLES_$(1)),$(1))
+# dom0-side tools of the suites, built with the stock toolchain.
+XEN_TOOLS = xenpeer xenhostile
 
 .PHONY: xen-test
 
-# dom0-side helper of the suites, built with the stock toolchain.
-$(BUILD)/xenpeer: FORCE
+$(XEN_TOOLS:%=$(BUILD)/%): FORCE
 	@mkdir -p $(BUILD)
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o $@ ./tools/xentest/cmd/xenpeer
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o $@ ./tools/xentest/cmd/$(@F)
 
-# xen-test boots the image once with a payload holding every suite (its test.sh, the example's
-# ELF and xl config) and prints one line per check plus "N passed, M failed".
-xen-test: examples $(BUILD)/xenpeer
+# xen-test boots the image once with a payload holding every suite (its test.sh, the ELFs and
+# xl configs of its examples) and the tools in bin/, and prints one line per check plus
+# "N passed, M failed".
+xen-test: examples $(XEN_TOOLS:%=$(BUILD)/%)
 	@rm -rf $(XEN_PAYLOAD) && mkdir -p $(XEN_PAYLOAD)/bin
 	@cp tools/xentest/run.sh $(XEN_PAYLOAD)/test.sh
-	@cp $(BUILD)/xenpeer $(XEN_PAYLOAD)/bin/
-	@for s in $(XEN_SUITES); do mkdir -p $(XEN_PAYLOAD)/$$s && \
-	  cp tools/xentest/$$s/test.sh examples/$$s/*.cfg $(BUILD)/$$s.elf $(XEN_PAYLOAD)/$$s/; done
+	@cp $(XEN_TOOLS:%=$(BUILD)/%) $(XEN_PAYLOAD)/bin/
+	@$(foreach s,$(XEN_SUITES),mkdir -p $(XEN_PAYLOAD)/$(s) && cp tools/xentest/$(s)/test.sh $(XEN_PAYLOAD)/$(s)/ && \
+	  $(foreach e,$(call XEN_SUITE_EXAMPLES,$(s)),cp examples/$(e)/*.cfg $(BUILD)/$(e).elf $(XEN_PAYLOAD)/$(s)/ && ) true && ) true
 	$(XEN_RUN) --timeout $(XEN_TIMEOUT) --log $(BUILD)/xen-suites.log $(XEN_PAYLOAD)
