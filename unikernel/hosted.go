@@ -90,6 +90,10 @@ type hostedPlatform struct {
 	forwarded []net.Addr
 }
 
+func (p *hostedPlatform) listen(s *netstack.Stack, network, address string) (net.Listener, error) {
+	return s.Listen(network, address)
+}
+
 func (p *hostedPlatform) stats() string { return "" }
 
 func (p *hostedPlatform) close() {

@@ -79,9 +79,10 @@ func (u *Unikernel) Logf(format string, args ...any) {
 func (u *Unikernel) Done() <-chan struct{} { return u.done }
 
 // Listen opens a listener on the guest's stack ("tcp", ":80"). On the unspecified address it
-// is dual-stack: IPv4 and IPv6 clients alike.
+// is dual-stack: IPv4 and IPv6 clients alike. On Xen it goes through the standard library's
+// net.Listen (and so net.SocketFunc), as a program of the user's own would.
 func (u *Unikernel) Listen(network, address string) (net.Listener, error) {
-	return u.Net.Listen(network, address)
+	return u.p.listen(u.Net, network, address)
 }
 
 // ListenPacket opens a datagram socket on the guest's stack ("udp", ":7"), dual-stack on the
@@ -110,6 +111,7 @@ func (u *Unikernel) Exit(err error) {
 
 // platform is what differs between Xen and hosted mode.
 type platform interface {
+	listen(s *netstack.Stack, network, address string) (net.Listener, error)
 	close()
 	exit(err error)
 	// stats is the platform's part of the stats line ("" for none).

@@ -5,6 +5,7 @@ package unikernel
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"time"
 
@@ -16,9 +17,13 @@ import (
 	"github.com/tamaxen/tamaxen/xen/control"
 )
 
-// xenPlatform: shutdown through SCHEDOP_shutdown (the standard library's sockets reach the
-// stack through net.SocketFunc, which start hooks).
+// xenPlatform: sockets through the standard library (net.SocketFunc is hooked), shutdown
+// through SCHEDOP_shutdown.
 type xenPlatform struct{}
+
+func (xenPlatform) listen(_ *netstack.Stack, network, address string) (net.Listener, error) {
+	return net.Listen(network, address)
+}
 
 func (xenPlatform) close() {}
 
