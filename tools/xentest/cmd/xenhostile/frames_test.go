@@ -21,7 +21,8 @@ import (
 
 var (
 	dom0 = self{mac: mac{0x02, 0, 0, 0, 0, 1}, ip4: netip.MustParseAddr("10.0.0.1"),
-		ip6: netip.MustParseAddr("fd00::1"), ll: netip.MustParseAddr("fe80::1")}
+		ip6: netip.MustParseAddr("fd00::1"), ll: netip.MustParseAddr("fe80::1"),
+		net4: netip.MustParsePrefix("10.0.0.0/24"), net6: netip.MustParsePrefix("fd00::/64"), bridgeName: "xenbr0"}
 	guestSpec = "name=echo,vif=vif3.0,mac=00:16:3e:5a:11:04,ip4=10.0.0.3,ip6=fd00::3,tcp=7,udp=7"
 )
 
@@ -404,4 +405,26 @@ func TestFrameCounts(t *testing.T) {
 	}
 	t.Log(counts)
 	assert.True(t, slices.ContainsFunc(frameKinds, func(k frameKind) bool { return k.name == "badcsum" }))
+}
+
+func TestOnlyGuestsOnTheBridge(t *testing.T) {
+	ports := map[string]string{"vif3.0": "xenbr0", "eth0": "", "vif9.0": "br1"}
+	master := func(ifname string) (string, error) { return ports[ifname], nil }
+	for spec, ok := range map[string]bool{
+		guestSpec: true,
+		"name=x,mac=00:16:3e:5a:11:04,ip4=10.0.0.3":                            true, // link-local IPv6, sockets only
+		"name=x,vif=eth0,mac=00:16:3e:5a:11:04,ip4=10.0.0.3":                   false,
+		"name=x,vif=vif9.0,mac=00:16:3e:5a:11:04,ip4=10.0.0.3":                 false,
+		"name=x,vif=vif3.0,mac=00:16:3e:5a:11:04,ip4=8.8.8.8":                  false,
+		"name=x,vif=vif3.0,mac=00:16:3e:5a:11:04,ip4=10.0.0.1":                 false, // dom0 itself
+		"name=x,vif=vif3.0,mac=00:16:3e:5a:11:04,ip4=10.0.0.3,ip6=2001:db8::3": false,
+	} {
+		tg, err := parseTarget(spec)
+		require.NoError(t, err)
+		if ok {
+			assert.NoError(t, dom0.onBridge(tg, master), spec)
+		} else {
+			assert.Error(t, dom0.onBridge(tg, master), spec)
+		}
+	}
 }

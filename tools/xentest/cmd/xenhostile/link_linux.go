@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 	"unsafe"
@@ -152,4 +154,19 @@ func (c *capture) next(buf []byte) ([]byte, error) {
 		}
 		return buf[:n], nil
 	}
+}
+
+// bridgeOf names the bridge an interface is a port of ("" for none), from sysfs.
+func bridgeOf(ifname string) (string, error) {
+	link, err := os.Readlink(filepath.Join("/sys/class/net", ifname, "master"))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join("/sys/class/net", ifname)); err != nil {
+			return "", fmt.Errorf("no interface %s", ifname)
+		}
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return filepath.Base(link), nil
 }

@@ -119,6 +119,9 @@ func main() {
 		if s, err = bridgeSelf(*bridge); err != nil {
 			break
 		}
+		if err = s.onBridge(targets[0], bridgeOf); err != nil {
+			break
+		}
 		var failed int
 		if failed, err = runOracle(r, s, targets[0], *cases, *timeout, *grace); err == nil && failed > 0 {
 			os.Exit(1)
@@ -157,7 +160,15 @@ func attack(r *rand.Rand, bridge string, ts []*target, kinds []string, o attackO
 			kinds = append(kinds, k.name)
 		}
 	}
-	var s self
+	s, err := bridgeSelf(bridge)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if err := s.onBridge(t, bridgeOf); err != nil {
+			return err
+		}
+	}
 	for _, kind := range kinds {
 		start := time.Now()
 		deadline := start.Add(o.duration)
@@ -173,12 +184,6 @@ func attack(r *rand.Rand, bridge string, ts []*target, kinds []string, o attackO
 			i := slices.IndexFunc(frameKinds, func(k frameKind) bool { return k.name == kind })
 			if i < 0 {
 				return fmt.Errorf("unknown kind %q (xenhostile kinds lists them)", kind)
-			}
-			if !s.ip4.IsValid() {
-				var err error
-				if s, err = bridgeSelf(bridge); err != nil {
-					return err
-				}
 			}
 			var err error
 			if line, err = sendFrames(r, s, ts, kind, frameKinds[i].make, o.scale, deadline); err != nil {

@@ -97,6 +97,7 @@ type self struct {
 	mac        mac
 	ip4, ip6   netip.Addr
 	ll         netip.Addr
+	net4, net6 netip.Prefix // the bridge's subnets, where every target must be
 	bridgeName string
 }
 
@@ -120,11 +121,11 @@ func bridgeSelf(name string) (self, error) {
 		ip := p.Addr()
 		switch {
 		case ip.Is4() && !s.ip4.IsValid():
-			s.ip4 = ip
+			s.ip4, s.net4 = ip, p.Masked()
 		case ip.Is6() && ip.IsLinkLocalUnicast() && !s.ll.IsValid():
 			s.ll = ip
 		case ip.Is6() && !ip.IsLinkLocalUnicast() && !s.ip6.IsValid():
-			s.ip6 = ip
+			s.ip6, s.net6 = ip, p.Masked()
 		}
 	}
 	if !s.ip4.IsValid() || !s.ip6.IsValid() {
@@ -175,4 +176,26 @@ func randOnLink6(r *rand.Rand) netip.Addr {
 	b := [16]byte{0xfd, 0x00}
 	be.PutUint64(b[8:], r.Uint64()|0x0200_0000_0000_0000)
 	return netip.AddrFrom16(b)
+}
+
+// onBridge refuses a target that is not a guest on dom0's test bridge: its addresses must be in
+// the bridge's subnets (or IPv6 link-local) and its vif a port of the bridge, so that nothing
+// this tool sends can leave the test network.
+func (s self) onBridge(t *target, master func(ifname string) (string, error)) error {
+	if !s.net4.Contains(t.ip4) || t.ip4 == s.ip4 {
+		return fmt.Errorf("target %s: %v is not a guest's address in %s's %v", t.name, t.ip4, s.bridgeName, s.net4)
+	}
+	if !(s.net6.Contains(t.ip6) || t.ip6.IsLinkLocalUnicast()) || t.ip6 == s.ip6 {
+		return fmt.Errorf("target %s: %v is not a guest's address in %s's %v", t.name, t.ip6, s.bridgeName, s.net6)
+	}
+	if t.vif != "" {
+		m, err := master(t.vif)
+		if err != nil {
+			return fmt.Errorf("target %s: %w", t.name, err)
+		}
+		if m != s.bridgeName {
+			return fmt.Errorf("target %s: %s is a port of %q, not of %s", t.name, t.vif, m, s.bridgeName)
+		}
+	}
+	return nil
 }
