@@ -244,6 +244,8 @@ func (c *conn) newQueue(index int) (*queue, error) {
 	}
 	q.tx.inflight = make([]bool, ntx)
 	q.tx.space = make(chan struct{}, 1)
+	q.tx.storm.wake = make(chan struct{}, 1)
+	q.rx.storm.wake = make(chan struct{}, 1)
 
 	nrx := d.cfg.RxBuffers
 	if nrx <= 0 {
@@ -322,10 +324,19 @@ func (c *conn) release() {
 	}
 }
 
-// run is the TX completion goroutine of a queue with its own TX event channel.
+// run is the TX completion goroutine of a queue with its own TX event channel. A wakeup after
+// which no response was consumed since the last one (by this goroutine or a sender) is
+// spurious, and a run of them pauses it (see stormGuard).
 func (t *txQueue) run(ctx context.Context) {
+	t.storm.stats = t.q.stats
 	for t.ch.Wait(ctx) == nil {
-		if t.reclaim() != nil {
+		seen, err := t.reclaimSeen()
+		if err != nil {
+			return
+		}
+		work := seen != t.lastSeen
+		t.lastSeen = seen
+		if !t.storm.after(ctx, work) {
 			return
 		}
 	}

@@ -17,6 +17,7 @@ import (
 // fakeChan is an event channel that counts notifications; tests drive the queues directly.
 type fakeChan struct {
 	notifies atomic.Int64
+	wakeups  atomic.Int64 // Waits that returned an event
 	ev       chan struct{}
 }
 
@@ -27,6 +28,7 @@ func (c *fakeChan) Close() error   { return nil }
 func (c *fakeChan) Wait(ctx context.Context) error {
 	select {
 	case <-c.ev:
+		c.wakeups.Add(1)
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -54,6 +54,10 @@ type rxQueue struct {
 	extras  int  // extra-info slots still expected after the current one
 	slots   int  // data slots of the frame so far
 	nextras int  // extra-info slots of the frame so far
+
+	seen   uint32     // responses consumed, ever (wraps): whether a wakeup found work
+	txSeen uint32     // the TX side's count when run last looked (shared channel)
+	storm  stormGuard // paces run when the backend notifies without work
 }
 
 // post publishes a request for every free buffer the ring has room for.
@@ -110,6 +114,7 @@ func (r *rxQueue) poll() (more bool, err error) {
 			continue
 		}
 		consumed++
+		r.seen++
 		done, err := r.slot(buf[:], pos)
 		if err != nil {
 			return false, err
@@ -238,8 +243,10 @@ func (r *rxQueue) reset() {
 }
 
 // run is the queue's RX goroutine: it waits for events and polls. With a shared event channel
-// it also reclaims TX completions.
+// it also reclaims TX completions. A wakeup that finds no new response on either ring is
+// spurious, and a run of them pauses the goroutine (see stormGuard).
 func (r *rxQueue) run(ctx context.Context, shared bool) {
+	r.storm.stats = r.q.stats
 	for {
 		if err := r.ch.Wait(ctx); err != nil {
 			return
@@ -247,10 +254,16 @@ func (r *rxQueue) run(ctx context.Context, shared bool) {
 		if r.q.dev.err() != nil {
 			return
 		}
+		before, work := r.seen, false
 		if shared {
-			if err := r.q.tx.reclaim(); err != nil {
+			seen, err := r.q.tx.reclaimSeen()
+			if err != nil {
 				return
 			}
+			// Senders reclaim too: responses they took since the last look were this
+			// event's work as much as any found now.
+			work = seen != r.txSeen
+			r.txSeen = seen
 		}
 		for {
 			more, err := r.poll()
@@ -265,6 +278,9 @@ func (r *rxQueue) run(ctx context.Context, shared bool) {
 				return
 			default:
 			}
+		}
+		if !r.storm.after(ctx, work || r.seen != before) {
+			return
 		}
 	}
 }

@@ -26,6 +26,10 @@ type QueueStats struct {
 	// use (more than XEN_NETIF_NR_SLOTS_MIN+1 data slots, or an extra-info slot per type); the rest had an error response
 	// (NETIF_RSP_ERROR). A frame is counted once, for the first cause found.
 	TxTimeouts, RxBadGSO, RxOverSlots uint64
+	// Spurious counts event wakeups that found no new response on the rings they serve, and
+	// Throttled the pauses taken because such wakeups came in a row: a backend notifying in
+	// a loop (Linux's lateeoi, XSA-332) is served at a bounded rate.
+	Spurious, Throttled uint64
 }
 
 type counters struct {
@@ -33,6 +37,7 @@ type counters struct {
 	rxPackets, rxBytes, rxErrors, rxDropped, rxGSO atomic.Uint64
 	rxCsumBlank, violations, txPolled              atomic.Uint64
 	txTimeouts, rxBadGSO, rxOverSlots              atomic.Uint64
+	spurious, throttled                            atomic.Uint64
 	txInFlight, rxPosted                           atomic.Int64
 }
 
@@ -44,6 +49,7 @@ func (c *counters) snapshot() QueueStats {
 		RxDropped: c.rxDropped.Load(), RxGSO: c.rxGSO.Load(), RxCsumBlank: c.rxCsumBlank.Load(),
 		Violations: c.violations.Load(), TxPolled: c.txPolled.Load(),
 		TxTimeouts: c.txTimeouts.Load(), RxBadGSO: c.rxBadGSO.Load(), RxOverSlots: c.rxOverSlots.Load(),
+		Spurious: c.spurious.Load(), Throttled: c.throttled.Load(),
 		TxInFlight: uint64(max(c.txInFlight.Load(), 0)), RxPosted: uint64(max(c.rxPosted.Load(), 0)),
 	}
 }

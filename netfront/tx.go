@@ -27,6 +27,7 @@ type txQueue struct {
 	grefs    []xen.GrantRef // grefs[id] grants pages[id] read-only to the backend
 	free     []uint16       // ids not in flight, used as a stack
 	inflight []bool         // inflight[id]: a request with this id awaits its response
+	seen     uint32         // responses consumed, ever (wraps): whether a wakeup found work
 
 	// space gets a token whenever completions free slots, for senders waiting for room.
 	space chan struct{}
@@ -34,6 +35,11 @@ type txQueue struct {
 	// wait for space tokens, which a sender that got room passes on).
 	poll     *time.Timer
 	pollBusy atomic.Bool
+
+	// Only the TX goroutine (split event channels) uses these: seen when it last looked, and
+	// its pacing when the backend notifies without work.
+	lastSeen uint32
+	storm    stormGuard
 }
 
 // How often a sender waiting for TX space reclaims by itself: often when TX and RX share an
@@ -206,6 +212,9 @@ func (t *txQueue) queueLocked(parts [][]byte, n int, m TxMeta, slots int, gso bo
 	if gso {
 		st.txGSO.Add(1)
 	}
+	// Completions, and often a reply, will follow: a goroutine pausing for a storm looks now.
+	t.storm.kick()
+	t.q.rx.storm.kick()
 	if t.ring.PushRequestsAndCheckNotify() {
 		if err := t.ch.Notify(); err != nil {
 			return err
@@ -247,6 +256,7 @@ func (t *txQueue) reclaimLocked() error {
 			if !ok {
 				break
 			}
+			t.seen++
 			rsp.Decode(buf[:])
 			if rsp.Status == netif.NETIF_RSP_NULL {
 				continue
@@ -283,7 +293,15 @@ func (t *txQueue) reclaimLocked() error {
 
 // reclaim is the completion path's entry: run on TX events.
 func (t *txQueue) reclaim() error {
+	_, err := t.reclaimSeen()
+	return err
+}
+
+// reclaimSeen is reclaim that also returns how many responses were consumed so far, by the
+// completion path and senders alike.
+func (t *txQueue) reclaimSeen() (uint32, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.reclaimLocked()
+	err := t.reclaimLocked()
+	return t.seen, err
 }
