@@ -67,6 +67,9 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 	for _, m := range []one{
 		{"tamaxen_netfront_rx_csum_blank_total", "counter", "Frames received with a partial checksum.", func(q netfront.QueueStats) uint64 { return q.RxCsumBlank }},
 		{"tamaxen_netfront_violations_total", "counter", "Backend protocol violations (each breaks the device).", func(q netfront.QueueStats) uint64 { return q.Violations }},
+		{"tamaxen_netfront_rx_over_slots_total", "counter", "Received frames dropped for taking more ring slots than a backend may use.", func(q netfront.QueueStats) uint64 { return q.RxOverSlots }},
+		{"tamaxen_netfront_spurious_events_total", "counter", "Event wakeups that found no new response (a backend notifying for nothing).", func(q netfront.QueueStats) uint64 { return q.Spurious }},
+		{"tamaxen_netfront_throttled_total", "counter", "Pauses taken because spurious wakeups came in a row (XSA-332).", func(q netfront.QueueStats) uint64 { return q.Throttled }},
 		{"tamaxen_netfront_tx_polled_total", "counter", "TX completions a waiting sender found by polling, not by an event.", func(q netfront.QueueStats) uint64 { return q.TxPolled }},
 		{"tamaxen_netfront_tx_inflight", "gauge", "TX slots awaiting the backend's response.", func(q netfront.QueueStats) uint64 { return q.TxInFlight }},
 		{"tamaxen_netfront_rx_posted", "gauge", "RX buffers posted to the backend.", func(q netfront.QueueStats) uint64 { return q.RxPosted }},
