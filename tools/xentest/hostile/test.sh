@@ -376,7 +376,7 @@ attack() {
 # oracle: the checksum cases with a positive oracle, against echo's UDP and TCP port 7.
 oracle() {
 	local out rc verdict rest
-	out=$(xenhostile csum -target "$(spec echo)" -timeout 10s -grace 2s 2>&1)
+	out=$(xenhostile csum -target "$(spec echo)" -timeout 10s -grace 3s 2>&1)
 	rc=$?
 	while read -r verdict rest; do
 		case $verdict in
@@ -428,7 +428,7 @@ still_running() {
 # frontend directory removed while connected, then xl network-detach and network-attach: no
 # crash, and the device recovers once the toolstack gives it a vif again.
 xenstore() {
-	local t0=$SECONDS g=httpd d be fe r0 r_mid r1 from_h state0 v k out ok end
+	local t0=$SECONDS g=httpd d be fe r0 r_mid r1 from_h state0 v k out ok end detached
 	d=${DOMID[$g]}
 	be=/local/domain/0/backend/vif/$d/0
 	fe=/local/domain/$d/device/vif/0
@@ -468,8 +468,11 @@ xenstore() {
 	# The toolstack takes the vif away and gives it back: the device must recover.
 	out=$(timeout 60 xl network-detach "$d" 0 2>&1) || xt_info "hostile xenstore: xl network-detach: $out"
 	sleep 2
-	xt_info "hostile xenstore: HTTP with the vif detached: $(web_state)"
-	if out=$(timeout 60 xl network-attach "$d" "mac=${MAC[$g]}" bridge=$BR devid=0 2>&1); then
+	detached=$(web_state)
+	xt_info "hostile xenstore: HTTP with the vif detached: $detached"
+	if [ "$detached" = up ]; then
+		xt_fail "xenstore: xl network-detach takes the vif away" "httpd still answered HTTP with its vif detached"
+	elif out=$(timeout 60 xl network-attach "$d" "mac=${MAC[$g]}" bridge=$BR devid=0 2>&1); then
 		VIF[$g]=vif$d.0
 		ok="" end=$((SECONDS + 90))
 		while [ $SECONDS -lt $end ]; do
