@@ -40,13 +40,14 @@ func synFrame(mac net.HardwareAddr, src [4]byte, sport uint16) []byte {
 	return f
 }
 
-// A SYN flood from thousands of addresses that never answer, at a guest of 32 MiB: half-open
+// A SYN flood from thousands of addresses that never answer, at a guest whose heap can grow to
+// 9 MiB (httpd's at memory = 32 on Xen): half-open
 // connections stay within the backlog, the rest get SYN cookies, the heap barely moves, and
 // the listener still serves a real client afterwards.
 func TestSYNFloodBounded(t *testing.T) {
 	// The sources are off-link, behind the host's gateway address, so the guest's answers
 	// leave at once (to the host stack, which drops them) instead of waiting on ARP.
-	r := newRigMem(t, "ip=10.0.0.2/24 gw=10.0.0.1", nil, netfront.Config{}, 32<<20)
+	r := newRigMem(t, "ip=10.0.0.2/24 gw=10.0.0.1", nil, netfront.Config{}, 9<<20)
 	l, err := r.guest.Listen("tcp", ":80")
 	require.NoError(t, err)
 	serveHTTP(t, l)
@@ -86,7 +87,7 @@ func TestSYNFloodBounded(t *testing.T) {
 // More clients than Limits.Conns hold connections open: the extra ones are reset on accept,
 // counted, and never reach the program; closing the held ones makes room again.
 func TestConnectionLimit(t *testing.T) {
-	r := newRigMem(t, "ip=10.0.0.2/24", nil, netfront.Config{}, 32<<20)
+	r := newRigMem(t, "ip=10.0.0.2/24", nil, netfront.Config{}, 9<<20)
 	limit := r.guest.Limits().Conns
 	l, err := r.guest.Listen("tcp", ":7")
 	require.NoError(t, err)
@@ -103,9 +104,15 @@ func TestConnectionLimit(t *testing.T) {
 	t.Cleanup(func() { _ = l.Close() })
 	to := netip.MustParseAddrPort("10.0.0.2:7")
 	var clients []net.Conn
-	for range limit + 5 {
+	for i := range limit + 5 {
 		c, err := r.host.Dial(ctxT(t), "tcp", to)
-		require.NoError(t, err) // the handshake completes before the guest accepts
+		if i >= limit && err != nil {
+			// The handshake completes before the guest accepts, but the reset of a connection
+			// past the limit may come before the dial has seen it established.
+			assert.ErrorContains(t, err, "reset", "connection %d", i)
+			continue
+		}
+		require.NoError(t, err, "connection %d", i)
 		clients = append(clients, c)
 	}
 	var held []net.Conn

@@ -10,8 +10,8 @@ import (
 )
 
 // Limits bound every table and queue that a remote peer can grow, so that no traffic pattern
-// takes a small guest to out-of-memory. They derive from the guest's RAM (LimitsFor); the
-// budget at memory = 16, 32 and 64 MiB is in docs/reliability.md.
+// takes a small guest to out-of-memory. They derive from the memory the Go heap can use
+// (LimitsFor); the budget of the examples at memory = 16, 32 and 64 is in docs/reliability.md.
 //
 // What each bounds, worst case:
 //   - half-open TCP connections: Backlog per listener, then SYN cookies (no state at all);
@@ -27,7 +27,7 @@ import (
 //     entries; the outgoing queue: txQueueLen packets per netfront queue, whose TCP payload is
 //     the connections' send buffers above.
 type Limits struct {
-	Memory    uint64        // the RAM they derive from
+	Memory    uint64        // the heap size they derive from
 	Backlog   int           // per listener: half-open before SYN cookies; accept queue
 	Conns     int           // accepted TCP connections open at once, all listeners together
 	TCPBuffer int           // largest TCP receive and send buffer of a connection
@@ -39,13 +39,15 @@ type Limits struct {
 // for IPv4 and IPv6 (30 s), so a fragment admitted in one window is gone two windows later.
 const ReassembleWindow = 30 * time.Second
 
-// DefaultMemory is what LimitsFor assumes when the guest's memory is not known: hosted mode,
-// a Linux process whose memory is the host's (256 KiB TCP buffers, 64 connections).
+// DefaultMemory is what LimitsFor assumes when the memory is not known: hosted mode, a Linux
+// process whose memory is the host's (256 KiB TCP buffers, 64 connections).
 const DefaultMemory = 512 << 20
 
-// LimitsFor derives the limits from the guest's RAM in bytes (0: DefaultMemory). The network
-// may hold about a quarter of it: the image, the runtime, the rings' pages and the program
-// take the rest, and Go's collector needs as much again as the live heap.
+// LimitsFor derives the limits from mem, the bytes the Go heap can grow to (0: DefaultMemory).
+// On Xen that is what is left of the runtime's RAM after the image, less what the runtime's
+// 4 MiB arenas cannot use (unikernel works it out), not the xl config's memory. The network
+// may hold about a quarter of it: the program and gVisor's own structures take some, and Go's
+// collector needs as much again as the live heap.
 func LimitsFor(mem uint64) Limits {
 	if mem == 0 {
 		mem = DefaultMemory
@@ -53,11 +55,11 @@ func LimitsFor(mem uint64) Limits {
 	budget := mem / 4
 	l := Limits{Memory: mem, TimeWait: 5 * time.Second}
 	// Half the budget for connections' buffers: Conns of them at 2 × TCPBuffer, plus as many
-	// again awaiting Accept (Backlog per listener, a few listeners).
-	// Buffers grow with the square root of memory, connections with the rest: 64 KiB and 16
-	// connections at 32 MiB, 256 KiB and 64 at 512 MiB, 1 MiB and 256 at 8 GiB.
-	l.TCPBuffer = int(clamp(uint64(64<<10*math.Sqrt(float64(mem)/(32<<20))), 64<<10, 4<<20)) &^ 1023
-	l.Conns = int(clamp(budget/2/(4*uint64(l.TCPBuffer)), 8, 4096))
+	// again awaiting Accept (Backlog per listener, a few listeners). Buffers grow with the
+	// square root of memory, connections with the rest: 32 KiB and 8 connections for an 8 MiB
+	// heap, 256 KiB and 64 for 512 MiB, 1 MiB and 256 for 8 GiB.
+	l.TCPBuffer = int(clamp(uint64(64<<10*math.Sqrt(float64(mem)/(32<<20))), 32<<10, 4<<20)) &^ 1023
+	l.Conns = int(clamp(budget/2/(4*uint64(l.TCPBuffer)), 4, 4096))
 	l.Backlog = int(clamp(uint64(l.Conns)/4, 4, 1024))
 	// An eighth of it for fragments, at most what gVisor itself would hold for one family.
 	l.FragBytes = int(clamp(budget/8, 64<<10, 4<<20))

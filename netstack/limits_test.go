@@ -12,31 +12,34 @@ import (
 	"github.com/tamaxen/tamaxen/netfront"
 )
 
-// TestLimitsFor: the worst case the limits allow (every connection, accepted or queued, with
-// both buffers full, and the fragment budget) fits the quarter of the guest's memory the
-// network may hold, at every size from the smallest guest up.
+// TestLimitsFor: the limits of the examples' heaps (httpd and echo at memory = 32 and 64 on
+// Xen, see unikernel's heapCapacity; hosted), and at every heap size from 4 MiB up the worst
+// case they allow (every connection, accepted or queued, with both buffers full, and the
+// fragment budget) fits the quarter of the heap the network may hold.
 func TestLimitsFor(t *testing.T) {
 	for _, tc := range []struct {
-		mib              uint64
-		conns, backlog   int
-		tcpBuf, fragByte int
+		name              string
+		heap              float64 // MiB
+		conns, backlog    int
+		tcpBuf, fragBytes int // KiB
 	}{
-		{16, 8, 4, 64 << 10, 512 << 10},
-		{32, 16, 4, 64 << 10, 1 << 20},
-		{64, 22, 5, 90 << 10, 2 << 20},
-		{512, 64, 16, 256 << 10, 4 << 20},
+		{"httpd at 32", 8.6, 8, 4, 33, 275},
+		{"echo at 32", 10.6, 9, 4, 36, 339},
+		{"httpd at 64", 22.6, 13, 4, 53, 723},
+		{"hosted", 512, 64, 16, 256, 4096},
 	} {
-		l := LimitsFor(tc.mib << 20)
-		assert.Equal(t, tc.conns, l.Conns, "%d MiB", tc.mib)
-		assert.Equal(t, tc.backlog, l.Backlog, "%d MiB", tc.mib)
-		assert.Equal(t, tc.tcpBuf, l.TCPBuffer, "%d MiB", tc.mib)
-		assert.Equal(t, tc.fragByte, l.FragBytes, "%d MiB", tc.mib)
+		l := LimitsFor(uint64(tc.heap * (1 << 20)))
+		assert.Equal(t, tc.conns, l.Conns, tc.name)
+		assert.Equal(t, tc.backlog, l.Backlog, tc.name)
+		assert.Equal(t, tc.tcpBuf, l.TCPBuffer>>10, tc.name)
+		assert.Equal(t, tc.fragBytes, l.FragBytes>>10, tc.name)
 	}
-	for mib := uint64(16); mib <= 4096; mib *= 2 {
+	for mib := uint64(4); mib <= 8192; mib += mib / 4 {
 		l := LimitsFor(mib << 20)
 		worst := uint64(2*l.Conns*2*l.TCPBuffer + l.FragBytes)
 		assert.LessOrEqual(t, worst, l.Memory/4, "%d MiB: %+v", mib, l)
 		assert.GreaterOrEqual(t, l.Backlog, 4)
+		assert.GreaterOrEqual(t, l.Conns, 4)
 	}
 	assert.Equal(t, LimitsFor(DefaultMemory), LimitsFor(0))
 }

@@ -56,8 +56,8 @@ type Config struct {
 	Capture *pcap.Writer
 	// Logf, if set, receives what the stack has to say (lease, link changes).
 	Logf func(format string, args ...any)
-	// Memory is the guest's RAM in bytes, from which the stack's limits derive (LimitsFor);
-	// 0 means DefaultMemory. Limits, if set, replaces the derived limits.
+	// Memory is how far the Go heap can grow, in bytes, from which the stack's limits derive
+	// (LimitsFor); 0 means DefaultMemory. Limits, if set, replaces the derived limits.
 	Memory uint64
 	Limits *Limits
 }
@@ -118,7 +118,7 @@ func Open(ctx context.Context, p netfront.Platform, cfg Config) (*Stack, error) 
 		return nil, err
 	}
 	l := s.limits
-	s.logf("netstack: limits for %d MiB: %d connections, backlog %d, TCP buffers %d KiB, fragments %d KiB",
+	s.logf("netstack: limits for a %d MiB heap: %d connections, backlog %d, TCP buffers %d KiB, fragments %d KiB",
 		l.Memory>>20, l.Conns, l.Backlog, l.TCPBuffer>>10, l.FragBytes>>10)
 	return s, nil
 }
