@@ -2,6 +2,7 @@ package netstack
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"reflect"
 	"strings"
@@ -254,7 +255,7 @@ func TestDeliverChecksums(t *testing.T) {
 		{name: "udp6 fragmented, vouched", validated: true, frames: func(bad bool) [][]byte { return ipv6Frames(17, udpSeg(p6, g6, data, bad), false, 40, 8) }},
 		{name: "udp6 atomic fragment", frames: func(bad bool) [][]byte { return ipv6Frames(17, udpSeg(p6, g6, data, bad), false, 1024, 9) }},
 		{name: "udp6 behind destination options", frames: func(bad bool) [][]byte { return ipv6Frames(17, udpSeg(p6, g6, data, bad), true, 0, 0) }},
-		{name: "udp6 behind destination options, vouched", validated: true, frames: func(bad bool) [][]byte { return ipv6Frames(17, udpSeg(p6, g6, data, bad), true, 0, 0) }},
+		{name: "udp6 behind destination options, vouched", validated: true, trusted: true, frames: func(bad bool) [][]byte { return ipv6Frames(17, udpSeg(p6, g6, data, bad), true, 0, 0) }},
 		{name: "udp6 destination options and fragments", frames: func(bad bool) [][]byte { return ipv6Frames(17, udpSeg(p6, g6, data, bad), true, 40, 10) }},
 		{name: "tcp6 syn", tcp: true, frames: func(bad bool) [][]byte { return ipv6Frames(6, synSeg(p6, g6, bad), false, 0, 0) }},
 		{name: "tcp6 syn fragmented", tcp: true, frames: func(bad bool) [][]byte { return ipv6Frames(6, synSeg(p6, g6, bad), false, 16, 11) }},
@@ -291,30 +292,48 @@ func TestDeliverChecksums(t *testing.T) {
 	}
 }
 
-// TestDeliverCsumBlankWithoutSlot: a packet with a partial checksum (csum_blank) that finds
-// every slot of the checked set busy is verified by the stack, so Deliver completes it first.
-func TestDeliverCsumBlankWithoutSlot(t *testing.T) {
-	r := newRxRig(t, nil)
-	var held []*stack.PacketBuffer
-	for range checkedSlots {
-		p := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData([]byte{0})})
-		require.GreaterOrEqual(t, r.e.checked.add(p), 0)
-		held = append(held, p)
-	}
-	defer func() {
-		for i, p := range held {
-			r.e.checked.remove(i)
-			p.DecRef()
+// partialUDP is a UDP datagram from a local sender that left its checksum to offload
+// (CHECKSUM_PARTIAL): the pseudo-header sum in the checksum field.
+func partialUDP(src, dst []byte, data string) []byte {
+	u := udpSeg(src, dst, data, false)
+	binary.BigEndian.PutUint16(u[6:], 0)
+	s := csum.Sum(src, 0)
+	s = csum.Sum(dst, s)
+	binary.BigEndian.PutUint16(u[6:], csum.Sum([]byte{0, 17, byte(len(u) >> 8), byte(len(u))}, s))
+	return u
+}
+
+// TestDeliverCsumBlank: a datagram with a partial checksum (csum_blank) reaches its socket,
+// whole or behind IPv6 destination options, whether it finds a slot in the checked set or the
+// stack verifies it (every slot busy), in which case Deliver completes it first.
+func TestDeliverCsumBlank(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		frame func() []byte
+	}{
+		{"udp4", func() []byte { return ipv4Frames(17, partialUDP(peer4[:], guest4[:], "partial"), 0, 12)[0] }},
+		{"udp6", func() []byte { return ipv6Frames(17, partialUDP(peer6[:], guest6[:], "partial"), false, 0, 0)[0] }},
+		{"udp6 behind destination options", func() []byte {
+			return ipv6Frames(17, partialUDP(peer6[:], guest6[:], "partial"), true, 0, 0)[0]
+		}},
+	} {
+		for _, busy := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, slots busy %v", tc.name, busy), func(t *testing.T) {
+				r := newRxRig(t, nil)
+				if busy {
+					for i := range checkedSlots {
+						p := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData([]byte{0})})
+						require.GreaterOrEqual(t, r.e.checked.add(p), 0)
+						t.Cleanup(func() { r.e.checked.remove(i); p.DecRef() })
+					}
+				}
+				r.e.Deliver(tc.frame(), netfront.RxMeta{CsumBlank: true, DataValidated: true})
+				got, ok := r.readUDP()
+				require.True(t, ok, "dropped: %d UDP checksum errors", r.s.Stats().UDP.ChecksumErrors.Value())
+				assert.Equal(t, "partial", string(got))
+			})
 		}
-	}()
-	u := udpSeg(peer4[:], guest4[:], "partial", false)
-	// What a local sender's CHECKSUM_PARTIAL looks like: the pseudo-header sum in the field.
-	pseudo := csum.Sum(append(append(append([]byte(nil), peer4[:]...), guest4[:]...), 0, 17, 0, byte(len(u))), 0)
-	binary.BigEndian.PutUint16(u[6:], pseudo)
-	r.e.Deliver(ipv4Frames(17, u, 0, 12)[0], netfront.RxMeta{CsumBlank: true, DataValidated: true})
-	got, ok := r.readUDP()
-	require.True(t, ok, "the csum_blank datagram was dropped: %+v", r.s.Stats().UDP.ChecksumErrors.Value())
-	assert.Equal(t, "partial", string(got))
+	}
 }
 
 // TestCheckedTransportKeepsMethods: the stack finds some of a transport protocol's methods by

@@ -61,9 +61,10 @@ type EndpointStats struct {
 	RxValidated, RxGSO uint64
 	// RxDropped: frames not delivered (no stack attached, runt, another host's MAC).
 	// RxBadChecksum: frames dropped here for a wrong IPv4 header or transport checksum.
-	// RxUnchecked: frames whose transport checksum could not be judged per frame (fragments,
-	// IPv6 extension headers), left for the stack to verify after reassembly; its own
-	// counters (TCP and UDP checksum errors) count those that fail.
+	// RxUnchecked: IP frames whose transport checksum could not be judged per frame
+	// (fragments, IPv6 routing headers, malformed ones), left for the stack to verify, after
+	// reassembly for fragments; its own counters (TCP and UDP checksum errors) count those
+	// that fail.
 	// RxFragDropped: IP fragments dropped over the reassembly budget (Limits.FragBytes).
 	RxDropped, RxBadChecksum, RxUnchecked, RxFragDropped uint64
 	// Causes within the counters above: TxUnsupported are the TxErrors packets the endpoint
@@ -457,11 +458,13 @@ func (e *Endpoint) Deliver(frame []byte, m netfront.RxMeta) {
 		e.rxBadCsum.Add(1)
 		return
 	case verdict == csum.Unchecked:
-		if isFragment(frame) && !e.frags.admit(fragCost(len(frame)), time.Now()) {
+		if csum.Fragment(frame) && !e.frags.admit(fragCost(len(frame)), time.Now()) {
 			e.rxFragDropped.Add(1) // over the reassembly budget: see Limits
 			return
 		}
-		e.rxUnchecked.Add(1)
+		if t := eth.Type(); t == header.IPv4ProtocolNumber || t == header.IPv6ProtocolNumber {
+			e.rxUnchecked.Add(1)
+		}
 	case validated:
 		e.rxValidated.Add(1)
 	}

@@ -3,7 +3,6 @@
 package netstack
 
 import (
-	"encoding/binary"
 	"math"
 	"sync"
 	"time"
@@ -22,7 +21,7 @@ import (
 //     included, number 4 × Conns (TIME-WAIT lasts TimeWait);
 //   - IP fragments awaiting reassembly: FragBytes admitted per ReassembleWindow, charged at
 //     what a held fragment costs (its buffer and bookkeeping); gVisor forgets a datagram's
-//     fragments after 30 s, so no more than that is ever held;
+//     fragments after 30 s (IPv4) or 60 s (IPv6), so no more than that is ever held;
 //   - UDP receive queues: gVisor's 32 KiB per socket; the neighbour cache: gVisor's 512
 //     entries; the outgoing queue: txQueueLen packets per netfront queue, whose TCP payload is
 //     the connections' send buffers above.
@@ -35,9 +34,10 @@ type Limits struct {
 	TimeWait  time.Duration // how long a closed connection stays in TIME-WAIT
 }
 
-// ReassembleWindow is the length of the fragment budget's window: gVisor's reassembly timeout
-// for IPv4 and IPv6 (30 s), so a fragment admitted in one window is gone two windows later.
-const ReassembleWindow = 30 * time.Second
+// ReassembleWindow is the length of the fragment budget's window: the longer of gVisor's
+// reassembly timeouts (30 s for IPv4, 60 s for IPv6), so a fragment admitted in one window is
+// gone two windows later.
+const ReassembleWindow = 60 * time.Second
 
 // DefaultMemory is what LimitsFor assumes when the memory is not known: hosted mode, a Linux
 // process whose memory is the host's (256 KiB TCP buffers, 64 connections).
@@ -106,40 +106,4 @@ func (b *fragBudget) admit(cost int, now time.Time) bool {
 	}
 	b.cur += cost
 	return true
-}
-
-// isFragment reports whether an Ethernet frame carries an IPv4 fragment or an IPv6 packet
-// with a fragment header (found through the extension headers that may precede it).
-func isFragment(frame []byte) bool {
-	if len(frame) < 14 {
-		return false
-	}
-	ip := frame[14:]
-	switch binary.BigEndian.Uint16(frame[12:]) {
-	case 0x0800:
-		return len(ip) >= 20 && binary.BigEndian.Uint16(ip[6:])&0x3fff != 0
-	case 0x86dd:
-		if len(ip) < 40 {
-			return false
-		}
-		nh, rest := ip[6], ip[40:]
-		for range 8 { // a longer chain is malformed enough for the stack to drop
-			switch nh {
-			case 44:
-				return true
-			case 0, 43, 60: // hop-by-hop, routing, destination options
-				if len(rest) < 8 {
-					return false
-				}
-				n := (int(rest[1]) + 1) * 8
-				if n > len(rest) {
-					return false
-				}
-				nh, rest = rest[0], rest[n:]
-			default:
-				return false
-			}
-		}
-	}
-	return false
 }

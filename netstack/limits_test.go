@@ -59,17 +59,6 @@ func TestFragBudgetWindows(t *testing.T) {
 	assert.True(t, b.admit(fragCost(1500), t0.Add(-time.Hour)), "a clock going back starts afresh")
 }
 
-func TestIsFragment(t *testing.T) {
-	u := udpSeg(peer6[:], guest6[:], "x", false)
-	assert.True(t, isFragment(ipv4Frames(17, make([]byte, 64), 32, 1)[0]))
-	assert.True(t, isFragment(ipv4Frames(17, make([]byte, 64), 32, 1)[1]))
-	assert.False(t, isFragment(ipv4Frames(17, make([]byte, 64), 0, 1)[0]))
-	assert.True(t, isFragment(ipv6Frames(17, u, false, 1024, 1)[0]))
-	assert.True(t, isFragment(ipv6Frames(17, u, true, 1024, 1)[0]), "behind destination options")
-	assert.False(t, isFragment(ipv6Frames(17, u, true, 0, 0)[0]))
-	assert.False(t, isFragment(nil))
-}
-
 // TestFragmentFloodBounded: thousands of never-completed fragments from many datagrams stop
 // being admitted at the budget (and are counted), and a complete fragmented datagram is still
 // reassembled until then.

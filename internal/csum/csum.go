@@ -78,60 +78,33 @@ func (v Verdict) String() string {
 // frames it is told are good. It checks the IPv4 header checksum always (netback's flags speak
 // only of the transport checksum), and the TCP, UDP, ICMP and ICMPv6 checksums unless
 // validated is set (NETRXF_data_validated, or csum_blank: a local sender left it for offload).
-// A frame it cannot judge is Unchecked, never Good: fragments and IPv6 extension headers are
-// exactly where a per-frame promise breaks.
+// A frame it cannot judge is Unchecked, never Good: fragments are exactly where a per-frame
+// promise breaks, and so would be a routing header (the pseudo-header then names the final
+// destination).
 func Verify(frame []byte, validated bool) Verdict {
 	if len(frame) < 14 {
 		return Bad
 	}
-	ip := frame[14:]
-	switch binary.BigEndian.Uint16(frame[12:]) {
-	case 0x0800:
-		if len(ip) < 20 || ip[0]>>4 != 4 {
-			return Unchecked // the stack drops it as malformed
-		}
-		ihl := int(ip[0]&0x0f) * 4
-		total := int(binary.BigEndian.Uint16(ip[2:]))
-		if ihl < 20 || total < ihl || total > len(ip) {
-			return Unchecked
-		}
-		if Sum(ip[:ihl], 0) != 0xffff {
-			return Bad
-		}
-		if binary.BigEndian.Uint16(ip[6:])&0x3fff != 0 {
-			return Unchecked // a fragment: only the reassembled datagram can be checked
-		}
+	p, ok := parse(frame)
+	switch {
+	case !ok:
+		return Unchecked // not IP, or malformed: the stack drops what it cannot parse
+	case !p.headerOK:
+		return Bad
+	case p.fragment || p.routed:
+		return Unchecked // only the reassembled datagram can be checked
+	}
+	switch p.proto {
+	case protoICMP:
 		if validated {
 			return Good
 		}
-		l4 := ip[ihl:total]
-		switch ip[9] {
-		case protoICMP:
-			return verdict(Sum(l4, 0) == 0xffff)
-		case protoTCP, protoUDP:
-			if ip[9] == protoUDP && len(l4) >= 8 && l4[6] == 0 && l4[7] == 0 {
-				return Good // IPv4 UDP without a checksum
-			}
-			return verdict(pseudoSum(ip[12:16], ip[16:20], ip[9], l4) == 0xffff)
+		return verdict(Sum(p.seg, 0) == 0xffff)
+	case protoTCP, protoUDP, protoICMPv6:
+		if validated || p.v4 && p.proto == protoUDP && len(p.seg) >= 8 && p.seg[6] == 0 && p.seg[7] == 0 {
+			return Good // vouched for, or IPv4 UDP sent without a checksum
 		}
-		return Unchecked
-	case 0x86dd:
-		if len(ip) < 40 || ip[0]>>4 != 6 {
-			return Unchecked
-		}
-		plen := int(binary.BigEndian.Uint16(ip[4:]))
-		if 40+plen > len(ip) {
-			return Unchecked
-		}
-		switch ip[6] {
-		case protoTCP, protoUDP, protoICMPv6:
-		default:
-			return Unchecked // extension headers (a fragment header among them)
-		}
-		if validated {
-			return Good
-		}
-		return verdict(pseudoSum(ip[8:24], ip[24:40], ip[6], ip[40:40+plen]) == 0xffff)
+		return verdict(Sum(p.seg, p.pseudo) == 0xffff)
 	}
 	return Unchecked
 }
@@ -143,51 +116,104 @@ func verdict(ok bool) Verdict {
 	return Bad
 }
 
-// pseudoSum is the one's complement sum of the pseudo-header and the transport bytes: 0xffff
-// when the checksum inside them is right.
-func pseudoSum(src, dst []byte, proto uint8, l4 []byte) uint16 {
-	s := Sum(src, 0)
-	s = Sum(dst, s)
-	s = combine(s, uint16(proto))
-	s = combine(s, uint16(len(l4)))
-	return Sum(l4, s)
+// Fragment reports whether a frame carries an IPv4 fragment or an IPv6 packet with a fragment
+// header (behind whatever extension headers precede it).
+func Fragment(frame []byte) bool {
+	p, ok := parse(frame)
+	return ok && p.fragment
 }
 
-// l4 finds the transport bytes of an IPv4 or IPv6 frame without extension headers or
-// fragmentation, with the pseudo-header's sum; ok is false for anything else.
-func l4(frame []byte) (proto uint8, seg []byte, pseudo uint16, ok bool) {
+// maxExtHeaders bounds the IPv6 extension headers walked: a longer chain is left Unchecked.
+const maxExtHeaders = 8
+
+// packet is what parse finds in a frame.
+type packet struct {
+	v4       bool
+	headerOK bool   // the IPv4 header checksum is right (always true for IPv6)
+	fragment bool   // an IPv4 fragment, or an IPv6 fragment header
+	routed   bool   // an IPv6 routing header
+	proto    uint8  // the transport protocol (the last next-header)
+	seg      []byte // the transport bytes (of this fragment, for a fragment)
+	pseudo   uint16 // the sum of the pseudo-header, length and protocol included
+}
+
+// parse finds the transport bytes of an Ethernet frame carrying IPv4 or IPv6, walking IPv6's
+// hop-by-hop, routing, destination-options and fragment headers; ok is false when the frame
+// is not IP or its lengths do not hold. The transport bytes are found for a fragment too (the
+// first one's hold the transport header), but only a whole datagram's can be checked.
+func parse(frame []byte) (p packet, ok bool) {
 	if len(frame) < 14 {
-		return 0, nil, 0, false
+		return p, false
 	}
 	ip := frame[14:]
 	switch binary.BigEndian.Uint16(frame[12:]) {
 	case 0x0800:
 		if len(ip) < 20 || ip[0]>>4 != 4 {
-			return 0, nil, 0, false
+			return p, false
 		}
 		ihl := int(ip[0]&0x0f) * 4
 		total := int(binary.BigEndian.Uint16(ip[2:]))
-		if ihl < 20 || total < ihl || total > len(ip) || binary.BigEndian.Uint16(ip[6:])&0x3fff != 0 {
-			return 0, nil, 0, false
+		if ihl < 20 || total < ihl || total > len(ip) {
+			return p, false
 		}
-		proto, seg = ip[9], ip[ihl:total]
-		pseudo = Sum(ip[12:20], 0)
+		p.v4 = true
+		p.headerOK = Sum(ip[:ihl], 0) == 0xffff
+		p.fragment = binary.BigEndian.Uint16(ip[6:])&0x3fff != 0
+		p.proto, p.seg = ip[9], ip[ihl:total]
+		p.pseudo = Sum(ip[12:20], 0)
 	case 0x86dd:
 		if len(ip) < 40 || ip[0]>>4 != 6 {
-			return 0, nil, 0, false
+			return p, false
 		}
 		plen := int(binary.BigEndian.Uint16(ip[4:]))
 		if 40+plen > len(ip) {
-			return 0, nil, 0, false
+			return p, false
 		}
-		proto, seg = ip[6], ip[40:40+plen]
-		pseudo = Sum(ip[8:40], 0)
+		p.headerOK = true
+		nh, rest := ip[6], ip[40:40+plen]
+		for i := 0; ; i++ {
+			if i == maxExtHeaders {
+				return p, false
+			}
+			var n int
+			switch nh {
+			case 0, 43, 60: // hop-by-hop, routing, destination options
+				if len(rest) < 8 {
+					return p, false
+				}
+				n = (int(rest[1]) + 1) * 8
+				p.routed = p.routed || nh == 43
+			case 44: // fragment
+				n = 8
+				p.fragment = true
+			default:
+				p.proto, p.seg = nh, rest
+				p.pseudo = Sum(ip[8:40], 0)
+			}
+			if n == 0 {
+				break
+			}
+			if n > len(rest) {
+				return p, false
+			}
+			nh, rest = rest[0], rest[n:]
+		}
 	default:
+		return p, false
+	}
+	p.pseudo = combine(p.pseudo, uint16(p.proto))
+	p.pseudo = combine(p.pseudo, uint16(len(p.seg)))
+	return p, true
+}
+
+// l4 finds the transport bytes of a whole (unfragmented, unrouted) IPv4 or IPv6 datagram,
+// with the pseudo-header's sum; ok is false for anything else.
+func l4(frame []byte) (proto uint8, seg []byte, pseudo uint16, ok bool) {
+	p, ok := parse(frame)
+	if !ok || p.fragment || p.routed {
 		return 0, nil, 0, false
 	}
-	pseudo = combine(pseudo, uint16(proto))
-	pseudo = combine(pseudo, uint16(len(seg)))
-	return proto, seg, pseudo, true
+	return p.proto, p.seg, p.pseudo, true
 }
 
 // Complete finishes the partial TCP or UDP checksum of a frame sent with csum_blank, as

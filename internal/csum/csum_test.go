@@ -1,10 +1,12 @@
 package csum
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // naive is RFC 1071's reference: 16-bit words added with end-around carry.
@@ -144,12 +146,13 @@ func udp6(data string) []byte {
 	binary.BigEndian.PutUint16(u[4:], uint16(len(u)))
 	copy(u[8:], data)
 	f := frame6(protoUDP, u)
-	binary.BigEndian.PutUint16(u[6:], ^pseudoSum(f[14+8:14+24], f[14+24:14+40], protoUDP, u))
+	_, _, pseudo, _ := l4(f)
+	binary.BigEndian.PutUint16(u[6:], ^Sum(u, pseudo))
 	return u
 }
 
-// TestVerifyVerdicts: what can be judged per frame is, what cannot is left Unchecked (never
-// Good), whatever the backend claims about fragments and extension headers.
+// TestVerifyVerdicts: what can be judged per frame is, extension headers included; what cannot
+// (fragments, routing headers) is left Unchecked, never Good, whatever the backend claims.
 func TestVerifyVerdicts(t *testing.T) {
 	good4 := tcp4Frame()
 	Complete(good4)
@@ -173,6 +176,9 @@ func TestVerifyVerdicts(t *testing.T) {
 	destOpts := append([]byte{protoUDP, 0, 1, 4, 0, 0, 0, 0}, badU...)
 	fragHdr := append([]byte{protoUDP, 0, 0, 0, 0, 0, 0, 1}, badU...)
 
+	assert.True(t, Fragment(frame6(60, append([]byte{44, 0, 1, 4, 0, 0, 0, 0}, fragHdr...))))
+	assert.True(t, Fragment(frag4))
+	assert.False(t, Fragment(good6))
 	for _, tc := range []struct {
 		name      string
 		frame     []byte
@@ -189,11 +195,32 @@ func TestVerifyVerdicts(t *testing.T) {
 		{"udp6 good", good6, false, Good},
 		{"udp6 bad", bad6, false, Bad},
 		{"udp6 bad, vouched", bad6, true, Good},
-		{"udp6 bad behind destination options", frame6(60, destOpts), false, Unchecked},
-		{"udp6 bad behind destination options, vouched", frame6(60, destOpts), true, Unchecked},
+		{"udp6 bad behind destination options", frame6(60, destOpts), false, Bad},
+		{"udp6 good behind destination options", frame6(60, append([]byte{protoUDP, 0, 1, 4, 0, 0, 0, 0}, u...)), false, Good},
+		{"udp6 bad behind destination options, vouched", frame6(60, destOpts), true, Good},
+		{"udp6 bad behind hop-by-hop and destination options", frame6(0, append([]byte{60, 0, 1, 4, 0, 0, 0, 0}, destOpts...)), false, Bad},
+		{"udp6 bad behind a routing header", frame6(43, append([]byte{protoUDP, 0, 0, 0, 0, 0, 0, 0}, badU...)), true, Unchecked},
 		{"udp6 bad in a fragment", frame6(44, fragHdr), false, Unchecked},
+		{"udp6 bad in a fragment, vouched", frame6(44, fragHdr), true, Unchecked},
+		{"udp6 in a fragment behind destination options", frame6(60, append([]byte{44, 0, 1, 4, 0, 0, 0, 0}, fragHdr...)), true, Unchecked},
+		{"ipv6 extension chain too long", frame6(60, bytes.Repeat([]byte{60, 0, 1, 4, 0, 0, 0, 0}, 9)), false, Unchecked},
+		{"ipv6 extension header past the payload", frame6(60, []byte{protoUDP, 4, 1, 4, 0, 0, 0, 0}), false, Unchecked},
 		{"arp", append(append([]byte(nil), good4[:12]...), 0x08, 0x06, 0, 1), false, Unchecked},
 	} {
 		assert.Equal(t, tc.want, Verify(tc.frame, tc.validated), tc.name)
 	}
+}
+
+// TestCompleteBehindExtensionHeaders: a partial checksum (csum_blank) behind IPv6 destination
+// options is completed like any other, so a stack that verifies it finds it right.
+func TestCompleteBehindExtensionHeaders(t *testing.T) {
+	u := udp6("partial")
+	f := frame6(60, append([]byte{protoUDP, 0, 1, 4, 0, 0, 0, 0}, u...))
+	_, seg, pseudo, ok := l4(f)
+	require.True(t, ok)
+	binary.BigEndian.PutUint16(seg[6:], pseudo) // what CHECKSUM_PARTIAL leaves in the field
+	assert.False(t, Valid(f))
+	require.True(t, Complete(f))
+	assert.True(t, Valid(f))
+	assert.Equal(t, Good, Verify(f, false))
 }
