@@ -146,3 +146,76 @@ func TestConnectionLimit(t *testing.T) {
 		_ = c.Close()
 	}
 }
+
+// Connections the guest closes first end in TIME-WAIT, which holds no buffers: a client making
+// one short connection after another is never refused, however many are in TIME-WAIT.
+func TestConnectionLimitIgnoresTimeWait(t *testing.T) {
+	r := newRigMem(t, "ip=10.0.0.2/24", nil, netfront.Config{}, 9<<20)
+	limit := r.guest.Limits().Conns
+	l, err := r.guest.Listen("tcp", ":7")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("bye"))
+			_ = c.Close() // the guest closes first
+		}
+	}()
+	to := netip.MustParseAddrPort("10.0.0.2:7")
+	for i := range 6 * limit {
+		c, err := r.host.Dial(ctxT(t), "tcp", to)
+		require.NoError(t, err, "connection %d", i)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(30*time.Second)))
+		b, err := io.ReadAll(c)
+		require.NoError(t, err, "connection %d", i)
+		require.Equal(t, "bye", string(b), "connection %d", i)
+		_ = c.Close()
+	}
+	m := readMetrics(t, r.guest)
+	assert.Zero(t, m.sum("tamaxen_tcp_refused_total"))
+	assert.Greater(t, m.sum("tamaxen_tcp_connected"), float64(limit), "TIME-WAIT endpoints outnumber the limit")
+}
+
+// Connections the guest closed with data a peer will not take still hold their buffers: no
+// more than Limits.Conns of them linger, and new connections are refused meanwhile.
+func TestConnectionLimitCountsLingering(t *testing.T) {
+	r := newRigMem(t, "ip=10.0.0.2/24", nil, netfront.Config{}, 9<<20)
+	limit := r.guest.Limits().Conns
+	l, err := r.guest.Listen("tcp", ":7")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	big := make([]byte, 4*r.guest.Limits().TCPBuffer)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			// Fill the send buffer towards a peer that does not read, then close.
+			_ = c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+			_, _ = c.Write(big)
+			_ = c.Close()
+		}
+	}()
+	to := netip.MustParseAddrPort("10.0.0.2:7")
+	var clients []net.Conn
+	t.Cleanup(func() {
+		for _, c := range clients {
+			_ = c.Close()
+		}
+	})
+	for range 3 * limit {
+		c, err := r.host.Dial(ctxT(t), "tcp", to)
+		if err == nil {
+			clients = append(clients, c) // never read
+		}
+		time.Sleep(250 * time.Millisecond) // the guest's write gives up and closes
+	}
+	m := readMetrics(t, r.guest)
+	assert.LessOrEqual(t, m.sum("tamaxen_tcp_accepted_lingering"), float64(2*limit))
+	assert.Positive(t, m.sum("tamaxen_tcp_refused_total"), "lingering connections hold places")
+}

@@ -15,10 +15,11 @@ import (
 // What each bounds, worst case:
 //   - half-open TCP connections: Backlog per listener, then SYN cookies (no state at all);
 //   - connections awaiting Accept: Backlog per listener, each with its buffers;
-//   - accepted connections: Conns across all listeners, each with at most TCPBuffer of
-//     receive and of send buffer; beyond it, new connections are reset as they are accepted,
-//     and so are they while connections in any connected state, closing ones and TIME-WAIT
-//     included, number 4 × Conns (TIME-WAIT lasts TimeWait);
+//   - accepted connections: Conns open across all listeners, each with at most TCPBuffer of
+//     receive and of send buffer, and as many again closed by the program but still holding
+//     buffers (unsent data a peer will not take: Stall ends it); beyond either, new
+//     connections are reset as they are accepted (TIME-WAIT, which lasts TimeWait, holds no
+//     buffers and does not count);
 //   - IP fragments awaiting reassembly: FragBytes admitted per ReassembleWindow, charged at
 //     what a held fragment costs (its buffer and bookkeeping); gVisor forgets a datagram's
 //     fragments after 30 s (IPv4) or 60 s (IPv6), so no more than that is ever held;
@@ -32,6 +33,7 @@ type Limits struct {
 	TCPBuffer int           // largest TCP receive and send buffer of a connection
 	FragBytes int           // fragment memory admitted per ReassembleWindow
 	TimeWait  time.Duration // how long a closed connection stays in TIME-WAIT
+	Stall     time.Duration // TCP user timeout of accepted connections, and FIN-WAIT-2's
 }
 
 // ReassembleWindow is the length of the fragment budget's window: the longer of gVisor's
@@ -53,16 +55,31 @@ func LimitsFor(mem uint64) Limits {
 		mem = DefaultMemory
 	}
 	budget := mem / 4
-	l := Limits{Memory: mem, TimeWait: 5 * time.Second}
+	l := Limits{Memory: mem, TimeWait: 5 * time.Second, Stall: 30 * time.Second}
 	// Half the budget for connections' buffers: Conns of them at 2 × TCPBuffer, plus as many
 	// again awaiting Accept (Backlog per listener, a few listeners). Buffers grow with the
 	// square root of memory, connections with the rest: 32 KiB and 8 connections for an 8 MiB
 	// heap, 256 KiB and 64 for 512 MiB, 1 MiB and 256 for 8 GiB.
-	l.TCPBuffer = int(clamp(uint64(64<<10*math.Sqrt(float64(mem)/(32<<20))), 32<<10, 4<<20)) &^ 1023
+	l.TCPBuffer = int(clamp(uint64(64<<10*math.Sqrt(float64(mem)/(32<<20))), 16<<10, 4<<20)) &^ 1023
 	l.Conns = int(clamp(budget/2/(4*uint64(l.TCPBuffer)), 4, 4096))
 	l.Backlog = int(clamp(uint64(l.Conns)/4, 4, 1024))
 	// An eighth of it for fragments, at most what gVisor itself would hold for one family.
 	l.FragBytes = int(clamp(budget/8, 64<<10, 4<<20))
+	return l
+}
+
+// valid returns l with every limit at least what lets the stack work at all.
+func (l Limits) valid() Limits {
+	l.Backlog = max(l.Backlog, 1)
+	l.Conns = max(l.Conns, 1)
+	l.TCPBuffer = max(l.TCPBuffer, 4096)
+	l.FragBytes = max(l.FragBytes, fragCost(1514))
+	if l.TimeWait <= 0 {
+		l.TimeWait = time.Second
+	}
+	if l.Stall <= 0 {
+		l.Stall = 30 * time.Second
+	}
 	return l
 }
 

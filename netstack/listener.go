@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"sync"
-	"sync/atomic"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
@@ -16,8 +15,8 @@ import (
 
 // listener is a net.Listener on a gVisor TCP endpoint listening with the stack's backlog.
 // Accept resets, rather than returns, a connection that would take the guest past
-// Limits.Conns accepted connections, or past 4 × Conns in any connected state: an abortive
-// close, so it does not linger in TIME-WAIT either.
+// Limits.Conns accepted connections open, or past as many again closed but still holding
+// buffers: an abortive close, so it does not linger in TIME-WAIT either.
 type listener struct {
 	s      *Stack
 	ep     tcpip.Endpoint
@@ -74,7 +73,11 @@ func (l *listener) Accept() (net.Conn, error) {
 			n.Close()
 			continue
 		}
-		return &conn{TCPConn: gonet.NewTCPConn(wq, n), s: l.s}, nil
+		// Data the peer leaves unacknowledged (a closed window included) ends the connection
+		// after the stall limit, so a closed connection cannot hold its buffers for ever.
+		ut := tcpip.TCPUserTimeoutOption(l.s.limits.Stall)
+		_ = n.SetSockOpt(&ut)
+		return &conn{TCPConn: gonet.NewTCPConn(wq, n), s: l.s, ep: n}, nil
 	}
 }
 
@@ -100,32 +103,69 @@ func (l *listener) Addr() net.Addr {
 	return &net.TCPAddr{IP: net.IP(a.Addr.AsSlice()), Port: int(a.Port)}
 }
 
-// conn is an accepted connection, counted against Limits.Conns until closed.
+// conn is an accepted connection, holding a place under Limits.Conns until closed, and one of
+// the as many places for closed connections until its endpoint lets go of its buffers.
 type conn struct {
 	*gonet.TCPConn
 	s    *Stack
+	ep   tcpip.Endpoint
 	once sync.Once
 }
 
 // Close implements net.Conn.
 func (c *conn) Close() error {
-	c.once.Do(func() { c.s.conns.Add(-1) })
-	return c.TCPConn.Close()
+	err := c.TCPConn.Close()
+	c.once.Do(func() { c.s.closed(c.ep) })
+	return err
 }
 
-// admitConn takes a place for an accepted connection, or counts it refused.
+// admission counts accepted connections: open ones, and closed ones whose endpoints may still
+// hold buffers (unsent data in FIN-WAIT, a peer that will not read; the user timeout ends that).
+// TIME-WAIT holds none, so it does not count.
+type admission struct {
+	mu        sync.Mutex       // guards the fields below
+	open      int              // accepted and not closed by the program
+	lingering []tcpip.Endpoint // closed by the program, not yet in TIME-WAIT or closed
+	refused   uint64           // reset on accept for want of room
+}
+
+// admitConn takes a place for an accepted connection, or counts it refused: the program may
+// hold Limits.Conns open, and as many again may linger after it closed them.
 func (s *Stack) admitConn() bool {
-	if s.conns.Add(1) > int64(s.limits.Conns) ||
-		s.S.Stats().TCP.CurrentConnected.Value() > uint64(4*s.limits.Conns) {
-		s.conns.Add(-1)
-		s.connsRefused.Add(1)
+	a := &s.adm
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	keep := a.lingering[:0]
+	for _, ep := range a.lingering {
+		switch tcp.EndpointState(ep.State()) {
+		case tcp.StateTimeWait, tcp.StateClose, tcp.StateError:
+		default:
+			keep = append(keep, ep)
+		}
+	}
+	clear(a.lingering[len(keep):])
+	a.lingering = keep
+	if a.open >= s.limits.Conns || a.open+len(a.lingering) >= 2*s.limits.Conns {
+		a.refused++
 		return false
 	}
+	a.open++
 	return true
 }
 
-// connCounters: accepted connections open now, and those reset for want of room.
-type connCounters struct {
-	conns        atomic.Int64
-	connsRefused atomic.Uint64
+// closed moves a connection the program closed from open to lingering.
+func (s *Stack) closed(ep tcpip.Endpoint) {
+	a := &s.adm
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.open--
+	a.lingering = append(a.lingering, ep) // within the capacity admitConn keeps it to
+}
+
+// admitted returns the accepted connections open and lingering, and those refused.
+func (s *Stack) admitted() (open, lingering int, refused uint64) {
+	a := &s.adm
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.open, len(a.lingering), a.refused
 }

@@ -120,10 +120,13 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 	mw.value("tamaxen_netstack_tx_errors_total", sub(e.TxErrors, e.TxUnsupported), "cause", "device")
 	mw.header("tamaxen_netstack_rx_frag_dropped_total", "counter", "IP fragments dropped over the reassembly memory budget.")
 	mw.value("tamaxen_netstack_rx_frag_dropped_total", e.RxFragDropped)
+	open, lingering, refused := s.admitted()
 	mw.header("tamaxen_tcp_accepted_open", "gauge", "Accepted TCP connections open now (limit: tamaxen_limit{name=\"conns\"}).")
-	mw.value("tamaxen_tcp_accepted_open", uint64(max(0, s.conns.Load())))
+	mw.value("tamaxen_tcp_accepted_open", uint64(open))
+	mw.header("tamaxen_tcp_accepted_lingering", "gauge", "Accepted TCP connections closed but still holding buffers (limit: the same again).")
+	mw.value("tamaxen_tcp_accepted_lingering", uint64(lingering))
 	mw.header("tamaxen_tcp_refused_total", "counter", "Connections reset on accept for want of room under the limits.")
-	mw.value("tamaxen_tcp_refused_total", s.connsRefused.Load())
+	mw.value("tamaxen_tcp_refused_total", refused)
 	mw.header("tamaxen_limit", "gauge", "The limits derived from the guest's memory (docs/reliability.md).")
 	for _, l := range []struct {
 		name string

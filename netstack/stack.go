@@ -79,7 +79,7 @@ type Stack struct {
 	dhcpc atomic.Pointer[dhcp.Client] // receives every frame while a lease is sought
 
 	limits Limits
-	connCounters
+	adm    admission // accepted TCP connections under limits.Conns
 }
 
 // Open opens the vif with netfront and starts the stack on it. It returns once IPv4 is
@@ -87,8 +87,9 @@ type Stack struct {
 func Open(ctx context.Context, p netfront.Platform, cfg Config) (*Stack, error) {
 	s := &Stack{plat: p, cfg: cfg, limits: LimitsFor(cfg.Memory)}
 	if cfg.Limits != nil {
-		s.limits = *cfg.Limits
+		s.limits = cfg.Limits.valid()
 	}
+	s.adm.lingering = make([]tcpip.Endpoint, 0, 2*s.limits.Conns)
 	s.ep = NewEndpoint(nil, cfg.Net.MTU)
 	s.ep.frags.limit = s.limits.FragBytes
 	if cfg.Capture != nil {
@@ -211,13 +212,15 @@ func (s *Stack) start(ctx context.Context) error {
 	return nil
 }
 
-// applyLimits sets the stack's TCP options from the limits: buffer sizes and TIME-WAIT.
+// applyLimits sets the stack's TCP options from the limits: buffer sizes, TIME-WAIT and
+// FIN-WAIT-2.
 func (s *Stack) applyLimits() error {
 	l := s.limits
 	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: l.TCPBuffer, Max: l.TCPBuffer}
 	snd := tcpip.TCPSendBufferSizeRangeOption{Min: 4096, Default: l.TCPBuffer, Max: l.TCPBuffer}
 	tw := tcpip.TCPTimeWaitTimeoutOption(l.TimeWait)
-	for _, o := range []tcpip.SettableTransportProtocolOption{&rcv, &snd, &tw} {
+	fw2 := tcpip.TCPLingerTimeoutOption(l.Stall)
+	for _, o := range []tcpip.SettableTransportProtocolOption{&rcv, &snd, &tw, &fw2} {
 		if err := s.S.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
 			return fmt.Errorf("netstack: TCP limit %T: %s", o, err)
 		}

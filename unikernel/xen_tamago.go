@@ -19,18 +19,21 @@ import (
 	"github.com/tamaxen/tamaxen/xen/control"
 )
 
-// heapCapacity estimates how far the Go heap can grow: the runtime's RAM past the image's data
-// (the runtime takes its heap from there, up to the initial stack), halved, because the heap
-// grows in 4 MiB arenas aligned to 4 MiB, interleaved with the runtime's own metadata. On the
-// QEMU/Xen image at memory = 32, httpd (a 9.7 MiB image) ran out asking for a third arena and
-// echo (5.7 MiB) for a fourth: 8 and 12 MiB, against estimates of 8.6 and 10.6.
+// heapCapacity estimates how far the Go heap can grow: the runtime takes its heap from the RAM
+// past the image's data, up to the initial stack, in 4 MiB arenas aligned to 4 MiB and
+// interleaved with its own metadata, which costs about two arenas of that span. On the
+// QEMU/Xen image at memory = 32, httpd (a 9.7 MiB image, 17 MiB past it) ran out asking for a
+// third arena and echo (5.7 MiB, 21 MiB past it) for a fourth: 8 and 12 MiB, as estimated.
+// Never less than one arena.
 func heapCapacity() uint64 {
+	const arena = 4 << 20
 	_, end := runtime.MemRegion()
 	_, data := runtime.DataRegion()
-	if end <= data {
-		return 0
+	n := uint64(1)
+	if end > data && (end-data)/arena > 3 {
+		n = (end-data)/arena - 2
 	}
-	return (end - data) / 2
+	return n * arena
 }
 
 // xenPlatform: sockets through the standard library (net.SocketFunc is hooked), shutdown
@@ -78,11 +81,9 @@ func start(ctx context.Context, o Options) (*Unikernel, error) {
 		return nil, err
 	}
 	heap := heapCapacity()
-	// Past this the collector works harder rather than let the heap ask for an arena that
+	// Short of it, the collector works harder rather than let the heap ask for an arena that
 	// does not fit (which is a crash): a guest near its memory slows down instead of dying.
-	if heap > 0 {
-		debug.SetMemoryLimit(int64(heap))
-	}
+	debug.SetMemoryLimit(int64(heap) - 1<<20)
 	u := &Unikernel{opts: o, p: xenPlatform{}}
 	began := time.Now()
 	u.Net, err = netstack.Open(ctx, netfront.Platform{XenStore: xs, Grants: gt, Events: xenpvh.Events, Memory: xenpvh.Memory},
