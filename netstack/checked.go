@@ -18,8 +18,11 @@ import (
 // verified, or the backend vouched for, while they go up the stack, and the TCP and UDP
 // protocols are wrapped so that their Parse marks just those packets as verified. Everything
 // else (fragments, once reassembled; IPv6 extension header chains; what csum.Verify could not
-// judge) is verified by gVisor itself. Nothing is checked twice on the fast path, and nothing
-// is trusted that nobody checked.
+// judge) is verified by gVisor itself. No transport checksum is checked twice (IPv4 header and
+// ICMP checksums are: they are small), and nothing is trusted that nobody checked.
+//
+// One consequence: gVisor's TCP forwarder (tcp.NewForwarder) asserts that the stack's TCP is
+// its own type, so it cannot be used on Stack.S.
 //
 // The set is a handful of slots holding packet pointers, one per packet in flight between
 // Deliver and the transport's Parse, which runs synchronously within Deliver for a packet
@@ -77,6 +80,21 @@ func (t checkedTransport) Parse(pkt *stack.PacketBuffer) bool {
 	return t.TransportProtocol.Parse(pkt)
 }
 
+// checkedUDP is UDP's wrapper: it also drops a datagram for a socket whose queue is full (see
+// udp.go) before gVisor queues it.
+type checkedUDP struct {
+	checkedTransport
+	queues *udpQueues
+}
+
+// Parse implements stack.TransportProtocol.
+func (t checkedUDP) Parse(pkt *stack.PacketBuffer) bool {
+	if !t.queues.admit(pkt) {
+		return false // no transport header: the stack drops it as malformed
+	}
+	return t.checkedTransport.Parse(pkt)
+}
+
 // checkedTCP is TCP's wrapper. The stack finds two of TCP's methods by type assertion, so
 // the wrapper must have them too (TestCheckedTransportKeepsMethods guards this on upgrades).
 type checkedTCP struct{ checkedTransport }
@@ -105,7 +123,7 @@ func (e *Endpoint) TransportProtocols() []stack.TransportProtocolFactory {
 			return checkedTCP{checkedTransport{tcp.NewProtocol(s), &e.checked}}
 		},
 		func(s *stack.Stack) stack.TransportProtocol {
-			return checkedTransport{udp.NewProtocol(s), &e.checked}
+			return checkedUDP{checkedTransport{udp.NewProtocol(s), &e.checked}, e.udp}
 		},
 		icmp.NewProtocol4, icmp.NewProtocol6,
 	}

@@ -106,6 +106,7 @@ type Endpoint struct {
 
 	checked       checkedSet // packets going up whose checksums need no more checking
 	frags         fragBudget // IP fragments admitted for reassembly (Limits.FragBytes)
+	udp           *udpQueues // the stack's UDP sockets, whose queues Parse keeps bounded (nil: none)
 	rxFragDropped atomic.Uint64
 }
 

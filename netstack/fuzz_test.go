@@ -55,12 +55,12 @@ func (t spyTCP) Parse(pkt *stack.PacketBuffer) bool {
 }
 
 type spyUDP struct {
-	checkedTransport
+	checkedUDP
 	s *spy
 }
 
 func (t spyUDP) Parse(pkt *stack.PacketBuffer) bool {
-	ok := t.checkedTransport.Parse(pkt)
+	ok := t.checkedUDP.Parse(pkt)
 	if ok {
 		t.s.record(pkt, 17)
 	}
@@ -83,7 +83,7 @@ func FuzzDeliver(f *testing.F) {
 				return spyTCP{e.TransportProtocols()[0](s).(checkedTCP), sp}
 			},
 			func(s *stack.Stack) stack.TransportProtocol {
-				return spyUDP{e.TransportProtocols()[1](s).(checkedTransport), sp}
+				return spyUDP{e.TransportProtocols()[1](s).(checkedUDP), sp}
 			},
 		}
 	})

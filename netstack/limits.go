@@ -23,15 +23,17 @@ import (
 //   - IP fragments awaiting reassembly: FragBytes admitted per ReassembleWindow, charged at
 //     what a held fragment costs (its buffer and bookkeeping); gVisor forgets a datagram's
 //     fragments after 30 s (IPv4) or 60 s (IPv6), so no more than that is ever held;
-//   - UDP receive queues: gVisor's 32 KiB per socket; the neighbour cache: gVisor's 512
-//     entries; the outgoing queue: txQueueLen packets per netfront queue, whose TCP payload is
-//     the connections' send buffers above.
+//   - UDP receive queues: UDPQueue datagrams per socket (gVisor counts only payload bytes,
+//     212 KiB, so empty datagrams would queue without end);
+//   - the neighbour cache: gVisor's 512 entries; the outgoing queue: txQueueLen packets per
+//     netfront queue, whose TCP payload is the connections' send buffers above.
 type Limits struct {
 	Memory    uint64        // the heap size they derive from
 	Backlog   int           // per listener: half-open before SYN cookies; accept queue
 	Conns     int           // accepted TCP connections open at once, all listeners together
 	TCPBuffer int           // largest TCP receive and send buffer of a connection
 	FragBytes int           // fragment memory admitted per ReassembleWindow
+	UDPQueue  int           // datagrams a UDP socket's queue holds for its reader
 	TimeWait  time.Duration // how long a closed connection stays in TIME-WAIT
 	Stall     time.Duration // TCP user timeout of accepted connections, and FIN-WAIT-2's
 }
@@ -63,8 +65,10 @@ func LimitsFor(mem uint64) Limits {
 	l.TCPBuffer = int(clamp(uint64(64<<10*math.Sqrt(float64(mem)/(32<<20))), 16<<10, 4<<20)) &^ 1023
 	l.Conns = int(clamp(budget/2/(4*uint64(l.TCPBuffer)), 4, 4096))
 	l.Backlog = int(clamp(uint64(l.Conns)/4, 4, 1024))
-	// An eighth of it for fragments, at most what gVisor itself would hold for one family.
-	l.FragBytes = int(clamp(budget/8, 64<<10, 4<<20))
+	// A sixteenth of it for fragments, at most what gVisor itself would hold for one family.
+	l.FragBytes = int(clamp(budget/16, 64<<10, 4<<20))
+	// A sixteenth for each UDP socket's queue, at what a full-size datagram held costs.
+	l.UDPQueue = int(clamp(budget/16/uint64(udpCost), 16, 1024))
 	return l
 }
 
@@ -74,6 +78,7 @@ func (l Limits) valid() Limits {
 	l.Conns = max(l.Conns, 1)
 	l.TCPBuffer = max(l.TCPBuffer, 4096)
 	l.FragBytes = max(l.FragBytes, fragCost(1514))
+	l.UDPQueue = max(l.UDPQueue, 1)
 	if l.TimeWait <= 0 {
 		l.TimeWait = time.Second
 	}
@@ -86,6 +91,10 @@ func (l Limits) valid() Limits {
 func clamp(v, lo, hi uint64) uint64 {
 	return min(max(v, lo), hi)
 }
+
+// udpCost is what a queued UDP datagram costs at most on the MTU: the frame's buffer chunk,
+// the packet buffer, and the socket's record of it.
+var udpCost = fragCost(1514) + 256
 
 // fragCost is what holding a received fragment costs: gVisor copies the frame into a buffer
 // chunk of the next power of two, plus the packet buffer and reassembly bookkeeping.

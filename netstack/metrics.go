@@ -127,12 +127,15 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 	mw.value("tamaxen_tcp_accepted_lingering", uint64(lingering))
 	mw.header("tamaxen_tcp_refused_total", "counter", "Connections reset on accept for want of room under the limits.")
 	mw.value("tamaxen_tcp_refused_total", refused)
+	mw.header("tamaxen_udp_queue_drops_total", "counter", "UDP datagrams dropped for a socket whose queue held its limit of datagrams.")
+	mw.value("tamaxen_udp_queue_drops_total", s.udpq.drops.Load())
 	mw.header("tamaxen_limit", "gauge", "The limits derived from the guest's memory (docs/reliability.md).")
 	for _, l := range []struct {
 		name string
 		v    uint64
 	}{{"memory_bytes", s.limits.Memory}, {"backlog", uint64(s.limits.Backlog)}, {"conns", uint64(s.limits.Conns)},
-		{"tcp_buffer_bytes", uint64(s.limits.TCPBuffer)}, {"frag_bytes", uint64(s.limits.FragBytes)}} {
+		{"tcp_buffer_bytes", uint64(s.limits.TCPBuffer)}, {"frag_bytes", uint64(s.limits.FragBytes)},
+		{"udp_queue", uint64(s.limits.UDPQueue)}} {
 		mw.value("tamaxen_limit", l.v, "name", l.name)
 	}
 	mw.header("tamaxen_netstack_rx_dropped_total", "counter", "Received frames not delivered to the stack: another host's unicast (other_host), malformed or no stack attached (malformed).")

@@ -62,7 +62,7 @@ func (s *Stack) Socket(ctx context.Context, network string, family, sotype int, 
 			a := fullAddress(raddr, proto)
 			remote = &a
 		}
-		c, err := gonet.DialUDP(s.S, local, remote, proto)
+		c, err := s.dialUDP(local, remote, proto)
 		if err != nil {
 			return nil, err
 		}

@@ -64,6 +64,8 @@ type Config struct {
 
 // Stack is a running network stack over one netfront device.
 type Stack struct {
+	// S is gVisor's stack. Its TCP and UDP protocols are wrapped (see checked.go), so
+	// gVisor's TCP forwarder, which asserts TCP's own type, cannot be used on it.
 	S    *stack.Stack
 	dev  *netfront.Device
 	ep   *Endpoint
@@ -80,6 +82,7 @@ type Stack struct {
 
 	limits Limits
 	adm    admission // accepted TCP connections under limits.Conns
+	udpq   udpQueues // the UDP sockets' queues, under limits.UDPQueue
 }
 
 // Open opens the vif with netfront and starts the stack on it. It returns once IPv4 is
@@ -90,7 +93,9 @@ func Open(ctx context.Context, p netfront.Platform, cfg Config) (*Stack, error) 
 		s.limits = cfg.Limits.valid()
 	}
 	s.adm.lingering = make([]tcpip.Endpoint, 0, 2*s.limits.Conns)
+	s.udpq.limit = uint64(s.limits.UDPQueue)
 	s.ep = NewEndpoint(nil, cfg.Net.MTU)
+	s.ep.udp = &s.udpq
 	s.ep.frags.limit = s.limits.FragBytes
 	if cfg.Capture != nil {
 		s.ep.SetCapture(cfg.Capture)

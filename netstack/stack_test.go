@@ -210,7 +210,10 @@ func dualStack(t *testing.T, nb netback.Config, software bool) {
 	// "tcp4" stays IPv4-only, as everywhere.
 	s4, err := r.guest.Socket(ctxT(t), "tcp4", syscall.AF_INET, syscall.SOCK_STREAM, &net.TCPAddr{Port: 90}, nil)
 	require.NoError(t, err)
-	defer s4.(net.Listener).Close()
+	serveHTTP(t, s4.(net.Listener))
+	resp, err := r.client(netip.MustParseAddrPort("10.0.0.2:90")).Get("http://guest/")
+	require.NoError(t, err, "the tcp4 listener over IPv4")
+	_ = resp.Body.Close()
 	ctx, cancel := context.WithTimeout(ctxT(t), 2*time.Second)
 	defer cancel()
 	_, err = r.host.Dial(ctx, "tcp", netip.MustParseAddrPort("[fd00::2]:90"))
