@@ -9,12 +9,13 @@
 # After each kind it checks, each check passing only on positive evidence:
 #   - both guests still run (xl) and neither console shows a fatal error;
 #   - httpd answers GET / over IPv4, and over IPv6 at its global address and at its EUI-64
-#     link-local address (%xenbr0); echo answers TCP and UDP over the same three (echo.cfg has
-#     no ip6=, so the suite gives it fd00::3);
+#     link-local address (%xenbr0); echo answers TCP and UDP over the same three (fd00::3 from
+#     echo.cfg, or given by the suite if a config has no ip6=);
 #   - the attack reached the guests (their RX counters grew by at least 90 % of the frames
 #     sent to each; for the socket floods, they grew) and they counted what they dropped
-#     (httpd's /metrics drop, malformed and checksum counters; echo's rx-badcsum in its stats
-#     lines);
+#     (httpd's /metrics drop, malformed and checksum counters, SYN cookies after the SYN
+#     flood, refused connections after the connection flood; echo's rx-badcsum in its stats
+#     lines), read before the serve checks add their own traffic;
 #   - neither guest's heap in use (the runtime's HeapInuse, which the stats lines print every
 #     2 s) went over HOSTILE_HEAP_MIB (default 6 MiB) in any line printed during the attack.
 # The budget: of a 32 MiB guest, the DMA region takes 4 MiB and the image (httpd's is 10 MB)
@@ -70,7 +71,7 @@ for g in echo httpd; do
 	IP4[$g]=$(extra_get "$extra" ip)
 	IP6[$g]=$(extra_get "$extra" ip6)
 	LL[$g]=$(eui64_linklocal "${MAC[$g]}")
-	# echo.cfg has no ip6=: give it fd00::3 (what its ip= is in 10.0.0.0/24) for the IPv6 checks.
+	# A config without ip6= gets fd00::N (N as in its ip= in 10.0.0.0/24) for the IPv6 checks.
 	[ -n "${IP6[$g]}" ] || { IP6[$g]=fd00::${IP4[$g]##*.}; extra="$extra ip6=${IP6[$g]}/64"; }
 	EXTRA[$g]="$extra stats=2s"
 done
@@ -181,7 +182,7 @@ metrics() { curl -sS --fail --max-time "${1:-10}" "http://${IP4[httpd]}/metrics"
 
 # msum TEXT AWK-RE: the sum of the samples whose line matches RE (no comments, no TX).
 msum() { awk -v re="$2" '!/^#/ && $0 ~ re && !/dir="tx"/ { s += $NF } END { printf "%d", s }' <<<"$1"; }
-DROPS_RE='^tamaxen_[a-z0-9_]*(drop|malformed|checksum_error|bad_checksum|invalid|overflow|cookie|reject|refused|evict|limit)'
+DROPS_RE='^tamaxen_[a-z0-9_]*(drop|malformed|checksum_error|bad_checksum|invalid|overflow|cookie|reject|refused|evict)'
 RX_RE='^tamaxen_netfront_packets_total[{].*dir="rx"'
 CSUM_RE='^tamaxen_(netstack_rx_bad_checksum_total|tcp_checksum_errors_total|udp_checksum_errors_total)'
 
@@ -305,8 +306,8 @@ checks() {
 	local kind=$1 label=$2 out=$3 m0=$4 from_e=$5 from_h=$6 e0=$7 m1 e1 sent_e sent_h
 	local rx_h drops_h csum_h rx_e bc_e why="" ev="" peak_e peak_h
 	alive "$label"
-	all_serve "$label"
 
+	# The counters first: the serve checks below add traffic of their own.
 	sent_e=$(sed -n 's/.* echo=\([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
 	sent_h=$(sed -n 's/.* httpd=\([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
 	if [ -n "${DEAD[httpd]}" ]; then
@@ -322,6 +323,16 @@ checks() {
 		case $kind in
 		runt | giant | badip4 | badip6 | frag | exthdr | garbage) [ "$drops_h" -gt 0 ] || why="$why httpd's drop counters did not move;" ;;
 		badcsum) [ "$csum_h" -gt 0 ] || why="$why httpd's checksum counters did not move;" ;;
+		synflood)
+			local cookies=$(($(msum "$m1" '^tamaxen_tcp_syn_cookies_total') - $(msum "$m0" '^tamaxen_tcp_syn_cookies_total')))
+			ev="$ev, SYN cookies +$cookies"
+			[ "$cookies" -gt 0 ] || why="$why httpd sent no SYN cookie: half-open connections past its backlog;"
+			;;
+		connflood)
+			local refused=$(($(msum "$m1" '^tamaxen_tcp_refused_total') - $(msum "$m0" '^tamaxen_tcp_refused_total')))
+			ev="$ev, connections refused +$refused"
+			[ "$refused" -gt 0 ] || why="$why httpd refused no connection past its limit;"
+			;;
 		*) [ "$rx_h" -gt 0 ] || why="$why httpd's RX counter did not move;" ;;
 		esac
 	fi
@@ -344,6 +355,7 @@ checks() {
 	else
 		xt_fail "$label: the guests got the attack and counted drops" "${why# }${ev:+ ($ev)}"
 	fi
+	all_serve "$label"
 
 	why=""
 	for g in echo httpd; do
