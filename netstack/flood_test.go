@@ -16,28 +16,35 @@ import (
 	"github.com/tamaxen/tamaxen/netfront"
 )
 
-// synFrame is a TCP SYN to the guest's port 80 from src:sport, with right checksums.
-func synFrame(mac net.HardwareAddr, src [4]byte, sport uint16) []byte {
-	f := make([]byte, 14+20+20)
+// frame4 is an Ethernet/IPv4 frame to the guest (mac, 10.0.0.2) from src carrying transport
+// segment seg of protocol proto, whose checksum (at offset field of seg) it fills in.
+func frame4(mac net.HardwareAddr, src [4]byte, proto uint8, seg []byte, field int) []byte {
+	f := make([]byte, 14+20, 14+20+len(seg))
 	copy(f, mac)
 	copy(f[6:], []byte{0, 0x16, 0x3e, 0x77, src[2], src[3]})
 	f[12], f[13] = 0x08, 0x00
 	ip := f[14:34]
 	ip[0] = 0x45
-	binary.BigEndian.PutUint16(ip[2:], 40)
-	ip[8], ip[9] = 64, 6
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+len(seg)))
+	ip[8], ip[9] = 64, proto
 	copy(ip[12:], src[:])
 	copy(ip[16:], []byte{10, 0, 0, 2})
 	binary.BigEndian.PutUint16(ip[10:], ^csum.Sum(ip, 0))
-	tcp := f[34:]
+	f = append(f, seg...)
+	binary.BigEndian.PutUint16(f[34+field:], csum.Pseudo(f))
+	csum.Complete(f)
+	return f
+}
+
+// synFrame is a TCP SYN to the guest's port 80 from src:sport.
+func synFrame(mac net.HardwareAddr, src [4]byte, sport uint16) []byte {
+	tcp := make([]byte, 20)
 	binary.BigEndian.PutUint16(tcp[0:], sport)
 	binary.BigEndian.PutUint16(tcp[2:], 80)
 	binary.BigEndian.PutUint32(tcp[4:], uint32(sport)*7919)
 	tcp[12], tcp[13] = 5<<4, 0x02
 	binary.BigEndian.PutUint16(tcp[14:], 65535)
-	binary.BigEndian.PutUint16(tcp[16:], csum.Pseudo(f))
-	csum.Complete(f)
-	return f
+	return frame4(mac, src, 6, tcp, 16)
 }
 
 // A SYN flood from thousands of addresses that never answer, at a guest whose heap can grow to
@@ -222,23 +229,11 @@ func TestConnectionLimitCountsLingering(t *testing.T) {
 
 // udpFrame is an empty UDP datagram to the guest's port 7 from 10.0.0.1:sport.
 func udpFrame(mac net.HardwareAddr, sport uint16) []byte {
-	f := make([]byte, 14+20+8)
-	copy(f, mac)
-	copy(f[6:], []byte{0, 0x16, 0x3e, 0x77, 0, 1})
-	f[12], f[13] = 0x08, 0x00
-	ip := f[14:34]
-	ip[0] = 0x45
-	binary.BigEndian.PutUint16(ip[2:], 28)
-	ip[8], ip[9] = 64, 17
-	copy(ip[12:], []byte{10, 0, 0, 1, 10, 0, 0, 2})
-	binary.BigEndian.PutUint16(ip[10:], ^csum.Sum(ip, 0))
-	u := f[34:]
+	u := make([]byte, 8)
 	binary.BigEndian.PutUint16(u[0:], sport)
 	binary.BigEndian.PutUint16(u[2:], 7)
 	binary.BigEndian.PutUint16(u[4:], 8)
-	binary.BigEndian.PutUint16(u[6:], csum.Pseudo(f))
-	csum.Complete(f)
-	return f
+	return frame4(mac, [4]byte{10, 0, 0, 1}, 17, u, 6)
 }
 
 // A flood of empty datagrams at a socket whose reader has stalled: gVisor charges only the
