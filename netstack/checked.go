@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
@@ -69,13 +70,18 @@ func (c *checkedSet) has(pkt *stack.PacketBuffer) bool {
 // the stack.
 type checkedTransport struct {
 	stack.TransportProtocol
-	set *checkedSet
+	set   *checkedSet
+	frags *fragBudget
 }
 
-// Parse implements stack.TransportProtocol.
+// Parse implements stack.TransportProtocol. A packet that is not in the set may be an IPv4
+// datagram just reassembled (gVisor parses it here synchronously), whose fragments' charge
+// comes back to the fragment budget.
 func (t checkedTransport) Parse(pkt *stack.PacketBuffer) bool {
 	if t.set.has(pkt) {
 		pkt.RXChecksumValidated = true
+	} else if pkt.NetworkProtocolNumber == header.IPv4ProtocolNumber {
+		t.frags.refund(pkt.NetworkHeader().Slice())
 	}
 	return t.TransportProtocol.Parse(pkt)
 }
@@ -120,10 +126,10 @@ func (t checkedTCP) SendBufferSize() tcpip.TCPSendBufferSizeRangeOption {
 func (e *Endpoint) TransportProtocols() []stack.TransportProtocolFactory {
 	return []stack.TransportProtocolFactory{
 		func(s *stack.Stack) stack.TransportProtocol {
-			return checkedTCP{checkedTransport{tcp.NewProtocol(s), &e.checked}}
+			return checkedTCP{checkedTransport{tcp.NewProtocol(s), &e.checked, &e.frags}}
 		},
 		func(s *stack.Stack) stack.TransportProtocol {
-			return checkedUDP{checkedTransport{udp.NewProtocol(s), &e.checked}, e.udp}
+			return checkedUDP{checkedTransport{udp.NewProtocol(s), &e.checked, &e.frags}, e.udp}
 		},
 		icmp.NewProtocol4, icmp.NewProtocol6,
 	}

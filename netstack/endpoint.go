@@ -459,7 +459,7 @@ func (e *Endpoint) Deliver(frame []byte, m netfront.RxMeta) {
 		e.rxBadCsum.Add(1)
 		return
 	case verdict == csum.Unchecked:
-		if csum.Fragment(frame) && !e.frags.admit(fragCost(len(frame)), time.Now()) {
+		if csum.Fragment(frame) && !e.frags.admit(frame, fragCost(len(frame)), time.Now()) {
 			e.rxFragDropped.Add(1) // over the reassembly budget: see Limits
 			return
 		}

@@ -4,7 +4,6 @@ package netstack
 
 import (
 	"math"
-	"sync"
 	"time"
 )
 
@@ -104,32 +103,4 @@ func fragCost(n int) int {
 		c <<= 1
 	}
 	return c + 512
-}
-
-// fragBudget admits fragments while the bytes admitted in the current and the previous window
-// stay within the limit: whatever gVisor still holds was admitted within the last
-// ReassembleWindow, so it holds no more than the limit.
-type fragBudget struct {
-	mu        sync.Mutex // guards the fields below
-	limit     int
-	start     time.Time // of the current window
-	cur, prev int
-}
-
-// admit reports whether a fragment of cost bytes may go up at now.
-func (b *fragBudget) admit(cost int, now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if d := now.Sub(b.start); d >= ReassembleWindow || d < 0 {
-		b.prev = b.cur
-		if d >= 2*ReassembleWindow || d < 0 {
-			b.prev = 0
-		}
-		b.cur, b.start = 0, now
-	}
-	if b.prev+b.cur+cost > b.limit {
-		return false
-	}
-	b.cur += cost
-	return true
 }
