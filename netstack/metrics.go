@@ -110,7 +110,7 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 		{"tamaxen_netstack_rx_validated_total", "Frames whose checksum the backend vouched for.", e.RxValidated},
 		{"tamaxen_netstack_rx_gso_total", "Received frames carrying several TCP segments.", e.RxGSO},
 		{"tamaxen_netstack_rx_bad_checksum_total", "Received frames dropped for a bad checksum.", e.RxBadChecksum},
-		{"tamaxen_netstack_rx_unchecked_total", "Received frames (fragments, IPv6 extension headers) left for the stack to verify after reassembly.", e.RxUnchecked},
+		{"tamaxen_netstack_rx_unchecked_total", "Received IP frames whose checksum could not be judged alone (fragments, IPv6 routing headers), left for the stack to verify after reassembly.", e.RxUnchecked},
 	} {
 		mw.header(m.name, "counter", m.help)
 		mw.value(m.name, m.v)
