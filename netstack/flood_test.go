@@ -14,6 +14,7 @@ import (
 
 	"github.com/tamaxen/tamaxen/internal/csum"
 	"github.com/tamaxen/tamaxen/netfront"
+	"github.com/tamaxen/tamaxen/netstack"
 )
 
 // frame4 is an Ethernet/IPv4 frame to the guest (mac, 10.0.0.2) from src carrying transport
@@ -278,4 +279,54 @@ func TestUDPFloodBounded(t *testing.T) {
 	_, from, err := pc.ReadFrom(buf)
 	require.NoError(t, err)
 	assert.Equal(t, 999, from.(*net.UDPAddr).Port)
+}
+
+// The first Limits.FastConns accepted connections get FastBuffer, enough window for a bulk
+// transfer; the others TCPBuffer; a fast one closed and gone makes room for another.
+func TestFastConnections(t *testing.T) {
+	r := newRigMem(t, "ip=10.0.0.2/24", nil, netfront.Config{}, 36<<20)
+	lim := r.guest.Limits()
+	require.Greater(t, lim.FastBuffer, lim.TCPBuffer)
+	l, err := r.guest.Listen("tcp", ":7")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	to := netip.MustParseAddrPort("10.0.0.2:7")
+	var conns, hosts []net.Conn
+	for i := range lim.FastConns + 2 {
+		c, err := r.host.Dial(ctxT(t), "tcp", to)
+		require.NoError(t, err)
+		defer c.Close()
+		hosts = append(hosts, c)
+		g, err := l.Accept()
+		require.NoError(t, err)
+		conns = append(conns, g)
+		snd, rcv := netstack.ConnBuffers(g)
+		want := int64(lim.TCPBuffer)
+		if i < lim.FastConns {
+			want = int64(lim.FastBuffer)
+		}
+		assert.Equal(t, want, snd, "connection %d's send buffer", i)
+		assert.Equal(t, want, rcv, "connection %d's receive buffer", i)
+	}
+	// The first closes, both ends: once the guest's endpoint is past FIN-WAIT (in TIME-WAIT,
+	// which holds no buffers), the next connection is fast again.
+	require.NoError(t, conns[0].Close())
+	require.NoError(t, hosts[0].Close())
+	require.Eventually(t, func() bool {
+		c, err := r.host.Dial(ctxT(t), "tcp", to)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		g, err := l.Accept()
+		if err != nil {
+			return false
+		}
+		defer g.Close()
+		snd, _ := netstack.ConnBuffers(g)
+		return snd == int64(lim.FastBuffer)
+	}, 30*time.Second, 100*time.Millisecond, "no fast connection again after one closed")
+	for _, g := range conns[1:] {
+		_ = g.Close()
+	}
 }

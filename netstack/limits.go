@@ -27,14 +27,17 @@ import (
 //   - the neighbour cache: gVisor's 512 entries; the outgoing queue: txQueueLen packets per
 //     netfront queue, whose TCP payload is the connections' send buffers above.
 type Limits struct {
-	Memory    uint64        // the heap size they derive from
-	Backlog   int           // per listener: half-open before SYN cookies; accept queue
-	Conns     int           // accepted TCP connections open at once, all listeners together
-	TCPBuffer int           // largest TCP receive and send buffer of a connection
-	FragBytes int           // fragment memory admitted per ReassembleWindow
-	UDPQueue  int           // datagrams a UDP socket's queue holds for its reader
-	TimeWait  time.Duration // how long a closed connection stays in TIME-WAIT
-	Stall     time.Duration // TCP user timeout of accepted connections, and FIN-WAIT-2's
+	Memory    uint64 // the heap size they derive from
+	Backlog   int    // per listener: half-open before SYN cookies; accept queue
+	Conns     int    // accepted TCP connections open at once, all listeners together
+	TCPBuffer int    // TCP receive and send buffer of an accepted connection
+	// FastConns accepted connections at a time get FastBuffer instead: enough window for a
+	// bulk transfer. Connections the program opens itself tune theirs up to FastBuffer.
+	FastConns, FastBuffer int
+	FragBytes             int           // fragment memory admitted per ReassembleWindow
+	UDPQueue              int           // datagrams a UDP socket's queue holds for its reader
+	TimeWait              time.Duration // how long a closed connection stays in TIME-WAIT
+	Stall                 time.Duration // TCP user timeout of accepted connections, and FIN-WAIT-2's
 }
 
 // ReassembleWindow is the length of the fragment budget's window: the longer of gVisor's
@@ -57,12 +60,16 @@ func LimitsFor(mem uint64) Limits {
 	}
 	budget := mem / 4
 	l := Limits{Memory: mem, TimeWait: 5 * time.Second, Stall: 30 * time.Second}
-	// Half the budget for connections' buffers: Conns of them at 2 × TCPBuffer, plus as many
-	// again awaiting Accept (Backlog per listener, a few listeners). Buffers grow with the
-	// square root of memory, connections with the rest: 32 KiB and 8 connections for an 8 MiB
-	// heap, 256 KiB and 64 for 512 MiB, 1 MiB and 256 for 8 GiB.
+	// A quarter of the budget for the FastConns connections with FastBuffer: a bulk transfer
+	// needs a window of a round trip's worth of bytes, which TCPBuffer is not for a small
+	// guest. Three eighths for the others' buffers: Conns of them (open, and as many again
+	// lingering) at 2 × TCPBuffer, plus those awaiting Accept (Backlog per listener). Buffers
+	// grow with the square root of memory, connections with the rest: 32 KiB and 6 connections
+	// for an 8 MiB heap, 256 KiB and 48 for 512 MiB.
 	l.TCPBuffer = int(clamp(uint64(64<<10*math.Sqrt(float64(mem)/(32<<20))), 16<<10, 4<<20)) &^ 1023
-	l.Conns = int(clamp(budget/2/(4*uint64(l.TCPBuffer)), 4, 4096))
+	l.FastConns = 4
+	l.FastBuffer = max(int(min(budget/32, 1<<20))&^1023, l.TCPBuffer)
+	l.Conns = int(clamp(budget*3/8/(4*uint64(l.TCPBuffer)), 4, 4096))
 	l.Backlog = int(clamp(uint64(l.Conns)/4, 4, 1024))
 	// A sixteenth of it for fragments, at most what gVisor itself would hold for one family.
 	l.FragBytes = int(clamp(budget/16, 64<<10, 4<<20))
@@ -76,6 +83,8 @@ func (l Limits) valid() Limits {
 	l.Backlog = max(l.Backlog, 1)
 	l.Conns = max(l.Conns, 1)
 	l.TCPBuffer = max(l.TCPBuffer, 4096)
+	l.FastConns = max(l.FastConns, 0)
+	l.FastBuffer = max(l.FastBuffer, l.TCPBuffer)
 	l.FragBytes = max(l.FragBytes, fragCost(1514))
 	l.UDPQueue = max(l.UDPQueue, 1)
 	if l.TimeWait <= 0 {

@@ -67,17 +67,24 @@ func (l *listener) Accept() (net.Conn, error) {
 			}
 			return nil, l.opError(errors.New(err.String()))
 		}
-		if !l.s.admitConn() {
+		ok, fast := l.s.admitConn()
+		if !ok {
 			// Abortive close: a RST, no TIME-WAIT.
 			n.SocketOptions().SetLinger(tcpip.LingerOption{Enabled: true, Timeout: 0})
 			n.Close()
 			continue
 		}
+		buf := l.s.limits.TCPBuffer
+		if fast {
+			buf = l.s.limits.FastBuffer
+		}
+		n.SocketOptions().SetSendBufferSize(int64(buf), true)
+		n.SocketOptions().SetReceiveBufferSize(int64(buf), true)
 		// Data the peer leaves unacknowledged (a closed window included) ends the connection
 		// after the stall limit, so a closed connection cannot hold its buffers for ever.
 		ut := tcpip.TCPUserTimeoutOption(l.s.limits.Stall)
 		_ = n.SetSockOpt(&ut)
-		return &conn{TCPConn: gonet.NewTCPConn(wq, n), s: l.s, ep: n}, nil
+		return &conn{TCPConn: gonet.NewTCPConn(wq, n), s: l.s, ep: n, fast: fast}, nil
 	}
 }
 
@@ -109,57 +116,72 @@ type conn struct {
 	*gonet.TCPConn
 	s    *Stack
 	ep   tcpip.Endpoint
+	fast bool // has Limits.FastBuffer
 	once sync.Once
 }
 
 // Close implements net.Conn.
 func (c *conn) Close() error {
 	err := c.TCPConn.Close()
-	c.once.Do(func() { c.s.closed(c.ep) })
+	c.once.Do(func() { c.s.closed(lingerer{c.ep, c.fast}) })
 	return err
+}
+
+// lingerer is a connection the program closed, whose endpoint may still hold buffers.
+type lingerer struct {
+	ep   tcpip.Endpoint
+	fast bool
 }
 
 // admission counts accepted connections: open ones, and closed ones whose endpoints may still
 // hold buffers (unsent data in FIN-WAIT, a peer that will not read; the user timeout ends that).
 // TIME-WAIT holds none, so it does not count.
 type admission struct {
-	mu        sync.Mutex       // guards the fields below
-	open      int              // accepted and not closed by the program
-	lingering []tcpip.Endpoint // closed by the program, not yet in TIME-WAIT or closed
-	refused   uint64           // reset on accept for want of room
+	mu        sync.Mutex // guards the fields below
+	open      int        // accepted and not closed by the program
+	fast      int        // of the open and lingering ones, those with FastBuffer
+	lingering []lingerer // closed by the program, not yet in TIME-WAIT or closed
+	refused   uint64     // reset on accept for want of room
 }
 
 // admitConn takes a place for an accepted connection, or counts it refused: the program may
-// hold Limits.Conns open, and as many again may linger after it closed them.
-func (s *Stack) admitConn() bool {
+// hold Limits.Conns open, and as many again may linger after it closed them. fast says the
+// connection may have Limits.FastBuffer, while fewer than FastConns have it.
+func (s *Stack) admitConn() (ok, fast bool) {
 	a := &s.adm
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	keep := a.lingering[:0]
-	for _, ep := range a.lingering {
-		switch tcp.EndpointState(ep.State()) {
+	for _, c := range a.lingering {
+		switch tcp.EndpointState(c.ep.State()) {
 		case tcp.StateTimeWait, tcp.StateClose, tcp.StateError:
+			if c.fast {
+				a.fast--
+			}
 		default:
-			keep = append(keep, ep)
+			keep = append(keep, c)
 		}
 	}
 	clear(a.lingering[len(keep):])
 	a.lingering = keep
 	if a.open >= s.limits.Conns || a.open+len(a.lingering) >= 2*s.limits.Conns {
 		a.refused++
-		return false
+		return false, false
 	}
 	a.open++
-	return true
+	if fast = a.fast < s.limits.FastConns; fast {
+		a.fast++
+	}
+	return true, fast
 }
 
 // closed moves a connection the program closed from open to lingering.
-func (s *Stack) closed(ep tcpip.Endpoint) {
+func (s *Stack) closed(c lingerer) {
 	a := &s.adm
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.open--
-	a.lingering = append(a.lingering, ep) // within the capacity admitConn keeps it to
+	a.lingering = append(a.lingering, c) // within the capacity admitConn keeps it to
 }
 
 // admitted returns the accepted connections open and lingering, and those refused.

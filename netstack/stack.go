@@ -92,7 +92,7 @@ func Open(ctx context.Context, p netfront.Platform, cfg Config) (*Stack, error) 
 	if cfg.Limits != nil {
 		s.limits = cfg.Limits.valid()
 	}
-	s.adm.lingering = make([]tcpip.Endpoint, 0, 2*s.limits.Conns)
+	s.adm.lingering = make([]lingerer, 0, 2*s.limits.Conns)
 	s.udpq.limit = uint64(s.limits.UDPQueue)
 	s.ep = NewEndpoint(nil, cfg.Net.MTU)
 	s.ep.udp = &s.udpq
@@ -221,8 +221,11 @@ func (s *Stack) start(ctx context.Context) error {
 // FIN-WAIT-2.
 func (s *Stack) applyLimits() error {
 	l := s.limits
-	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: l.TCPBuffer, Max: l.TCPBuffer}
-	snd := tcpip.TCPSendBufferSizeRangeOption{Min: 4096, Default: l.TCPBuffer, Max: l.TCPBuffer}
+	// New connections start with TCPBuffer; the maximum is FastBuffer, so that the window
+	// scale offered in a handshake allows a fast connection's window. Accept fixes each
+	// accepted connection's buffers (listener.go), which ends gVisor's tuning of them.
+	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: l.TCPBuffer, Max: l.FastBuffer}
+	snd := tcpip.TCPSendBufferSizeRangeOption{Min: 4096, Default: l.TCPBuffer, Max: l.FastBuffer}
 	tw := tcpip.TCPTimeWaitTimeoutOption(l.TimeWait)
 	fw2 := tcpip.TCPLingerTimeoutOption(l.Stall)
 	for _, o := range []tcpip.SettableTransportProtocolOption{&rcv, &snd, &tw, &fw2} {
