@@ -48,6 +48,14 @@ func synFrame(mac net.HardwareAddr, src [4]byte, sport uint16) []byte {
 	return frame4(mac, src, 6, tcp, 16)
 }
 
+// liveHeap is the heap's live bytes after a collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
 // A SYN flood from thousands of addresses that never answer, at a guest whose heap can grow to
 // 9 MiB (httpd's at memory = 32 on Xen): half-open
 // connections stay within the backlog, the rest get SYN cookies, the heap barely moves, and
@@ -60,9 +68,7 @@ func TestSYNFloodBounded(t *testing.T) {
 	require.NoError(t, err)
 	serveHTTP(t, l)
 	mac := r.guest.Device().MAC()
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
+	before := liveHeap()
 	const syns = 3000
 	for i := range syns {
 		src := [4]byte{172, 16, byte(i / 250), byte(1 + i%250)}
@@ -79,10 +85,7 @@ func TestSYNFloodBounded(t *testing.T) {
 	assert.Positive(t, readMetrics(t, r.guest).sum("tamaxen_tcp_syn_cookies_total"))
 	// Half-open connections are endpoints of their own: no more than the backlog allows.
 	assert.LessOrEqual(t, len(r.guest.S.RegisteredEndpoints()), int(backlog)+1)
-	runtime.GC()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	grew := liveHeap() - before
 	assert.Less(t, grew, int64(4<<20), "the heap grew by %d bytes for %d SYNs", grew, syns)
 
 	resp, err := r.client(netip.MustParseAddrPort("10.0.0.2:80")).Get("http://guest/")
@@ -248,17 +251,12 @@ func TestUDPFloodBounded(t *testing.T) {
 	defer pc.Close()
 	limit := r.guest.Limits().UDPQueue
 	mac := r.guest.Device().MAC()
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
+	before := liveHeap()
 	const n = 20000
 	for i := range n {
 		r.guest.Endpoint().Deliver(udpFrame(mac, uint16(1024+i%50000)), netfront.RxMeta{})
 	}
-	runtime.GC()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	grew := liveHeap() - before
 	assert.Less(t, grew, int64(2<<20), "the heap grew by %d bytes for %d empty datagrams", grew, n)
 	m := readMetrics(t, r.guest)
 	assert.EqualValues(t, n-limit, m.sum("tamaxen_udp_queue_drops_total"), "past the queue's %d datagrams", limit)
