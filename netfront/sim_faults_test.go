@@ -254,26 +254,6 @@ func TestSimFaultDisconnectDuringHandshake(t *testing.T) {
 	}
 }
 
-// totals adds every counter of the queues.
-func totals(s []netfront.QueueStats) (t netfront.QueueStats) {
-	for _, q := range s {
-		t.TxPackets += q.TxPackets
-		t.TxBytes += q.TxBytes
-		t.TxErrors += q.TxErrors
-		t.TxDropped += q.TxDropped
-		t.RxPackets += q.RxPackets
-		t.RxErrors += q.RxErrors
-		t.RxDropped += q.RxDropped
-		t.Violations += q.Violations
-		t.TxInFlight += q.TxInFlight
-		t.RxPosted += q.RxPosted
-		t.RxOverSlots += q.RxOverSlots
-		t.Spurious += q.Spurious
-		t.Throttled += q.Throttled
-	}
-	return t
-}
-
 // backendTx is the number of frames the backend took from the guest, over every queue.
 func backendTx(be *netback.Backend) (n uint64) {
 	for _, q := range be.Stats().Queues {
@@ -309,7 +289,7 @@ func TestSimFaultStallReleased(t *testing.T) {
 	fn, rx := collector(64)
 	dev := r.open(t, netfront.Config{TxBuffers: 256, Receive: fn})
 	const total, rxFrames = 400, 20
-	require.Eventually(t, func() bool { return totals(dev.Stats()).RxPosted == 128 }, hangDeadline, tick)
+	require.Eventually(t, func() bool { return sumStats(dev.Stats()).RxPosted == 128 }, hangDeadline, tick)
 
 	r.be.SetFault(netback.FaultStall)
 	var sent atomic.Int64
@@ -328,7 +308,7 @@ func TestSimFaultStallReleased(t *testing.T) {
 		require.NoError(t, r.be.Inject(netback.Frame{Data: seqFrame(1000 + i)}))
 	}
 	// The ring fills: 256 one-slot frames in flight, the sender waits for room.
-	require.Eventually(t, func() bool { return totals(dev.Stats()).TxInFlight == 256 }, hangDeadline, tick)
+	require.Eventually(t, func() bool { return sumStats(dev.Stats()).TxInFlight == 256 }, hangDeadline, tick)
 	time.Sleep(stall)
 	assert.EqualValues(t, 256, sent.Load(), "Send returned without ring space")
 	assert.NoError(t, dev.Err())
@@ -344,7 +324,7 @@ func TestSimFaultStallReleased(t *testing.T) {
 		assert.EqualValues(t, 1000+i, binary.BigEndian.Uint32(g.data[14:]))
 	}
 	require.Eventually(t, func() bool {
-		s := totals(dev.Stats())
+		s := sumStats(dev.Stats())
 		return s.TxInFlight == 0 && s.RxPosted == 128 && backendTx(r.be) == total
 	}, hangDeadline, tick, "the counters do not come to rest")
 	mu.Lock()
@@ -352,7 +332,7 @@ func TestSimFaultStallReleased(t *testing.T) {
 		require.EqualValues(t, i, s, "frames reordered")
 	}
 	mu.Unlock()
-	s := totals(dev.Stats())
+	s := sumStats(dev.Stats())
 	assert.EqualValues(t, total, s.TxPackets)
 	assert.EqualValues(t, rxFrames, s.RxPackets)
 	assert.Zero(t, s.TxDropped+s.TxErrors+s.RxDropped+s.RxErrors+s.Violations)
@@ -416,13 +396,13 @@ func TestSimFaultDisconnectUnderTraffic(t *testing.T) {
 	// At rest: nothing in flight, every RX buffer posted, and the echoes the backend still had
 	// queued delivered, so the counters and the callback's count no longer move apart.
 	require.Eventually(t, func() bool {
-		a := totals(dev.Stats())
+		a := sumStats(dev.Stats())
 		time.Sleep(20 * time.Millisecond)
-		s := totals(dev.Stats())
+		s := sumStats(dev.Stats())
 		return s.TxInFlight == 0 && s.RxPosted == 2*128 && s.RxPackets == a.RxPackets &&
 			s.RxPackets == uint64(received.Load())
 	}, hangDeadline, tick, "the rings do not come to rest")
-	s := totals(dev.Stats())
+	s := sumStats(dev.Stats())
 	t.Logf("sent %d, refused while down %d, backend took %d, received %d", ok.Load(), down.Load(), backendTx(r.be), s.RxPackets)
 	assert.EqualValues(t, ok.Load(), s.TxPackets)
 	assert.LessOrEqual(t, backendTx(r.be), s.TxPackets)
@@ -611,7 +591,7 @@ func TestSimFaultEventStorm(t *testing.T) {
 			}
 			wg.Wait()
 			events := r.guest.Events.Stats().Events
-			st := totals(dev.Stats())
+			st := sumStats(dev.Stats())
 			t.Logf("storm of %v: %d notifications, %d events delivered, %d spurious wakeups, %d pauses; %d echoes; %d ticks, worst lateness %v",
 				storm, sends.Load(), events, st.Spurious, st.Throttled, echoes, ticks.Load(), time.Duration(worst.Load()))
 			assert.Greater(t, sends.Load(), int64(1000), "no storm")
@@ -620,7 +600,7 @@ func TestSimFaultEventStorm(t *testing.T) {
 			assert.GreaterOrEqual(t, ticks.Load(), max(int64(storm/(10*time.Millisecond)/20), 2), "the ticker starved")
 			assert.Greater(t, echoes, 5, "traffic starved")
 			require.NoError(t, dev.Err())
-			assert.Zero(t, totals(dev.Stats()).Violations)
+			assert.Zero(t, sumStats(dev.Stats()).Violations)
 
 			// With no traffic between its events the storm is seen for what it is: the
 			// driver pauses (TestStormThrottled bounds its pace on a virtual clock).
@@ -635,7 +615,7 @@ func TestSimFaultEventStorm(t *testing.T) {
 					}
 				}()
 			}
-			assert.Eventually(t, func() bool { return totals(dev.Stats()).Throttled > 0 }, hangDeadline, tick,
+			assert.Eventually(t, func() bool { return sumStats(dev.Stats()).Throttled > 0 }, hangDeadline, tick,
 				"the storm was not throttled")
 			cancel()
 			wg.Wait()
@@ -777,7 +757,7 @@ func TestSimResumeInNewDomain(t *testing.T) {
 		require.Equal(t, base.grants+perConn, r.guest.Grants.InUse(), "grants after resume %d", cycle)
 		sendEchoes(t, dev, 100)
 	}
-	s := totals(dev.Stats())
+	s := sumStats(dev.Stats())
 	assert.Zero(t, s.Violations+s.RxErrors+s.TxErrors)
 	require.NoError(t, dev.Err())
 	require.NoError(t, dev.Close())
