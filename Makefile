@@ -134,4 +134,4 @@ xen-test: examples $(XEN_TOOLS:%=$(BUILD)/%)
 	@cp $(XEN_TOOLS:%=$(BUILD)/%) $(XEN_PAYLOAD)/bin/
 	@$(foreach s,$(XEN_SUITES),mkdir -p $(XEN_PAYLOAD)/$(s) && cp tools/xentest/$(s)/test.sh $(XEN_PAYLOAD)/$(s)/ && \
 	  $(foreach e,$(call XEN_SUITE_EXAMPLES,$(s)),cp examples/$(e)/*.cfg $(BUILD)/$(e).elf $(XEN_PAYLOAD)/$(s)/ && ) true && ) true
-	$(XEN_RUN) --timeout $(XEN_TIMEOUT) --log $(BUILD)/xen-suites.log $(XEN_PAYLOAD)
+	$(XEN_RUN) --timeout $(XEN_TIMEOUT) --log $(BUILD)/xen-suites-$(XEN).log $(XEN_PAYLOAD)

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# build.sh — build (or reuse) the QEMU/Xen test image: Xen 4.17 plus a Debian 12 dom0.
+# build.sh — build (or reuse) the QEMU/Xen test image: Xen plus the Debian dom0 that ships it.
 #
-# Usage: tools/xenimage/build.sh [--force]
+# Usage: tools/xenimage/build.sh [--force] [--xen VERSION]
+#   --xen VERSION   the Xen release: 4.17 (Debian 12, the default) or 4.20 (Debian 13);
+#                   also taken from $XEN_VERSION
 #
 # The image lands in ${XDG_CACHE_HOME:-$HOME/.cache}/tamaxen/xen-image/<hash>/, where <hash>
-# covers every file that defines it (build.sh, recipe.conf, lib/host.sh, dom0/*). It holds:
+# covers the Xen version and every file that defines it (build.sh, recipe.conf, lib/host.sh,
+# dom0/*). It holds:
 #   xen              Xen hypervisor, uncompressed multiboot ELF (QEMU -kernel)
 #   vmlinux          Debian kernel as an ELF: dom0 kernel, and a PVH domU kernel
 #   initrd.cpio[.*]  dom0 root filesystem (initramfs), compression per recipe.conf
@@ -15,36 +18,40 @@
 # place at the end, so an interrupted build is never reused; only the XI_KEEP_IMAGES (4)
 # most recently used images are kept. Intermediate stages (the
 # debootstrap tree, the downloaded packages) are cached under stages/ by their own key.
-# The repository's build/xen-image is linked to the image folder. The only line on stdout
+# The repository's build/xen-image-VERSION is linked to the image folder. The only line on stdout
 # is the image folder; progress goes to stderr. Needs root (debootstrap, chroot).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib/host.sh
 . "$here/lib/host.sh"
-# shellcheck source=recipe.conf
-. "$here/recipe.conf"
 
 force=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--force) force=1 ;;
-	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+	--xen) export XEN_VERSION=$2; shift ;;
+	-h | --help) sed -n '2,23p' "$0"; exit 0 ;;
 	*) xi_die "unknown argument: $1" ;;
 	esac
 	shift
 done
+# shellcheck source=recipe.conf
+. "$here/recipe.conf"
 
 repo=$(xi_repo_root)
 cache=$(xi_cache_root)
 recipe_files=(build.sh recipe.conf lib/host.sh)
 mapfile -t dom0_files < <(cd "$here" && find dom0 -type f | LC_ALL=C sort)
-hash=$(xi_hash_files "$here" "${recipe_files[@]}" "${dom0_files[@]}")
+hash=$({
+	echo "xen $XI_XEN_VERSION"
+	xi_hash_files "$here" "${recipe_files[@]}" "${dom0_files[@]}"
+} | sha256sum | cut -c1-16)
 img=$cache/$hash
 
 link_image() {
 	mkdir -p "$repo/build"
-	ln -sfn "$img" "$repo/build/xen-image"
+	ln -sfn "$img" "$repo/build/xen-image-$XI_XEN_VERSION"
 }
 
 if [ -z "$force" ] && [ -f "$img/image.env" ]; then
@@ -80,14 +87,14 @@ mkdir -p "$out"
 mirror=$(xi_apt_mirror) || xi_die "cannot find the Debian mirror in /etc/apt/sources.list*"
 
 # --- 1. Packages taken whole from the archive: the hypervisor and the kernel -----------------
-xi_apt_update
-kernel_pkg=$(apt-cache depends "$XI_KERNEL_PACKAGE" |
+xi_suite_apt "$XI_SUITE" "$mirror" "$cache/stages/apt-$XI_SUITE"
+kernel_pkg=$(apt-cache "${XI_APT[@]}" depends "$XI_KERNEL_PACKAGE" |
 	awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
 [ -n "$kernel_pkg" ] || xi_die "cannot resolve $XI_KERNEL_PACKAGE to a versioned kernel package"
 xi_log "downloading $XI_XEN_PACKAGE $kernel_pkg"
 mkdir -p "$tmp/debs"
 # apt's download sandbox user cannot write into a root-only temporary folder.
-(cd "$tmp/debs" && apt-get download -q -o APT::Sandbox::User=root \
+(cd "$tmp/debs" && apt-get "${XI_APT[@]}" download -q \
 	"$XI_XEN_PACKAGE" "$kernel_pkg" >&2) || xi_die "apt-get download failed"
 
 # --- 2. dom0 userland: debootstrap (cached as a stage), then pruned ------------------------
@@ -112,8 +119,10 @@ else
 	mkdir -p "$rootfs"
 fi
 tar -C "$rootfs" -xf "$stage"
+# Unquoted on purpose: the recipe's paths may be shell patterns (python3.*), expanded here.
 for p in $XI_PRUNE; do
-	rm -rf "${rootfs:?}/$p"
+	# shellcheck disable=SC2086
+	rm -rf "${rootfs:?}"/$p
 done
 
 # --- 3. Kernel: vmlinux ELF out of the bzImage, and the modules we need ---------------------
@@ -142,10 +151,14 @@ extract_vmlinux() {
 
 # Not straight into the rootfs: tar would replace its /lib -> usr/lib symlink by a folder.
 dpkg-deb -x "$tmp/debs/${kernel_pkg}_"*.deb "$tmp/kernel"
-kver=$(ls "$tmp/kernel/lib/modules")
+# Debian 12's kernel package has its modules in /lib/modules, Debian 13's in /usr/lib/modules.
+kmods=$tmp/kernel/usr/lib/modules
+[ -d "$kmods" ] || kmods=$tmp/kernel/lib/modules
+kver=$(ls "$kmods")
+[ -n "$kver" ] && [ "$(echo "$kver" | wc -l)" = 1 ] || xi_die "want one kernel release in $kernel_pkg, got '$kver'"
 extract_vmlinux "$tmp/kernel/boot/vmlinuz-$kver" "$out/vmlinux" || xi_die "no kernel ELF found in the bzImage"
 mkdir -p "$rootfs/usr/lib/modules"
-mv "$tmp/kernel/lib/modules/$kver" "$rootfs/usr/lib/modules/"
+mv "$kmods/$kver" "$rootfs/usr/lib/modules/"
 
 xi_log "modules: selecting $XI_DOM0_MODULES $XI_GUEST_MODULES $XI_UPLINK_MODULES"
 chroot "$rootfs" depmod "$kver"
@@ -172,6 +185,7 @@ install -m 0644 "$here/dom0/xl.conf" "$rootfs/etc/xen/xl.conf"
 mkdir -p "$rootfs/var/log/xen/console" "$rootfs/var/lib/xen" "$rootfs/var/lib/xenstored" \
 	"$rootfs/usr/lib/xentest/linux" "$rootfs/payload"
 printf '%s\n' "$kver" >"$rootfs/usr/lib/xentest/kernel-release"
+printf '%s\n' "$XI_XEN_VERSION" >"$rootfs/usr/lib/xentest/xen-release"
 echo xen-dom0 >"$rootfs/etc/hostname"
 
 # --- 6. Initramfs --------------------------------------------------------------------------

@@ -5,6 +5,8 @@
 #        tools/xenimage/run.sh [options] --shell
 #   --timeout SECONDS   kill QEMU after this long (default 600, or $XEN_TIMEOUT); 0 runs
 #                       until the payload powers off or Ctrl-C (for payloads that serve)
+#   --xen VERSION       the Xen release of the image: 4.17 (default) or 4.20 (see build.sh);
+#                       also taken from $XEN_VERSION
 #   --linux-domu        also load the image's vmlinux as /usr/lib/xentest/linux/vmlinux, for
 #                       payloads that boot Linux PVH domUs (adds ~66 MB to load)
 #   --log FILE          serial log (default build/xen-test.log in the repository)
@@ -41,6 +43,7 @@ hostfwd=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) timeout=$2; shift ;;
+	--xen) export XEN_VERSION=$2; shift ;;
 	--linux-domu) linux_domu=1 ;;
 	--log) log=$2; shift ;;
 	--show) show=$2; shift ;;
@@ -53,7 +56,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--shell) shell=1 ;;
-	-h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,28p' "$0"; exit 0 ;;
 	-*) xi_die "unknown option: $1" ;;
 	*) break ;;
 	esac
@@ -84,6 +87,9 @@ img=$("$here/build.sh")
 # shellcheck source=/dev/null
 . "$img/image.env"
 xi_log "image ready: $img (Xen $XEN_IMAGE_XEN_VERSION, Linux $XEN_IMAGE_KERNEL_RELEASE)"
+# Results name the Xen they ran on: this line first, the version again in the summary.
+xen_ran="Xen ${XEN_IMAGE_XEN_VERSION%%[+-]*}, dom0 Linux $XEN_IMAGE_KERNEL_RELEASE"
+echo "xen-test: info image: $xen_ran (Debian packages $XEN_IMAGE_XEN_VERSION)"
 xi_need_pkgs qemu-system-x86 cpio
 
 work=$(mktemp -d "$repo/build/.xen-run.XXXXXX")
@@ -209,5 +215,5 @@ elif [ -z "$summary" ]; then
 	sed 's/^/qemu: /' "$work/qemu.out" >&2
 	failed=$((failed + 1))
 fi
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed on $xen_ran"
 [ "$passed" -ge 1 ] && [ "$failed" -eq 0 ]

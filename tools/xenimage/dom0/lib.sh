@@ -278,8 +278,15 @@ xt_linux_initrd() {
 	ln -s busybox "$d/bin/sh"
 	mknod "$d/dev/console" c 5 1
 	install -m 0755 "$init" "$d/init"
+	# Newer Debian kernels ship compressed modules; busybox insmod wants them plain.
 	for ko in $(modprobe --show-depends xen-netfront | awk '$1 == "insmod" { print $2 }'); do
-		cp "$ko" "$d/lib/modules/$i-${ko##*/}"
+		f=${ko##*/}
+		case $ko in
+		*.ko.xz) busybox unxz -c "$ko" >"$d/lib/modules/$i-${f%.xz}" ;;
+		*.ko.zst) zstd -qdc "$ko" >"$d/lib/modules/$i-${f%.zst}" ;;
+		*.ko.gz) gzip -dc "$ko" >"$d/lib/modules/$i-${f%.gz}" ;;
+		*) cp "$ko" "$d/lib/modules/$i-$f" ;;
+		esac || return 1
 		i=$((i + 1))
 	done
 	for f in "$@"; do

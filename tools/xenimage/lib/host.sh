@@ -87,6 +87,26 @@ xi_apt_mirror() {
 	return 1
 }
 
+# xi_suite_apt SUITE MIRROR DIR sets XI_APT to the apt-get/apt-cache options of a private apt
+# state in DIR that sees only Debian SUITE (main, its updates and its security archive) from
+# MIRROR, and refreshes its package lists. The image's packages then come from the suite of
+# its recipe, whatever release the build host runs; the host's own apt state is not touched.
+# Debian's keyring (debian-archive-keyring) must know the suite's signing keys.
+XI_APT=()
+xi_suite_apt() {
+	local suite=$1 mirror=${2%/} dir=$3
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/parts" "$dir/prefs"
+	printf '%s\n' "deb $mirror $suite main" "deb $mirror $suite-updates main" \
+		"deb $mirror-security $suite-security main" >"$dir/sources.list"
+	: >"$dir/status"
+	XI_APT=(-o "Dir::Etc::SourceList=$dir/sources.list" -o "Dir::Etc::SourceParts=$dir/parts"
+		-o "Dir::Etc::Preferences=$dir/prefs/none" -o "Dir::Etc::PreferencesParts=$dir/prefs"
+		-o "Dir::State::Lists=$dir/lists" -o "Dir::State::status=$dir/status"
+		-o "Dir::Cache=$dir/cache" -o APT::Sandbox::User=root)
+	xi_log "apt-get update ($suite from $mirror)"
+	apt-get "${XI_APT[@]}" update -qq >&2 || xi_die "apt-get update of $suite failed"
+}
+
 # xi_hash_files DIR FILE... prints a short sha256 over the names and contents of the
 # files (relative to DIR), in the given order.
 xi_hash_files() {
