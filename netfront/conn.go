@@ -134,21 +134,36 @@ func (d *Device) connect(ctx context.Context) (*conn, error) {
 // abandon takes back what a connection attempt that failed may have told the backend, before
 // its grants are revoked: a backend that comes late must not find the frontend Connected with
 // ring references that no longer grant anything (or, once reused, grant something else). With
-// time left it closes both sides as Close does; without, it only says Closed.
+// time left it closes both sides as Close does; without, it only says Closed. An attempt that
+// Close interrupted (a reconnection) closes both sides too, with Close's own bound: the backend
+// may already map the new rings, and Close returns once it has let go of them, as it does for
+// a connection that was made.
 func (c *conn) abandon(ctx context.Context) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	closing := isClosed(c.d.closing)
+	bound := time.Second
+	if closing {
+		bound = closeTimeout
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
 	defer cancel()
 	own, err := c.dev.State(cctx)
 	if err != nil || own == xenbus.XenbusStateInitialising || own == xenbus.XenbusStateClosed {
 		return // nothing published, or already closed
 	}
-	if ctx.Err() == nil {
+	if ctx.Err() == nil || closing {
 		if err := c.dev.Close(cctx, c.be); err == nil {
 			return
 		}
 	}
-	_ = c.dev.SwitchState(cctx, xenbus.XenbusStateClosed)
+	// A handshake that ran out of time spent cctx: saying Closed gets a bound of its own.
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer scancel()
+	_ = c.dev.SwitchState(sctx, xenbus.XenbusStateClosed)
 }
+
+// closeTimeout bounds the closing handshake: how long Close waits for a backend that does not
+// answer.
+const closeTimeout = 10 * time.Second
 
 // close stops the queues, runs the frontend's side of closing and releases everything.
 func (c *conn) close(ctx context.Context) error {
@@ -158,7 +173,7 @@ func (c *conn) close(ctx context.Context) error {
 	}
 	c.wg.Wait()
 	// Bounded: a backend that never answers must not keep Close from returning.
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, closeTimeout)
 	err := c.dev.Close(cctx, c.be)
 	cancel()
 	c.be.Close()

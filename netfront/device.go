@@ -121,7 +121,9 @@ func (d *Device) supervise(ctx context.Context) {
 			// The backend, the rings' grants and the event channels belonged to the domain
 			// before the suspension: nothing to say to anyone, only our side to release.
 			c.drop()
-		} else if err := c.close(ctx); err != nil && ctx.Err() == nil {
+		} else if err := c.close(context.WithoutCancel(ctx)); err != nil && ctx.Err() == nil {
+			// Not cut short by Close: the handshake it interrupts is the one it would run
+			// itself, with the same bound, and both sides end Closed.
 			d.logf("netfront: closing %s: %v", c.dev.Path, err)
 		}
 		// A device broken by this backend is mended by the next connection (connect clears

@@ -1,0 +1,110 @@
+// Close racing the device's own reconnection: whichever step of it Close interrupts, it must
+// leave both sides closed and every page back, as it does for a connection it closes.
+
+package netfront_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tamaxen/tamaxen/netfront"
+	"github.com/tamaxen/tamaxen/xen/xenbus"
+	"github.com/tamaxen/tamaxen/xen/xenstore"
+)
+
+// The backend closes mid-stream and the device reconnects (it closes its side, then connects
+// anew); Close is called while the k-th XenStore request of that is held back, so Close lands
+// exactly there: in the closing handshake, before the new connection is published, or after
+// it was, with the backend already mapping the new rings. When Close returns, the frontend is
+// Closed (or Initialising, if it never published), the backend has let go of every page and
+// nothing waits for a late unmap; the vif then connects again.
+func TestSimCloseDuringReconnect(t *testing.T) {
+	// A dry run counts the requests of one reconnection.
+	r, tap := newFaultRig(t, faultOpts{})
+	links := make(chan bool, 4)
+	dev := r.open(t, netfront.Config{Link: func(up bool) { links <- up }})
+	start := tap.requests()
+	r.be.Disconnect()
+	require.False(t, nextLink(t, links))
+	require.True(t, nextLink(t, links))
+	n := tap.requests() - start
+	require.NoError(t, dev.Close())
+	require.Greater(t, n, 5)
+
+	for k := range n {
+		t.Run(fmt.Sprintf("request-%d", k), func(t *testing.T) {
+			r, tap := newFaultRig(t, faultOpts{})
+			r.echo()
+			base := r.baseline(t)
+			links := make(chan bool, 4)
+			dev := r.open(t, netfront.Config{Link: func(up bool) { links <- up }})
+
+			held := make(chan xenstore.Header, 1)
+			release := make(chan struct{})
+			var releaseOnce sync.Once
+			let := func() { releaseOnce.Do(func() { close(release) }) }
+			t.Cleanup(let) // before the device's Close, which needs XenStore
+			start := tap.requests()
+			tap.setHook(func(h xenstore.Header, payload []byte) {
+				// The client writes one request at a time: hooks never run concurrently.
+				if tap.requests()-start-1 == k {
+					held <- h
+					<-release
+				}
+			})
+			r.be.Disconnect()
+			var h xenstore.Header
+			for waiting := true; waiting; {
+				select {
+				case h = <-held:
+					waiting = false
+				case up := <-links:
+					if up {
+						tap.setHook(nil)
+						t.Skip("the reconnection made fewer requests this time")
+					}
+				case <-time.After(hangDeadline):
+					t.Fatal("the reconnection neither made the request nor finished")
+				}
+			}
+			t.Logf("Close while request %d (%v) is held, the backend %v", k, h.Type, r.be.State())
+
+			closed := make(chan error, 1)
+			go func() { closed <- dev.Close() }()
+			require.Eventually(t, func() bool { return errors.Is(dev.Err(), netfront.ErrClosed) }, hangDeadline, tick)
+			tap.setHook(nil)
+			let()
+			select {
+			case err := <-closed:
+				require.NoError(t, err)
+			case <-time.After(hangDeadline):
+				t.Fatal("Close did not return")
+			}
+
+			assert.Zero(t, r.guest.Grants.Deferred(), "pages the backend still maps after Close")
+			assert.Zero(t, r.be.Queues(), "the backend still serves rings after Close")
+			fe, _ := r.xs.Read(frontPath() + "/state")
+			assert.Contains(t, []string{stateWire(xenbus.XenbusStateClosed), stateWire(xenbus.XenbusStateInitialising)}, fe,
+				"the frontend's state after Close (the backend is %v)", r.be.State())
+			if fe == stateWire(xenbus.XenbusStateClosed) {
+				assert.Equal(t, xenbus.XenbusStateClosed, r.be.State(), "Close did not wait for the backend to close")
+			}
+			r.checkBaseline(t, base)
+
+			fn, rx := collector(4)
+			dev = r.open(t, netfront.Config{Receive: fn})
+			sendEcho(t, dev, rx, 1514, byte(k))
+			require.NoError(t, dev.Close())
+			r.checkBaseline(t, base)
+		})
+	}
+}
+
+// stateWire is a state as XenStore holds it.
+func stateWire(s xenbus.State) string { return fmt.Sprint(int(s)) }
