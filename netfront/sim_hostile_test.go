@@ -98,10 +98,8 @@ func TestSimStalledBackend(t *testing.T) {
 	r.checkClean(t, before)
 }
 
-// The backend closing mid-stream (hot-unplug). Linux netfront's netback_changed reacts to
-// Closing by closing its side; this netfront does not follow the backend's state after
-// connecting, so Send goes on queueing on rings nobody serves. Known bug, see the report:
-// run with NETFRONT_KNOWN_BUGS=1.
+// The backend closing mid-stream (hot-unplug). As Linux netfront's netback_changed does, the
+// device reacts to Closing by closing its side, then connects again once the backend is back.
 func TestSimBackendDisconnect(t *testing.T) {
 	r := newSimRig(t, netback.DefaultConfig())
 	var delivered atomic.Int64
@@ -111,24 +109,27 @@ func TestSimBackendDisconnect(t *testing.T) {
 	dev := r.open(t, netfront.Config{Link: func(up bool) { links <- up }})
 	ctx := hangCtx(t)
 	require.NoError(t, dev.Send(ctx, frame(60, 0), netfront.TxMeta{}))
-	require.Eventually(t, func() bool { return delivered.Load() == 1 }, 5*time.Second, tick)
+	require.Eventually(t, func() bool { return delivered.Load() == 1 }, hangDeadline, tick)
 
 	// The backend closes mid-stream: the device notices, closes its side, and connects again
 	// as soon as the backend is back in InitWait, as it is after a driver domain restart.
 	r.be.Disconnect()
-	assert.False(t, <-links, "link down first")
-	assert.True(t, <-links, "then up again")
+	assert.False(t, nextLink(t, links), "link down first")
+	assert.True(t, nextLink(t, links), "then up again")
 	require.Equal(t, uint64(1), dev.Reconnects())
 	require.NoError(t, dev.Err())
 	require.NoError(t, dev.Send(ctx, frame(60, 1), netfront.TxMeta{}))
-	require.Eventually(t, func() bool { return delivered.Load() == 2 }, 5*time.Second, tick,
+	require.Eventually(t, func() bool { return delivered.Load() == 2 }, hangDeadline, tick,
 		"traffic passes again after the reconnect")
 	require.NoError(t, dev.Close())
 	// Neither connection leaked a grant or a goroutine.
 	r.checkClean(t, before)
 }
 
-// The backend closing mid-stream must at least leave a device that closes cleanly.
+// The backend closing mid-stream must at least leave a device that closes cleanly. Close comes
+// while the device reacts to the backend (closing its side, connecting anew), at whichever
+// step the scheduler lets it land (TestSimCloseDuringReconnect goes through each one): by then
+// the backend may be anywhere from Closing to Connected again.
 func TestSimBackendDisconnectClose(t *testing.T) {
 	r := newSimRig(t, netback.DefaultConfig())
 	r.be.SetDeliver(func(netback.Frame) {})
@@ -137,7 +138,6 @@ func TestSimBackendDisconnectClose(t *testing.T) {
 	ctx := hangCtx(t)
 	require.NoError(t, dev.Send(ctx, frame(60, 0), netfront.TxMeta{}))
 	r.be.Disconnect()
-	require.Equal(t, "Closing", r.be.State().String())
 	require.NoError(t, dev.Close())
 	r.checkClean(t, before)
 	// And the vif can be connected again.
