@@ -75,14 +75,15 @@ func VifPaths(domid xen.DomID, devid int, backend xen.DomID) (front, back string
 }
 
 // AddVif creates vif devid of domid, served by domain backend, as libxl__device_nic_add and
-// libxl__device_generic_add do on Xen 4.17 (testdata/vif-layout.txt is the reference):
+// libxl__device_generic_add do on Xen 4.17 and 4.20, alike (testdata/vif-layout.txt is the
+// reference):
 //
 //   - the frontend directory owned by the guest, readable by the backend, with backend,
 //     backend-id, handle, mac, state and trusted; mtu goes in with read-only permissions
 //     (ro_front);
 //   - the backend directory owned by the backend domain, readable by the guest, with
 //     frontend, frontend-id, online, state, script, mac, bridge, handle and type (no mtu:
-//     the real dump in testdata/vif-xl-4.17-real.txt has none there).
+//     the real dumps in testdata/vif-xl-4.*-real.txt have none there).
 //
 // Both directories appear at once (libxl writes them in one transaction).
 func (s *Store) AddVif(domid xen.DomID, devid int, mac string, backend xen.DomID) error {
