@@ -18,6 +18,7 @@ import (
 	"github.com/tamaxen/tamaxen/hypercall"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/pvclock"
+	"github.com/tamaxen/tamaxen/xen/pvh"
 )
 
 // AMD64 is the boot CPU. The board does not call its Init: TamaGo's timer calibration knows
@@ -30,9 +31,9 @@ var AMD64 = &amd64.CPU{
 
 var (
 	// Boot information, valid after Hwinit1.
-	startInfo StartInfo
-	layout    Layout
-	cmdline   Cmdline
+	startInfo pvh.StartInfo
+	layout    pvh.Layout
+	cmdline   pvh.Cmdline
 	leaves    hypercall.Leaves
 	bootErr   error
 
@@ -103,9 +104,9 @@ func Init() {
 }
 
 func init() {
-	startInfo, bootErr = ParseBootInfo(bootInfo[:], int(memmapCopied))
+	startInfo, bootErr = pvh.ParseBootInfo(bootInfo[:], int(memmapCopied))
 	if bootErr == nil {
-		layout, bootErr = ComputeLayout(startInfo.Memmap, ramStart)
+		layout, bootErr = pvh.ComputeLayout(startInfo.Memmap, ramStart)
 	}
 	if bootErr == nil && layout.RAMSize != ramSize {
 		bootErr = fmt.Errorf("xenpvh: entry code gave the runtime %#x bytes, layout says %#x", ramSize, layout.RAMSize)
@@ -114,7 +115,7 @@ func init() {
 		// Without the memory map the DMA region cannot be placed safely.
 		panic(bootErr)
 	}
-	cmdline = ParseCmdline(startInfo.Cmdline)
+	cmdline = pvh.ParseCmdline(startInfo.Cmdline)
 
 	AMD64.EnableExceptions()
 	if err := dma.Init(uint(layout.DMAStart), int(layout.DMASize)); err != nil {
@@ -165,7 +166,7 @@ func rdtsc() uint64
 func haltForever()
 
 // Info returns what the board learnt at boot.
-func Info() (StartInfo, Layout, Cmdline) { return startInfo, layout, cmdline }
+func Info() (pvh.StartInfo, pvh.Layout, pvh.Cmdline) { return startInfo, layout, cmdline }
 
 // XenVersion returns the Xen version from CPUID.
 func XenVersion() (major, minor uint32) { return leaves.Major, leaves.Minor }

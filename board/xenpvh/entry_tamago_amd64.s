@@ -185,8 +185,8 @@ cmdline_loop:
 	JNZ	cmdline_loop
 
 layout:
-	// ramEnd: the end of the E820 RAM entry holding RamStart (DX); ComputeLayout in layout.go
-	// makes the same decision, and Go checks the two agree.
+	// ramEnd: the end of the E820 RAM entry holding RamStart (DX); pvh.ComputeLayout makes
+	// the same decision, and Go checks the two agree.
 	LEAQ	·bootInfo(SB), BX
 	LEAQ	const_bootMemmapOff(BX), SI
 	MOVL	·memmapCopied(SB), CX

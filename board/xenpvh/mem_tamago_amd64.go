@@ -12,7 +12,7 @@ import _ "unsafe"
 //go:linkname ramStart runtime/goos.RamStart
 var ramStart uint64 = 0x200000
 
-// ramSize is computed by the entry code from the start info memory map (see ComputeLayout).
+// ramSize is computed by the entry code from the start info memory map (see pvh.ComputeLayout).
 //
 //go:linkname ramSize runtime/goos.RamSize
 var ramSize uint64

@@ -1,4 +1,4 @@
-package xenpvh
+package pvh
 
 import (
 	"encoding/binary"
@@ -10,19 +10,19 @@ import (
 
 // bootBlob builds the copy the entry code makes of Xen's start info.
 func bootBlob(magic uint32, version uint32, mm []MemmapEntry, cmdline string) []byte {
-	b := make([]byte, bootInfoSize)
+	b := make([]byte, BootInfoSize)
 	le := binary.LittleEndian
 	le.PutUint32(b, magic)
 	le.PutUint32(b[OffsetofStartInfoVersion:], version)
 	le.PutUint64(b[OffsetofStartInfoRsdpPaddr:], 0xfc000000)
 	le.PutUint32(b[OffsetofStartInfoMemmapEntries:], uint32(len(mm)))
 	for i, e := range mm {
-		o := b[bootMemmapOff+i*SizeofMemmapEntry:]
+		o := b[BootMemmapOff+i*SizeofMemmapEntry:]
 		le.PutUint64(o, e.Addr)
 		le.PutUint64(o[8:], e.Size)
 		le.PutUint32(o[16:], e.Type)
 	}
-	copy(b[bootCmdlineOff:], cmdline)
+	copy(b[BootCmdlineOff:], cmdline)
 	return b
 }
 
@@ -50,20 +50,20 @@ func TestParseBootInfoErrors(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNoStartInfo)
 	_, err = ParseBootInfo(make([]byte, 10), 0)
 	assert.Error(t, err)
-	_, err = ParseBootInfo(bootBlob(XEN_HVM_START_MAGIC_VALUE, 1, nil, ""), maxMemmap+1)
+	_, err = ParseBootInfo(bootBlob(XEN_HVM_START_MAGIC_VALUE, 1, nil, ""), MaxMemmap+1)
 	assert.Error(t, err)
 }
 
 func TestParseBootInfoLongCmdline(t *testing.T) {
-	long := make([]byte, maxCmdline+100)
+	long := make([]byte, MaxCmdline+100)
 	for i := range long {
 		long[i] = 'x'
 	}
 	b := bootBlob(XEN_HVM_START_MAGIC_VALUE, 1, nil, "")
-	copy(b[bootCmdlineOff:], long[:maxCmdline-1]) // the entry code copies at most maxCmdline-1
+	copy(b[BootCmdlineOff:], long[:MaxCmdline-1]) // the entry code copies at most MaxCmdline-1
 	si, err := ParseBootInfo(b, 0)
 	require.NoError(t, err)
-	assert.Len(t, si.Cmdline, maxCmdline-1)
+	assert.Len(t, si.Cmdline, MaxCmdline-1)
 }
 
 func TestComputeLayout(t *testing.T) {
@@ -76,7 +76,7 @@ func TestComputeLayout(t *testing.T) {
 	}{
 		{"32 MiB", xlMemmap(32), 3 << 20, false},
 		{"64 MiB", xlMemmap(64), 7 << 20, false},
-		{"1024 MiB caps the DMA region", xlMemmap(1024), dmaMax, false},
+		{"1024 MiB caps the DMA region", xlMemmap(1024), DMAMax, false},
 		{"16 MiB", xlMemmap(16), 1 << 20, false},
 		{"too small", xlMemmap(8), 0, true},
 		{"RAM not at the link address", []MemmapEntry{{Addr: 0x400000, Size: 64 << 20, Type: XEN_HVM_MEMMAP_TYPE_RAM}}, 0, true},
@@ -96,7 +96,7 @@ func TestComputeLayout(t *testing.T) {
 			assert.Equal(t, end, l.RAMEnd)
 			assert.Equal(t, l.RAMStart+l.RAMSize, l.DMAStart, "DMA region follows the runtime's RAM")
 			assert.Equal(t, end, l.DMAStart+l.DMASize, "DMA region ends with RAM")
-			assert.Zero(t, l.DMAStart%dmaAlign)
+			assert.Zero(t, l.DMAStart%DMAAlign)
 		})
 	}
 }
@@ -129,20 +129,20 @@ func TestCmdline(t *testing.T) {
 func FuzzParseBootInfo(f *testing.F) {
 	seed := func(magic uint32, mm []MemmapEntry, cmdline string, count int, short uint16) {
 		b := bootBlob(magic, 1, mm, cmdline)
-		f.Add(b[:bootMemmapOff], b[bootMemmapOff:bootMemmapOff+len(mm)*SizeofMemmapEntry], []byte(cmdline), count, short)
+		f.Add(b[:BootMemmapOff], b[BootMemmapOff:BootMemmapOff+len(mm)*SizeofMemmapEntry], []byte(cmdline), count, short)
 	}
 	seed(XEN_HVM_START_MAGIC_VALUE, xlMemmap(32), "timeout=1s", 3, 0)
 	seed(XEN_HVM_START_MAGIC_VALUE, xlMemmap(8), "", 3, 0)
 	seed(XEN_HVM_START_MAGIC_VALUE, []MemmapEntry{{Addr: 1 << 20, Size: 1<<64 - 1<<19, Type: 1}}, "ip=10.0.0.2/24", 1, 0)
-	seed(XEN_HVM_START_MAGIC_VALUE, xlMemmap(64), "x", maxMemmap, 0)
+	seed(XEN_HVM_START_MAGIC_VALUE, xlMemmap(64), "x", MaxMemmap, 0)
 	seed(0x12345678, nil, "", 0, 100)
 	f.Fuzz(func(t *testing.T, head, memmap, cmdline []byte, count int, short uint16) {
-		b := make([]byte, bootInfoSize)
-		copy(b[:bootMemmapOff], head)
-		copy(b[bootMemmapOff:bootCmdlineOff], memmap)
-		copy(b[bootCmdlineOff:], cmdline)
+		b := make([]byte, BootInfoSize)
+		copy(b[:BootMemmapOff], head)
+		copy(b[BootMemmapOff:BootCmdlineOff], memmap)
+		copy(b[BootCmdlineOff:], cmdline)
 		if short != 0 {
-			b = b[:int(short)%bootInfoSize]
+			b = b[:int(short)%BootInfoSize]
 		}
 		si, err := ParseBootInfo(b, count)
 		if err != nil {
@@ -152,13 +152,13 @@ func FuzzParseBootInfo(f *testing.F) {
 			t.Fatalf("%d entries parsed, %d copied", len(si.Memmap), count)
 		}
 		for i, e := range si.Memmap {
-			o := b[bootMemmapOff+i*SizeofMemmapEntry:]
+			o := b[BootMemmapOff+i*SizeofMemmapEntry:]
 			le := binary.LittleEndian
 			if e != (MemmapEntry{le.Uint64(o), le.Uint64(o[8:]), le.Uint32(o[16:])}) {
 				t.Fatalf("entry %d is %+v", i, e)
 			}
 		}
-		want := b[bootCmdlineOff:]
+		want := b[BootCmdlineOff:]
 		for i, c := range want {
 			if c == 0 {
 				want = want[:i]
@@ -173,7 +173,7 @@ func FuzzParseBootInfo(f *testing.F) {
 			switch {
 			case l.RAMStart != ramStart, l.RAMStart+l.RAMSize != l.DMAStart,
 				l.DMAStart+l.DMASize != l.RAMEnd, l.RAMEnd <= ramStart,
-				l.DMASize < dmaMin, l.DMASize > dmaMax, l.DMASize%dmaAlign != 0, l.RAMSize < 8<<20:
+				l.DMASize < DMAMin, l.DMASize > DMAMax, l.DMASize%DMAAlign != 0, l.RAMSize < 8<<20:
 				t.Fatalf("layout %+v", l)
 			}
 		}

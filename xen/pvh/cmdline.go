@@ -1,6 +1,6 @@
 // The guest command line (extra= in the xl config) as key=value words.
 
-package xenpvh
+package pvh
 
 import "strings"
 

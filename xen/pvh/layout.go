@@ -1,6 +1,6 @@
 // Memory layout decisions: where the Go runtime's RAM, its stack and the DMA region go.
 
-package xenpvh
+package pvh
 
 import "fmt"
 
@@ -8,13 +8,13 @@ import "fmt"
 // Shared ring and buffer pages come from it, apart from the Go heap so that nothing else ever
 // shares a page with memory granted to another domain.
 const (
-	dmaAlign = 1 << 20
-	dmaMin   = 1 << 20
-	dmaMax   = 16 << 20
+	DMAAlign = 1 << 20
+	DMAMin   = 1 << 20
+	DMAMax   = 16 << 20
 )
 
-// Layout is the split of guest RAM made at boot. The entry assembly computes RAMSize the same
-// way before Go starts; Hwinit1 checks the two agree.
+// Layout is the split of guest RAM made at boot. The board's entry assembly computes RAMSize the
+// same way before Go starts; the board checks the two agree.
 type Layout struct {
 	RAMStart uint64 // start of the Go runtime's memory (the linked image starts here)
 	RAMSize  uint64 // bytes given to the Go runtime (image, heap, stacks)
@@ -30,11 +30,11 @@ func ComputeLayout(mm []MemmapEntry, ramStart uint64) (Layout, error) {
 			continue
 		}
 		avail := e.End() - ramStart
-		dma := avail / 8 &^ (dmaAlign - 1)
-		dma = max(dma, dmaMin)
-		dma = min(dma, dmaMax)
+		dma := avail / 8 &^ (DMAAlign - 1)
+		dma = max(dma, DMAMin)
+		dma = min(dma, DMAMax)
 		if avail < dma+8<<20 {
-			return Layout{}, fmt.Errorf("xenpvh: %d MiB of RAM above %#x is too little", avail>>20, ramStart)
+			return Layout{}, fmt.Errorf("pvh: %d MiB of RAM above %#x is too little", avail>>20, ramStart)
 		}
 		return Layout{
 			RAMStart: ramStart,
@@ -44,7 +44,7 @@ func ComputeLayout(mm []MemmapEntry, ramStart uint64) (Layout, error) {
 			RAMEnd:   e.End(),
 		}, nil
 	}
-	return Layout{}, fmt.Errorf("xenpvh: no RAM entry in the memory map holds %#x", ramStart)
+	return Layout{}, fmt.Errorf("pvh: no RAM entry in the memory map holds %#x", ramStart)
 }
 
 // TotalRAM sums the RAM entries of the memory map.

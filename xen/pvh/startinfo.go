@@ -1,6 +1,6 @@
 // The boot information Xen hands a PVH guest (hvm/start_info.h), as copied by the entry code.
 
-package xenpvh
+package pvh
 
 import (
 	"encoding/binary"
@@ -9,7 +9,7 @@ import (
 )
 
 // struct hvm_start_info and struct hvm_memmap_table_entry layout (arch-x86/hvm/start_info.h),
-// checked against the header by xen/abi; the entry assembly uses them through go_asm.h.
+// checked against the header by xen/abi; the board's entry assembly uses them through go_asm.h.
 const (
 	XEN_HVM_START_MAGIC_VALUE      = 0x336ec578
 	SizeofStartInfo                = 56
@@ -24,15 +24,16 @@ const (
 	XEN_HVM_MEMMAP_TYPE_RESERVED   = 2
 )
 
-// The copy the entry code makes (bootInfo): the start info at 0, up to maxMemmap memory map
-// entries at bootMemmapOff, the command line (NUL-terminated) at bootCmdlineOff.
+// The copy the board's entry code makes of what Xen placed right after the image, before the Go
+// heap can overwrite it: BootInfoSize bytes holding the start info at 0, up to MaxMemmap memory
+// map entries at BootMemmapOff, and the command line (NUL-terminated, so at most MaxCmdline-1
+// bytes of it) at BootCmdlineOff.
 const (
-	maxMemmap      = 128
-	maxCmdline     = 2048
-	bootMemmapOff  = 64
-	bootCmdlineOff = 4096
-	bootInfoSize   = bootCmdlineOff + maxCmdline
-	fallbackRAMEnd = 32 << 20
+	MaxMemmap      = 128
+	MaxCmdline     = 2048
+	BootMemmapOff  = 64
+	BootCmdlineOff = 4096
+	BootInfoSize   = BootCmdlineOff + MaxCmdline
 )
 
 // MemmapEntry is one entry of the guest's memory map.
@@ -54,13 +55,13 @@ type StartInfo struct {
 }
 
 // ErrNoStartInfo means the guest was not started through the PVH entry point.
-var ErrNoStartInfo = errors.New("xenpvh: no hvm_start_info (not booted as a PVH guest?)")
+var ErrNoStartInfo = errors.New("pvh: no hvm_start_info (not booted as a PVH guest?)")
 
-// ParseBootInfo decodes the copy the entry code made: the start info at offset 0, count memory
-// map entries at bootMemmapOff, and a NUL-terminated command line at bootCmdlineOff.
+// ParseBootInfo decodes the copy the board's entry code made: the start info at offset 0, count
+// memory map entries at BootMemmapOff, and a NUL-terminated command line at BootCmdlineOff.
 func ParseBootInfo(b []byte, count int) (StartInfo, error) {
-	if len(b) < bootInfoSize {
-		return StartInfo{}, fmt.Errorf("xenpvh: boot info is %d bytes, want %d", len(b), bootInfoSize)
+	if len(b) < BootInfoSize {
+		return StartInfo{}, fmt.Errorf("pvh: boot info is %d bytes, want %d", len(b), BootInfoSize)
 	}
 	le := binary.LittleEndian
 	if le.Uint32(b) != XEN_HVM_START_MAGIC_VALUE {
@@ -71,14 +72,14 @@ func ParseBootInfo(b []byte, count int) (StartInfo, error) {
 		Flags:   le.Uint32(b[OffsetofStartInfoFlags:]),
 		RSDP:    le.Uint64(b[OffsetofStartInfoRsdpPaddr:]),
 	}
-	if count < 0 || count > maxMemmap {
-		return StartInfo{}, fmt.Errorf("xenpvh: %d memory map entries copied, at most %d fit", count, maxMemmap)
+	if count < 0 || count > MaxMemmap {
+		return StartInfo{}, fmt.Errorf("pvh: %d memory map entries copied, at most %d fit", count, MaxMemmap)
 	}
 	for i := 0; i < count; i++ {
-		e := b[bootMemmapOff+i*SizeofMemmapEntry:]
+		e := b[BootMemmapOff+i*SizeofMemmapEntry:]
 		si.Memmap = append(si.Memmap, MemmapEntry{Addr: le.Uint64(e), Size: le.Uint64(e[8:]), Type: le.Uint32(e[16:])})
 	}
-	cl := b[bootCmdlineOff : bootCmdlineOff+maxCmdline]
+	cl := b[BootCmdlineOff : BootCmdlineOff+MaxCmdline]
 	for i, c := range cl {
 		if c == 0 {
 			cl = cl[:i]

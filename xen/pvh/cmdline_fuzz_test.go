@@ -1,6 +1,6 @@
 // Fuzz target: the guest command line, as the toolstack's extra= hands it over.
 
-package xenpvh
+package pvh
 
 import (
 	"strings"
