@@ -78,19 +78,33 @@ func TestSimFaultBackendNeverAnswers(t *testing.T) {
 // A backend that probes late (a driver domain booting after the guest, or a vif hot-plugged
 // while netback is busy): Open waits for it instead of reading features that are not there yet.
 func TestSimFaultBackendProbesLate(t *testing.T) {
-	r, _ := newFaultRig(t, faultOpts{noBackend: true})
+	r, tap := newFaultRig(t, faultOpts{noBackend: true})
 	base := r.baseline(t)
 	type result struct {
 		dev *netfront.Device
 		err error
 	}
+	// Open follows the backend's state from its first look at the backend on: the backend
+	// comes once Open has set that watch.
+	watching := make(chan struct{})
+	var once sync.Once
+	tap.setHook(func(h xenstore.Header, payload []byte) {
+		if h.Type == xenstore.XS_WATCH && reqPath(payload) == backPath()+"/state" {
+			once.Do(func() { close(watching) })
+		}
+	})
 	fn, rx := collector(4)
 	done := make(chan result, 1)
 	go func() {
 		dev, err := netfront.Open(hangCtx(t), r.plat, netfront.Config{Receive: fn})
 		done <- result{dev, err}
 	}()
-	time.Sleep(100 * time.Millisecond) // Open is waiting for the backend by now
+	select {
+	case <-watching:
+	case res := <-done:
+		t.Fatalf("Open returned with no backend: %v", res.err)
+	}
+	tap.setHook(nil)
 	be, err := netback.New(r.dom0, r.xs, guestID, 0, netback.DefaultConfig())
 	require.NoError(t, err)
 	r.be = be
@@ -394,20 +408,21 @@ func TestSimFaultDisconnectUnderTraffic(t *testing.T) {
 	}
 	require.NoError(t, dev.Err())
 	// At rest: nothing in flight, every RX buffer posted, and the echoes the backend still had
-	// queued delivered, so the counters and the callback's count no longer move apart.
+	// queued delivered, so the counters and the callback's count no longer move apart. An echo
+	// the backend took longer than the pause to hand over may still come after: the checks
+	// below use the counters as they were found at rest, not read again.
+	var s netfront.QueueStats
 	require.Eventually(t, func() bool {
 		a := sumStats(dev.Stats())
 		time.Sleep(20 * time.Millisecond)
-		s := sumStats(dev.Stats())
+		s = sumStats(dev.Stats())
 		return s.TxInFlight == 0 && s.RxPosted == 2*128 && s.RxPackets == a.RxPackets &&
 			s.RxPackets == uint64(received.Load())
 	}, hangDeadline, tick, "the rings do not come to rest")
-	s := sumStats(dev.Stats())
 	t.Logf("sent %d, refused while down %d, backend took %d, received %d", ok.Load(), down.Load(), backendTx(r.be), s.RxPackets)
 	assert.EqualValues(t, ok.Load(), s.TxPackets)
 	assert.LessOrEqual(t, backendTx(r.be), s.TxPackets)
 	assert.LessOrEqual(t, s.RxPackets, backendTx(r.be))
-	assert.EqualValues(t, received.Load(), s.RxPackets)
 	assert.Zero(t, s.Violations+s.RxErrors+s.RxDropped+s.TxErrors)
 	require.NoError(t, dev.Close())
 	r.checkBaseline(t, base)
@@ -527,7 +542,9 @@ func dom0Port(t *testing.T, r *simRig, guestPort xen.Port) xen.Port {
 // An event storm: the backend notifies the guest's event channels in a tight loop, with
 // nothing on the rings. On one CPU, as a TamaGo guest has, the guest's other goroutines (a
 // ticker) keep running and the device keeps passing traffic; the storm costs no violation.
-// The ticker's count and worst lateness are logged, and only its progress is asserted.
+// The ticker's count and worst lateness are logged, and only its progress is asserted: the
+// storm lasts at least its time and then until the ticker, the traffic and the storm itself
+// have each come so far (a loaded host gives them less of that time), or a hang deadline.
 func TestSimFaultEventStorm(t *testing.T) {
 	for _, split := range []bool{true, false} {
 		t.Run(fmt.Sprintf("split=%v", split), func(t *testing.T) {
@@ -546,8 +563,9 @@ func TestSimFaultEventStorm(t *testing.T) {
 			}
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 
-			ctx, cancel := context.WithTimeout(hangCtx(t), storm)
+			ctx, cancel := context.WithCancel(hangCtx(t))
 			defer cancel()
+			start := time.Now()
 			var wg sync.WaitGroup
 			var sends atomic.Int64
 			for _, p := range ports {
@@ -585,20 +603,27 @@ func TestSimFaultEventStorm(t *testing.T) {
 					}
 				}
 			}()
+			const minSends, minEchoes = 1000, 5
+			minTicks := max(int64(storm/(10*time.Millisecond)/20), 2)
 			echoes := 0
-			for ; ctx.Err() == nil; echoes++ {
+			for ; time.Since(start) < storm || sends.Load() <= minSends || ticks.Load() < minTicks || echoes <= minEchoes; echoes++ {
+				if time.Since(start) > hangDeadline {
+					break
+				}
 				sendEcho(t, dev, rx, 60+echoes%1400, byte(echoes))
 			}
+			storm = time.Since(start)
+			cancel()
 			wg.Wait()
 			events := r.guest.Events.Stats().Events
 			st := sumStats(dev.Stats())
 			t.Logf("storm of %v: %d notifications, %d events delivered, %d spurious wakeups, %d pauses; %d echoes; %d ticks, worst lateness %v",
 				storm, sends.Load(), events, st.Spurious, st.Throttled, echoes, ticks.Load(), time.Duration(worst.Load()))
-			assert.Greater(t, sends.Load(), int64(1000), "no storm")
+			assert.Greater(t, sends.Load(), int64(minSends), "no storm")
 			// Progress, not punctuality: on a loaded host the ticker runs late and drops ticks
 			// (the lateness is logged above), but it must not stop.
-			assert.GreaterOrEqual(t, ticks.Load(), max(int64(storm/(10*time.Millisecond)/20), 2), "the ticker starved")
-			assert.Greater(t, echoes, 5, "traffic starved")
+			assert.GreaterOrEqual(t, ticks.Load(), minTicks, "the ticker starved")
+			assert.Greater(t, echoes, minEchoes, "traffic starved")
 			require.NoError(t, dev.Err())
 			assert.Zero(t, sumStats(dev.Stats()).Violations)
 
