@@ -16,7 +16,7 @@
 // I/O port 0xe9 until the PV console ring is up, delivers event channel upcalls as a LAPIC vector
 // to a goroutine, blocks the vCPU when idle, and ends the domain through SCHEDOP_shutdown.
 //
-// What needs no CPU (parsing the start info and the command line, the memory layout) is in
-// xen/pvh, tested on the host; this package binds it to the CPU and the runtime in
-// *_tamago_amd64 files.
+// What needs no CPU (parsing the start info and the command line, the memory layout, the order
+// of the suspend sequence) is in xen/pvh, tested on the host; this package binds it to the CPU
+// and the runtime in *_tamago_amd64 files.
 package xenpvh
