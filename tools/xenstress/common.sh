@@ -9,9 +9,18 @@ st_secs() {
 	awk -v a="$1" -v b="${2:-$EPOCHREALTIME}" 'BEGIN { printf "%.1f", b - a }'
 }
 
-# st_count LOG ERE prints how many lines of LOG match ERE.
+# st_int VALUE succeeds when VALUE is a whole number (a figure read, not an empty string or
+# an error message).
+st_int() {
+	[[ $1 =~ ^[0-9]+$ ]]
+}
+
+# st_count LOG ERE prints how many lines of LOG match ERE: 0 for a log not written yet, so
+# that a comparison with it waits rather than breaks.
 st_count() {
-	grep -cE -- "$2" "$1" 2>/dev/null || true
+	local n
+	n=$(grep -cE -- "$2" "$1" 2>/dev/null)
+	echo "${n:-0}"
 }
 
 # st_wait_more LOG ERE N [TIMEOUT=60] waits until more than N lines of LOG match ERE.
@@ -117,9 +126,30 @@ st_last_stats() {
 	grep -a ': stats ' "$1" | tail -n 1 | tr -d '\r'
 }
 
-# st_violations LOG prints the violations figure of the last stats line (0 if none printed).
+# st_violations LINE prints the violations figure of a stats line; fails, printing nothing,
+# when the line has none.
 st_violations() {
-	st_last_stats "$1" | sed -n 's/.* violations \([0-9]*\) .*/\1/p' | grep . || echo 0
+	sed -n 's/.* violations \([0-9][0-9]*\)\( .*\)\{0,1\}$/\1/p' <<<"$1" | grep .
+}
+
+# st_check_violations CHECK LOG N passes CHECK when the first stats line LOG gets after its
+# Nth (a fresh one: the guests print one every 5 s) says "violations 0". It fails CHECK when
+# no new stats line comes within 15 s, when the line has no violations figure, or when the
+# figure is not 0.
+st_check_violations() {
+	local check=$1 log=$2 n=$3 line v
+	if ! st_wait_more "$log" ': stats ' "$n" 15; then
+		xt_fail "$check" "no new stats line from ${log##*/} within 15 s (last: '$(st_last_stats "$log")')"
+		return
+	fi
+	line=$(st_last_stats "$log")
+	if ! v=$(st_violations "$line"); then
+		xt_fail "$check" "no violations figure in ${log##*/}'s stats line: $line"
+	elif [ "$v" != 0 ]; then
+		xt_fail "$check" "${log##*/}: $line"
+	else
+		xt_pass "$check (${log##*/}: violations 0)"
+	fi
 }
 
 # st_diagnose NAME LOG LABEL records, as info lines, the state of a guest that stopped

@@ -4,8 +4,9 @@
 #
 # xensoak loops downloads (SHA-256 of each against the pattern stream) and uploads (the
 # guest's SHA-256 of each against what was sent) to httpd, keeps a TCP echo connection busy
-# and sends UDP datagrams at a fixed rate to echo. Pass: not one TCP byte lost or corrupted.
-# UDP loss is reported, not asserted.
+# and sends UDP datagrams at a fixed rate to echo. Pass: not one TCP byte lost or corrupted,
+# no UDP datagram altered, and fresh stats lines of both guests count no protocol violation.
+# UDP loss is reported, not asserted. A figure missing from xensoak's result fails the soak.
 
 # st_soak SECONDS runs the phase; sets ST_ECHO to the echo domain's name (test.sh destroys it).
 # shellcheck disable=SC2154 # the SOAK_* variables come from xensoak's soak-result line
@@ -43,11 +44,21 @@ st_soak() {
 		xt_fail "soak" "xensoak gave no result: $(tail -n 2 "$out" | tr '\n' '|')"
 		return
 	fi
-	# Every key=value of the result line becomes a variable SOAK_<key>.
-	local kvp
+	# Every key=value of the result line becomes a variable SOAK_<key>; the counts judged below
+	# must all be there.
+	local kvp k missing=''
 	for kvp in ${kv#soak-result }; do
 		printf -v "SOAK_${kvp%%=*}" '%s' "${kvp#*=}"
 	done
+	for k in seconds dl_ok dl_bytes dl_failed dl_corrupt ul_ok ul_bytes ul_failed ul_corrupt \
+		echo_ok echo_bytes echo_failed echo_corrupt udp_received udp_altered; do
+		kvp=SOAK_$k
+		st_int "${!kvp}" || missing="$missing $k='${!kvp}'"
+	done
+	if [ -n "$missing" ]; then
+		xt_fail "soak" "xensoak's result lacks figures:$missing: $kv"
+		return
+	fi
 	local lost=$((SOAK_dl_failed + SOAK_dl_corrupt + SOAK_ul_failed + SOAK_ul_corrupt + SOAK_echo_failed + SOAK_echo_corrupt))
 	local mib='BEGIN { printf "%.1f", n / 1048576 }'
 	local what
@@ -57,21 +68,25 @@ st_soak() {
 	else
 		xt_fail "soak of $SOAK_seconds s" "$lost TCP transfers lost or corrupted (downloads failed $SOAK_dl_failed corrupt $SOAK_dl_corrupt, uploads failed $SOAK_ul_failed corrupt $SOAK_ul_corrupt, echo failed $SOAK_echo_failed corrupt $SOAK_echo_corrupt): $what"
 	fi
-	xt_info "soak: UDP echo: $SOAK_udp_sent datagrams sent, $SOAK_udp_received answered, loss $SOAK_udp_loss_pct %, $SOAK_udp_altered altered, $SOAK_udp_duplicated duplicated (reported, not asserted)"
-	if [ "$SOAK_udp_altered" -ne 0 ]; then
+	xt_info "soak: UDP echo: $SOAK_udp_sent datagrams sent, $SOAK_udp_received answered, loss $SOAK_udp_loss_pct %, $SOAK_udp_altered altered, $SOAK_udp_duplicated duplicated (loss reported, not asserted)"
+	if [ "$SOAK_udp_received" -eq 0 ]; then
+		xt_fail "soak: UDP datagrams intact" "no datagram came back, so none was checked"
+	elif [ "$SOAK_udp_altered" -ne 0 ]; then
 		xt_fail "soak: UDP datagrams intact" "$SOAK_udp_altered of $SOAK_udp_received came back altered"
+	else
+		xt_pass "soak: UDP datagrams intact ($SOAK_udp_received answered, none altered)"
 	fi
-	if ! st_snapshot "after the soak" 5; then
-		xt_fail "soak: httpd answers /metrics after the soak" "no answer"
+	local nh ne
+	nh=$(st_count "$HTTPD_LOG" ': stats ') ne=$(st_count "$elog" ': stats ')
+	if st_snapshot "after the soak" 5; then
+		xt_pass "soak: httpd answers /metrics after the soak"
+	else
+		xt_fail "soak: httpd answers /metrics after the soak" "$ST_WHY"
 		st_diagnose "$HTTPD" "$HTTPD_LOG" "after the soak"
 	fi
 	xt_info "after the soak, httpd: $(st_last_stats "$HTTPD_LOG")"
 	xt_info "after the soak, echo: $(st_last_stats "$elog")"
-	local v
-	for v in "$HTTPD_LOG" "$elog"; do
-		if [ "$(st_violations "$v")" != 0 ]; then
-			xt_fail "soak: no protocol violations" "$(basename "$v"): $(st_last_stats "$v")"
-		fi
-	done
+	st_check_violations "soak: no protocol violations in httpd" "$HTTPD_LOG" "$nh"
+	st_check_violations "soak: no protocol violations in echo" "$elog" "$ne"
 	xt_destroy "$name"
 }
