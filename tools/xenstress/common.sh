@@ -93,25 +93,40 @@ st_metric() {
 }
 
 # st_snapshot LABEL [QUIET=5] waits QUIET seconds with no traffic (connections closed, their
-# goroutines gone), then reads /metrics three times, 2 s apart, and sets ST_GRANTS, ST_GOROUTINES, ST_HEAP, ST_HEAP_ALLOC to the smallest
-# value of each (a transient goroutine or an allocation of the request itself should not count).
+# goroutines gone), then reads /metrics three times, 2 s apart, and sets ST_GRANTS,
+# ST_GOROUTINES, ST_HEAP, ST_HEAP_ALLOC to the smallest value of each (a transient goroutine or
+# an allocation of the request itself should not count). A reading counts only if it has all
+# four figures. Returns 1, with ST_WHY saying why, when no reading did.
 st_snapshot() {
-	local label=$1 quiet=${2:-5} i m g r h a
-	ST_GRANTS='' ST_GOROUTINES='' ST_HEAP='' ST_HEAP_ALLOC=''
+	local label=$1 quiet=${2:-5} i m g r h a why=''
+	ST_GRANTS='' ST_GOROUTINES='' ST_HEAP='' ST_HEAP_ALLOC='' ST_WHY=''
 	sleep "$quiet"
 	for i in 1 2 3; do
 		[ $i -gt 1 ] && sleep 2
-		m=$(curl -sS --fail --max-time 20 "$URL/metrics" 2>&1) || { xt_info "$label: /metrics: $m"; continue; }
+		if ! m=$(curl -sS --fail --max-time 20 "$URL/metrics" 2>&1); then
+			why="/metrics: $(tail -n 1 <<<"$m")"
+			xt_info "$label: reading $i: $why"
+			continue
+		fi
 		g=$(st_metric "$m" tamaxen_gnttab_refs_in_use)
 		r=$(st_metric "$m" go_goroutines)
 		h=$(st_metric "$m" go_memstats_heap_inuse_bytes)
 		a=$(st_metric "$m" go_memstats_heap_alloc_bytes)
+		if ! st_int "$g" || ! st_int "$r" || ! st_int "$h" || ! st_int "$a"; then
+			why="/metrics lacks a figure: grants '$g', goroutines '$r', heap in use '$h', heap objects '$a'"
+			xt_info "$label: reading $i: $why"
+			continue
+		fi
 		[ -z "$ST_GRANTS" ] || [ "$g" -lt "$ST_GRANTS" ] && ST_GRANTS=$g
 		[ -z "$ST_GOROUTINES" ] || [ "$r" -lt "$ST_GOROUTINES" ] && ST_GOROUTINES=$r
 		[ -z "$ST_HEAP" ] || [ "$h" -lt "$ST_HEAP" ] && ST_HEAP=$h
 		[ -z "$ST_HEAP_ALLOC" ] || [ "$a" -lt "$ST_HEAP_ALLOC" ] && ST_HEAP_ALLOC=$a
 	done
-	[ -n "$ST_GRANTS" ] || return 1
+	if [ -z "$ST_GRANTS" ]; then
+		ST_WHY="none of 3 readings of /metrics worked (last: $why)"
+		xt_info "$label: $ST_WHY"
+		return 1
+	fi
 	xt_info "$label: grants in use $ST_GRANTS, goroutines $ST_GOROUTINES, heap in use $((ST_HEAP >> 10)) KiB (objects $((ST_HEAP_ALLOC >> 10)) KiB)"
 }
 

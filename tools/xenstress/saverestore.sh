@@ -10,15 +10,21 @@
 #   - a download started before the save (rate-limited so that it spans the save and the
 #     restore) completes with the right length and SHA-256: TCP connections survive;
 #   - a new download and a ping pass afterwards;
-# and after the last cycle, grants in use and goroutines are what they were before the first.
+# and after the last cycle, grants in use and goroutines are what they were before the first
+# (both read from /metrics; a reading that fails is a FAIL of that check, with its reason).
 
 # st_saverestore CYCLES runs the phase on examples/httpd.
 st_saverestore() {
 	local cycles=${1:-2} f=/tmp/st-httpd.save c t0 out rc domid newid nlog nres res pid
-	local across=$((8 << 20)) rate=256k g0 r0
+	local across=$((8 << 20)) rate=256k g0 r0 why0 size
+	local leak="save/restore: nothing leaked"
 	xt_domid "$HTTPD" >/dev/null || { xt_fail "save/restore" "$HTTPD is not running"; return; }
-	st_snapshot "before save/restore" 3 || true
-	g0=$ST_GRANTS r0=$ST_GOROUTINES
+	if ! st_int "$cycles" || [ "$cycles" -lt 1 ]; then
+		xt_fail "save/restore" "asked for $cycles cycles: nothing to test"
+		return
+	fi
+	st_snapshot "before save/restore" 3
+	g0=$ST_GRANTS r0=$ST_GOROUTINES why0=$ST_WHY
 	st_want "$across"
 	st_want $((16 << 20))
 	for c in $(seq 1 "$cycles"); do
@@ -43,7 +49,8 @@ st_saverestore() {
 			wait $pid
 			return
 		fi
-		xt_pass "save/restore $c: xl save of domain $domid in $(st_secs "$t0") s ($(($(stat -c %s "$f") >> 20)) MiB)"
+		size=$(stat -c %s "$f" 2>/dev/null) && size="$((size >> 20)) MiB" || size="no file $f"
+		xt_pass "save/restore $c: xl save of domain $domid in $(st_secs "$t0") s ($size)"
 		t0=$EPOCHREALTIME
 		out=$(timeout 240 xl restore "$f" 2>&1)
 		rc=$?
@@ -78,12 +85,14 @@ st_saverestore() {
 			xt_fail "save/restore $c: ping after the restore" "$out"
 		rm -f "$f" "$res"
 	done
-	if st_snapshot "after save/restore" 5 && [ -n "$g0" ]; then
-		if [ "$ST_GRANTS" -eq "$g0" ] && [ "$ST_GOROUTINES" -le "$r0" ]; then
-			xt_pass "save/restore: grants $g0 -> $ST_GRANTS, goroutines $r0 -> $ST_GOROUTINES"
-		else
-			xt_fail "save/restore: nothing leaked" "grants $g0 -> $ST_GRANTS, goroutines $r0 -> $ST_GOROUTINES"
-		fi
+	if [ -z "$g0" ]; then
+		xt_fail "$leak" "no /metrics reading before the first cycle: $why0"
+	elif ! st_snapshot "after save/restore" 5; then
+		xt_fail "$leak" "no /metrics reading after the last cycle: $ST_WHY"
+	elif [ "$ST_GRANTS" -eq "$g0" ] && [ "$ST_GOROUTINES" -le "$r0" ]; then
+		xt_pass "$leak: grants $g0 -> $ST_GRANTS, goroutines $r0 -> $ST_GOROUTINES"
+	else
+		xt_fail "$leak" "grants $g0 -> $ST_GRANTS, goroutines $r0 -> $ST_GOROUTINES"
 	fi
 	xt_info "after save/restore, httpd: $(st_last_stats "$HTTPD_LOG")"
 }
