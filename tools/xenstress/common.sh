@@ -186,7 +186,7 @@ st_diagnose() {
 	timeout 30 xl vcpu-list "$name" 2>&1 | sed "s/^/xen-test: info $label: vcpu-list: /"
 	# xenctx pauses the domain while it reads; it must not be killed in between.
 	for i in 1 2 3; do
-		timeout -s INT 30 /usr/lib/xen-4.17/bin/xenctx -a -S "$domid" 0 2>&1 | tr -s ' \t' ' ' | tr '\n' '|' |
+		timeout -s INT 30 xenctx -a -S "$domid" 0 2>&1 | tr -s ' \t' ' ' | tr '\n' '|' |
 			sed "s/^/xen-test: info $label: xenctx $i: /; s/|$/\n/"
 		sleep 1
 	done
