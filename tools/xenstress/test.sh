@@ -30,8 +30,7 @@ phase_start=$SECONDS
 # phase NAME: prints how long the previous phase took and starts timing NAME.
 phase() {
 	[ -n "$phase_name" ] && xt_info "phase $phase_name took $((SECONDS - phase_start)) s"
-	phase_name=$1 ST_ECHO='' # set by st_soak
-phase_start=$SECONDS
+	phase_name=$1 phase_start=$SECONDS
 	[ -n "$1" ] && xt_info "phase $1"
 }
 xt_info "xen-stress: phases '$PHASES', $CYCLES cycles, soak $SOAK s"
@@ -55,6 +54,7 @@ if ! xt_wait_console "$HTTPD" '^httpd: ready' 120; then
 	exit
 fi
 xt_pass "httpd ready (domain $XT_DOMID, mac $HTTPD_MAC, $HTTPD_IP)"
+# Informational (st_snapshot says why a reading failed); each phase judges its own readings.
 st_snapshot "after boot" 1 || true
 
 for p in $PHASES; do
