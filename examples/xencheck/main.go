@@ -17,10 +17,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/tamaxen/tamaxen/board/xenpvh"
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
 
@@ -100,21 +100,22 @@ func run() error {
 
 	// dom0 writes seq i and notifies, and sends i+1 only after reading our ack of i. Wakeups
 	// are hints (they coalesce, and one event can wake twice), so the page says what happened:
-	// every value 1..100 must be seen, in order, or dom0 stalls and the check fails.
+	// every value 1..100 must be seen, in order, or dom0 stalls and the check fails. dom0 reads
+	// and writes the page concurrently, so its words are accessed atomically.
 	wakeups := 0
 	for last := uint32(0); last < pingPongs; {
 		if err := ch.Wait(ctx); err != nil {
 			return fmt.Errorf("waiting for notification %d: %w", last+1, err)
 		}
 		wakeups++
-		switch seq := load32(seqPage.Data[0:]); {
+		switch seq := shmem.Load32(seqPage.Data, 0); {
 		case seq == last:
 			continue // a spurious wakeup
 		case seq != last+1:
 			return fmt.Errorf("sequence jumped from %d to %d", last, seq)
 		default:
 			last = seq
-			store32(seqPage.Data[4:], seq)
+			shmem.Store32(seqPage.Data, 4, seq)
 			if err := ch.Notify(); err != nil {
 				return fmt.Errorf("answering notification %d: %w", seq, err)
 			}
@@ -207,13 +208,4 @@ func transactions(ctx context.Context, xs *xenstore.Client) error {
 		return fmt.Errorf("counter is %s after %d increments", v, total)
 	}
 	return nil
-}
-
-// The sequence page is shared with dom0, which reads and writes it concurrently.
-func load32(b []byte) uint32 {
-	return atomic.LoadUint32((*uint32)(unsafe.Pointer(unsafe.SliceData(b[:4]))))
-}
-
-func store32(b []byte, v uint32) {
-	atomic.StoreUint32((*uint32)(unsafe.Pointer(unsafe.SliceData(b[:4]))), v)
 }

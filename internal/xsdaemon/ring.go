@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
 
@@ -20,7 +21,7 @@ import (
 type Ring struct {
 	page                               []byte
 	ch                                 xen.EventChannel
-	reqCons, reqProd, rspCons, rspProd *uint32
+	reqCons, reqProd, rspCons, rspProd *atomic.Uint32 // the guest writes the page concurrently
 
 	mu     sync.Mutex    // guards wake and closed
 	wake   chan struct{} // closed and replaced on every event from the guest
@@ -33,10 +34,10 @@ func NewRing(page []byte, ch xen.EventChannel) *Ring {
 	return &Ring{
 		page:    page,
 		ch:      ch,
-		reqCons: word32(page, xenstore.InterfaceOffReqCons),
-		reqProd: word32(page, xenstore.InterfaceOffReqProd),
-		rspCons: word32(page, xenstore.InterfaceOffRspCons),
-		rspProd: word32(page, xenstore.InterfaceOffRspProd),
+		reqCons: shmem.Uint32(page, xenstore.InterfaceOffReqCons),
+		reqProd: shmem.Uint32(page, xenstore.InterfaceOffReqProd),
+		rspCons: shmem.Uint32(page, xenstore.InterfaceOffRspCons),
+		rspProd: shmem.Uint32(page, xenstore.InterfaceOffRspProd),
 		wake:    make(chan struct{}),
 	}
 }
@@ -74,8 +75,8 @@ func (r *Ring) Read(p []byte) (int, error) {
 		if closed {
 			return 0, io.EOF
 		}
-		cons := atomic.LoadUint32(r.reqCons)
-		avail := atomic.LoadUint32(r.reqProd) - cons
+		cons := r.reqCons.Load()
+		avail := r.reqProd.Load() - cons
 		if avail > xenstore.XENSTORE_RING_SIZE {
 			return 0, io.ErrUnexpectedEOF
 		}
@@ -84,7 +85,7 @@ func (r *Ring) Read(p []byte) (int, error) {
 			n := min(int(avail), int(xenstore.XENSTORE_RING_SIZE-off), len(p))
 			copy(p[:n], r.page[xenstore.InterfaceOffReq+int(off):])
 			// Ordering: the bytes are copied out before the guest may overwrite them.
-			atomic.StoreUint32(r.reqCons, cons+uint32(n))
+			r.reqCons.Store(cons + uint32(n))
 			_ = r.ch.Notify()
 			return n, nil
 		}
@@ -100,8 +101,8 @@ func (r *Ring) Write(p []byte) (int, error) {
 		if closed {
 			return written, io.ErrClosedPipe
 		}
-		prod := atomic.LoadUint32(r.rspProd)
-		used := prod - atomic.LoadUint32(r.rspCons)
+		prod := r.rspProd.Load()
+		used := prod - r.rspCons.Load()
 		if used > xenstore.XENSTORE_RING_SIZE {
 			return written, io.ErrUnexpectedEOF
 		}
@@ -113,7 +114,7 @@ func (r *Ring) Write(p []byte) (int, error) {
 		n := min(int(xenstore.XENSTORE_RING_SIZE-used), int(xenstore.XENSTORE_RING_SIZE-off), len(p))
 		copy(r.page[xenstore.InterfaceOffRsp+int(off):], p[:n])
 		// Ordering: the bytes are in the ring before the index that publishes them.
-		atomic.StoreUint32(r.rspProd, prod+uint32(n))
+		r.rspProd.Store(prod + uint32(n))
 		_ = r.ch.Notify()
 		p = p[n:]
 		written += n

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 // struct xencons_interface layout (io/console.h).
@@ -37,7 +38,7 @@ func New(page []byte) (*Ring, error) {
 	if len(page) < xen.PageSize {
 		return nil, errors.New("console: ring page too small")
 	}
-	if !aligned4(page) {
+	if !shmem.Aligned(page, 4) {
 		return nil, errors.New("console: ring page not aligned")
 	}
 	return &Ring{page: page[:xen.PageSize]}, nil
@@ -46,8 +47,8 @@ func New(page []byte) (*Ring, error) {
 // Write copies as much of p into the out ring as fits and returns how many bytes it copied.
 // It does not notify the backend; the caller does, after a line or a batch.
 func (r *Ring) Write(p []byte) int {
-	cons := load32(r.page, OutConsOff)
-	prod := load32(r.page, OutProdOff)
+	cons := shmem.Load32(r.page, OutConsOff)
+	prod := shmem.Load32(r.page, OutProdOff)
 	used := prod - cons
 	if used > OutSize {
 		// The backend wrote a consumer index past our producer: trust nothing, write nothing.
@@ -59,7 +60,7 @@ func (r *Ring) Write(p []byte) int {
 		r.page[OutOff+int((prod+uint32(i))%OutSize)] = p[i]
 	}
 	// The atomic store publishes the bytes above before the new producer index.
-	store32(r.page, OutProdOff, prod+uint32(n))
+	shmem.Store32(r.page, OutProdOff, prod+uint32(n))
 	if n < len(p) {
 		r.dropped.Add(uint64(len(p) - n))
 	}
@@ -68,8 +69,8 @@ func (r *Ring) Write(p []byte) int {
 
 // Read copies pending input bytes into p and returns how many it copied.
 func (r *Ring) Read(p []byte) int {
-	cons := load32(r.page, InConsOff)
-	prod := load32(r.page, InProdOff)
+	cons := shmem.Load32(r.page, InConsOff)
+	prod := shmem.Load32(r.page, InProdOff)
 	avail := prod - cons
 	if avail > InSize {
 		return 0
@@ -79,13 +80,13 @@ func (r *Ring) Read(p []byte) int {
 		p[i] = r.page[InOff+int((cons+uint32(i))%InSize)]
 	}
 	// The bytes are copied out before the consumer index frees their slots.
-	store32(r.page, InConsOff, cons+uint32(n))
+	shmem.Store32(r.page, InConsOff, cons+uint32(n))
 	return n
 }
 
 // Drained reports whether the backend has consumed everything written so far.
 func (r *Ring) Drained() bool {
-	return load32(r.page, OutConsOff) == load32(r.page, OutProdOff)
+	return shmem.Load32(r.page, OutConsOff) == shmem.Load32(r.page, OutProdOff)
 }
 
 // Dropped is the number of bytes discarded because the out ring was full.

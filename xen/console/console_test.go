@@ -3,16 +3,14 @@ package console
 import (
 	"encoding/binary"
 	"testing"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
-func newPage() []byte {
-	w := make([]uint64, 512)
-	return unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), 4096)
-}
+func newPage() []byte { return shmem.Pages(1) }
 
 // drain plays xenconsoled: it reads everything out of the out ring.
 func drain(page []byte) []byte {
@@ -86,8 +84,7 @@ func TestRead(t *testing.T) {
 func TestNewRejectsBadPages(t *testing.T) {
 	_, err := New(make([]byte, 100))
 	assert.Error(t, err)
-	w := make([]uint64, 513)
-	p := unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), 4104)
+	p := shmem.Pages(2)
 	_, err = New(p[1:4097])
 	assert.Error(t, err)
 }

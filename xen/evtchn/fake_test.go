@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 const fakeSelf xen.DomID = 7 // the guest's domain id in the fake
@@ -45,15 +46,8 @@ type fakeXen struct {
 	opCount      [16]atomic.Uint64
 }
 
-// alignedPage returns a zeroed, 8-byte aligned page-sized buffer.
-func alignedPage() []byte {
-	b := make([]byte, xen.PageSize+8)
-	off := 0
-	for !aligned8(b[off:]) {
-		off++
-	}
-	return b[off : off+xen.PageSize : off+xen.PageSize]
-}
+// alignedPage returns a zeroed, page-aligned page.
+func alignedPage() []byte { return shmem.Pages(1) }
 
 func newFakeXen() *fakeXen {
 	f := &fakeXen{page: alignedPage()}
@@ -217,7 +211,7 @@ func (f *fakeXen) opLocked(cmd uint32, a []byte) (xen.Port, error) {
 // setPending is evtchn_2l_set_pending followed by vcpu_mark_events_pending.
 func (f *fakeXen) setPending(p xen.Port) {
 	w, m := bit(p)
-	if atomic.OrUint64(f.si.pendingWord(w), m)&m != 0 {
+	if f.si.pendingWord(w).Or(m)&m != 0 {
 		return
 	}
 	if !f.si.masked(p) {
@@ -227,11 +221,10 @@ func (f *fakeXen) setPending(p xen.Port) {
 
 // markWord sets the selector bit of word w and raises the upcall on a 0->1 transition.
 func (f *fakeXen) markWord(w int) {
-	sel := word64(f.si.b, f.si.vcpu+OffsetofVcpuInfoEvtchnPendingSel)
-	if atomic.OrUint64(sel, 1<<w)&(1<<w) != 0 {
+	if f.si.pendingSelWord().Or(1<<w)&(1<<w) != 0 {
 		return
 	}
-	if atomic.OrUint32(f.si.upcallWord(), 1)&1 != 0 {
+	if f.si.upcallWord().Or(1)&1 != 0 {
 		return
 	}
 	f.raised.Add(1)
@@ -243,7 +236,7 @@ func (f *fakeXen) markWord(w int) {
 // unmask is evtchn_2l_unmask.
 func (f *fakeXen) unmask(p xen.Port) {
 	w, m := bit(p)
-	if atomic.AndUint64(f.si.maskWord(w), ^m)&m != 0 && f.si.isPending(p) {
+	if f.si.maskWord(w).And(^m)&m != 0 && f.si.isPending(p) {
 		f.markWord(w)
 	}
 }

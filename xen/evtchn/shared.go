@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 // ErrSharedInfo is returned when the shared_info view is too short or not 8-byte aligned.
@@ -25,7 +26,7 @@ func newSharedInfo(b []byte, vcpu uint32) (sharedInfo, error) {
 	if len(b) < SharedInfoMinSize {
 		return sharedInfo{}, fmt.Errorf("%w: %d bytes, need %d", ErrSharedInfo, len(b), SharedInfoMinSize)
 	}
-	if !aligned8(b) {
+	if !shmem.Aligned(b, 8) { // the 64-bit atomics need it
 		return sharedInfo{}, fmt.Errorf("%w: not 8-byte aligned", ErrSharedInfo)
 	}
 	if vcpu >= XEN_LEGACY_MAX_VCPUS {
@@ -38,54 +39,58 @@ func newSharedInfo(b []byte, vcpu uint32) (sharedInfo, error) {
 // little-endian x86) and evtchn_upcall_mask (byte 1). Go has no 8-bit atomics; Xen itself sets
 // upcall_pending with a locked bit operation on a wider word at the same address, so a locked
 // 32-bit AND that leaves bytes 1-3 unchanged is coherent with it.
-func (s sharedInfo) upcallWord() *uint32 {
-	return word32(s.b, s.vcpu+OffsetofVcpuInfoEvtchnUpcallPending)
+func (s sharedInfo) upcallWord() *atomic.Uint32 {
+	return shmem.Uint32(s.b, s.vcpu+OffsetofVcpuInfoEvtchnUpcallPending)
 }
 
-func (s sharedInfo) clearUpcallPending() { atomic.AndUint32(s.upcallWord(), ^uint32(0xff)) }
+func (s sharedInfo) clearUpcallPending() { s.upcallWord().And(^uint32(0xff)) }
 
-func (s sharedInfo) upcallPending() bool { return atomic.LoadUint32(s.upcallWord())&0xff != 0 }
+func (s sharedInfo) upcallPending() bool { return s.upcallWord().Load()&0xff != 0 }
 
 // swapPendingSel takes the selector: each set bit names a pending word that had a 0->1 transition
 // on an unmasked port. Exchanging it with 0 (rather than reading then clearing) is what makes a
 // bit Xen sets meanwhile survive until the next pass.
 func (s sharedInfo) swapPendingSel() uint64 {
-	return atomic.SwapUint64(word64(s.b, s.vcpu+OffsetofVcpuInfoEvtchnPendingSel), 0)
+	return s.pendingSelWord().Swap(0)
 }
 
-func (s sharedInfo) pendingWord(w int) *uint64 {
-	return word64(s.b, OffsetofSharedInfoEvtchnPending+8*w)
+func (s sharedInfo) pendingSelWord() *atomic.Uint64 {
+	return shmem.Uint64(s.b, s.vcpu+OffsetofVcpuInfoEvtchnPendingSel)
 }
 
-func (s sharedInfo) maskWord(w int) *uint64 {
-	return word64(s.b, OffsetofSharedInfoEvtchnMask+8*w)
+func (s sharedInfo) pendingWord(w int) *atomic.Uint64 {
+	return shmem.Uint64(s.b, OffsetofSharedInfoEvtchnPending+8*w)
+}
+
+func (s sharedInfo) maskWord(w int) *atomic.Uint64 {
+	return shmem.Uint64(s.b, OffsetofSharedInfoEvtchnMask+8*w)
 }
 
 // ready returns the ports of word w that are pending and not masked.
 func (s sharedInfo) ready(w int) uint64 {
-	return atomic.LoadUint64(s.pendingWord(w)) &^ atomic.LoadUint64(s.maskWord(w))
+	return s.pendingWord(w).Load() &^ s.maskWord(w).Load()
 }
 
 func bit(p xen.Port) (w int, m uint64) { return int(p / 64), 1 << (p % 64) }
 
 func (s sharedInfo) setMask(p xen.Port) {
 	w, m := bit(p)
-	atomic.OrUint64(s.maskWord(w), m)
+	s.maskWord(w).Or(m)
 }
 
 func (s sharedInfo) clearMask(p xen.Port) {
 	w, m := bit(p)
-	atomic.AndUint64(s.maskWord(w), ^m)
+	s.maskWord(w).And(^m)
 }
 
 func (s sharedInfo) masked(p xen.Port) bool {
 	w, m := bit(p)
-	return atomic.LoadUint64(s.maskWord(w))&m != 0
+	return s.maskWord(w).Load()&m != 0
 }
 
 func (s sharedInfo) isPending(p xen.Port) bool {
 	w, m := bit(p)
-	return atomic.LoadUint64(s.pendingWord(w))&m != 0
+	return s.pendingWord(w).Load()&m != 0
 }
 
 // testAndClearPending clears the port's pending bit and reports whether it was set. The old value
@@ -93,13 +98,13 @@ func (s sharedInfo) isPending(p xen.Port) bool {
 // of them sees the bit and wakes the waiter.
 func (s sharedInfo) testAndClearPending(p xen.Port) bool {
 	w, m := bit(p)
-	return atomic.AndUint64(s.pendingWord(w), ^m)&m != 0
+	return s.pendingWord(w).And(^m)&m != 0
 }
 
 // maskAll masks every port, as Linux does at boot: ports bound before we had a handler (or left
 // over from a previous kernel) must not raise upcalls until someone registers for them.
 func (s sharedInfo) maskAll() {
 	for w := range bitmapWords {
-		atomic.StoreUint64(s.maskWord(w), ^uint64(0))
+		s.maskWord(w).Store(^uint64(0))
 	}
 }

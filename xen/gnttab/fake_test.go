@@ -4,9 +4,9 @@ package gnttab
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 const arenaBase xen.Frame = 0x100 // frame number of the arena's first page
@@ -22,12 +22,7 @@ type fakeMem struct {
 }
 
 func newFakeMem(pages int) *fakeMem {
-	b := make([]byte, (pages+1)*xen.PageSize)
-	off := 0
-	for !aligned(b[off:], xen.PageSize) {
-		off++
-	}
-	m := &fakeMem{arena: b[off : off+pages*xen.PageSize]}
+	m := &fakeMem{arena: shmem.Pages(pages)}
 	for i := pages - 1; i >= 0; i-- {
 		m.free = append(m.free, i)
 	}
@@ -159,12 +154,12 @@ func (x *fakeXen) mapGrant(dom xen.DomID, ref xen.GrantRef, readonly bool) ([]by
 	if e == nil {
 		return nil, GNTST_bad_gntref
 	}
-	hdr := word32(e)
+	hdr := header(e)
 	mask := uint32(GTF_type_mask)
 	if !readonly {
 		mask |= GTF_readonly
 	}
-	old := atomic.LoadUint32(hdr)
+	old := hdr.Load()
 	for retries := 0; ; retries++ {
 		if old&mask != GTF_permit_access || xen.DomID(old>>16) != dom {
 			return nil, GNTST_permission_denied
@@ -173,13 +168,13 @@ func (x *fakeXen) mapGrant(dom xen.DomID, ref xen.GrantRef, readonly bool) ([]by
 		if !readonly {
 			nw |= GTF_writing
 		}
-		if atomic.CompareAndSwapUint32(hdr, old, nw) {
+		if hdr.CompareAndSwap(old, nw) {
 			break
 		}
 		if retries == 4 {
 			return nil, GNTST_general_error // "shared grant entry is unstable"
 		}
-		old = atomic.LoadUint32(hdr)
+		old = hdr.Load()
 	}
 	page := x.mem.page(xen.Frame(le.Uint32(e[OffsetofGrantEntryV1Frame:])))
 	if page == nil {
@@ -191,11 +186,11 @@ func (x *fakeXen) mapGrant(dom xen.DomID, ref xen.GrantRef, readonly bool) ([]by
 
 // unmapGrant clears the in-use bits as Xen's unmap does (one mapping per ref in these tests).
 func (x *fakeXen) unmapGrant(ref xen.GrantRef, readonly bool) {
-	hdr := word32(x.entry(ref))
+	hdr := header(x.entry(ref))
 	if !readonly {
-		atomic.AndUint32(hdr, ^uint32(GTF_writing))
+		hdr.And(^uint32(GTF_writing))
 	}
-	atomic.AndUint32(hdr, ^uint32(GTF_reading))
+	hdr.And(^uint32(GTF_reading))
 }
 
 // newTestTable returns a Table over a fake Xen allowing maxFrames frames.

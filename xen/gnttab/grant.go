@@ -9,12 +9,18 @@ import (
 	"sync/atomic"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 var le = binary.LittleEndian
 
-// flags reads an entry's flags atomically (the low half of its first 32-bit word).
-func flags(e []byte) uint16 { return uint16(atomic.LoadUint32(word32(e))) }
+// header is the 32-bit word at the start of a grant entry: its flags (the low half on
+// little-endian) and domid. Frames are checked to be page aligned when mapped, so every entry
+// is 8-byte aligned.
+func header(e []byte) *atomic.Uint32 { return shmem.Uint32(e, OffsetofGrantEntryV1Flags) }
+
+// flags reads an entry's flags atomically.
+func flags(e []byte) uint16 { return uint16(header(e).Load()) }
 
 // GrantAccess lets domain dom map frame through ref, read-only if readonly. ref must be
 // allocated and not currently granting access. It does not allocate.
@@ -32,8 +38,8 @@ func (t *Table) GrantAccess(ref xen.GrantRef, dom xen.DomID, frame xen.Frame, re
 	if err != nil {
 		return err
 	}
-	hdr := word32(e)
-	if atomic.LoadUint32(hdr)&0xffff != 0 {
+	hdr := header(e)
+	if hdr.Load()&0xffff != 0 {
 		return ErrGranted
 	}
 	le.PutUint32(e[OffsetofGrantEntryV1Frame:], uint32(frame))
@@ -41,7 +47,7 @@ func (t *Table) GrantAccess(ref xen.GrantRef, dom xen.DomID, frame xen.Frame, re
 	if readonly {
 		f |= GTF_readonly
 	}
-	atomic.StoreUint32(hdr, uint32(dom)<<16|f)
+	hdr.Store(uint32(dom)<<16 | f)
 	return nil
 }
 
@@ -59,14 +65,14 @@ func (t *Table) EndAccess(ref xen.GrantRef) error {
 	if err != nil {
 		return err
 	}
-	hdr := word32(e)
+	hdr := header(e)
 	for {
-		old := atomic.LoadUint32(hdr)
+		old := hdr.Load()
 		if old&(GTF_reading|GTF_writing) != 0 {
 			return ErrInUse
 		}
 		// A failed swap means Xen changed the word under us (a mapping began): look again.
-		if atomic.CompareAndSwapUint32(hdr, old, old&^0xffff) {
+		if hdr.CompareAndSwap(old, old&^0xffff) {
 			return nil
 		}
 	}

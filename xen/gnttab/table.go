@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 // MaxFramesCap bounds the number of frames a Table will map whatever Xen reports, so a bogus
@@ -142,7 +143,7 @@ func (t *Table) growLocked() error {
 	if err != nil {
 		return fmt.Errorf("gnttab: page for grant frame %d: %w", idx, err)
 	}
-	if len(pg.Data) != xen.PageSize || !aligned(pg.Data, xen.PageSize) {
+	if len(pg.Data) != xen.PageSize || !shmem.Aligned(pg.Data, xen.PageSize) {
 		t.mem.FreePage(pg)
 		return fmt.Errorf("gnttab: page for grant frame %d is not one aligned page", idx)
 	}

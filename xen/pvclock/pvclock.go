@@ -4,10 +4,14 @@
 // Xen publishes, per vCPU, a TSC stamp, the system time at that stamp and a scale; the guest
 // extrapolates from its own TSC. Both structures are guarded by version counters that are odd
 // while Xen updates them, so readers retry until they see the same even version on both sides.
+// Xen writes the fields while the guest reads them, so every read is an atomic load (package
+// shmem), which also keeps the reads of the fields strictly between the two reads of the version.
 package pvclock
 
 import (
 	"math/bits"
+
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 // Offsets in struct shared_info (x86_64) and struct vcpu_time_info (xen.h).
@@ -47,16 +51,16 @@ func Scale(delta uint64, mul uint32, shift int8) uint64 {
 func SystemTime(sharedInfo []byte, vcpu int, rdtsc func() uint64) uint64 {
 	t := sharedInfo[vcpu*SizeofVcpuInfo+VcpuTimeOff:][:SizeofTimeInfo]
 	for {
-		v := load32(t, TimeVersion)
+		v := shmem.Load32(t, TimeVersion)
 		if v&1 != 0 {
 			continue // Xen is updating it
 		}
-		stamp := load64(t, TimeTSCTimestamp)
-		sys := load64(t, TimeSystemTime)
-		mul := load32(t, TimeTSCToSysMul)
-		shift := int8(load32(t, TimeTSCShift&^3) >> (8 * (TimeTSCShift & 3))) // tsc_shift shares an aligned word with flags
+		stamp := shmem.Load64(t, TimeTSCTimestamp)
+		sys := shmem.Load64(t, TimeSystemTime)
+		mul := shmem.Load32(t, TimeTSCToSysMul)
+		shift := int8(shmem.Load32(t, TimeTSCShift&^3) >> (8 * (TimeTSCShift & 3))) // tsc_shift shares an aligned word with flags
 		tsc := rdtsc()
-		if load32(t, TimeVersion) != v {
+		if shmem.Load32(t, TimeVersion) != v {
 			continue
 		}
 		if tsc < stamp {
@@ -72,14 +76,14 @@ func SystemTime(sharedInfo []byte, vcpu int, rdtsc func() uint64) uint64 {
 // Xen system time was zero; add SystemTime to get the current time.
 func Wallclock(sharedInfo []byte) (sec uint64, nsec uint32) {
 	for {
-		v := load32(sharedInfo, WcVersion)
+		v := shmem.Load32(sharedInfo, WcVersion)
 		if v&1 != 0 {
 			continue
 		}
-		lo := load32(sharedInfo, WcSec)
-		hi := load32(sharedInfo, WcSecHi)
-		ns := load32(sharedInfo, WcNsec)
-		if load32(sharedInfo, WcVersion) == v {
+		lo := shmem.Load32(sharedInfo, WcSec)
+		hi := shmem.Load32(sharedInfo, WcSecHi)
+		ns := shmem.Load32(sharedInfo, WcNsec)
+		if shmem.Load32(sharedInfo, WcVersion) == v {
 			return uint64(hi)<<32 | uint64(lo), ns
 		}
 	}

@@ -3,17 +3,15 @@ package pvclock
 import (
 	"encoding/binary"
 	"testing"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
-// page returns an 8-byte aligned shared_info-sized buffer.
-func page() []byte {
-	b := make([]uint64, 4096/8)
-	return unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), 4096)
-}
+// page returns a page-aligned shared_info-sized buffer.
+func page() []byte { return shmem.Pages(1) }
 
 func TestScale(t *testing.T) {
 	tests := []struct {
@@ -68,8 +66,8 @@ func TestSystemTimeRetriesOddVersion(t *testing.T) {
 	go func() { done <- SystemTime(p, 0, fixedTSC) }()
 	// Finish the update as Xen would: fields first, then an even version.
 	ti := p[VcpuTimeOff:]
-	store64(ti, TimeSystemTime, 100)
-	store32(ti, TimeVersion, 2)
+	shmem.Store64(ti, TimeSystemTime, 100)
+	shmem.Store32(ti, TimeVersion, 2)
 	assert.Equal(t, uint64(142), <-done)
 }
 

@@ -48,7 +48,7 @@ func (b *Back) UnconsumedRequests() (uint32, error) {
 		return 0, b.err
 	}
 	// Ordering: req_prod is read before the slots it covers (xen_rmb); the load is an acquire.
-	prod := loadIdx(b.s.reqProd)
+	prod := b.s.reqProd.Load()
 	// The second test catches a req_prod that moved backwards, which the macro's does not.
 	if prod-b.rspProdPvt > b.s.size || prod-b.reqCons > b.s.size {
 		b.err = errBroken("req_prod %#x with req_cons %#x and rsp_prod_pvt %#x", prod, b.reqCons, b.rspProdPvt)
@@ -89,7 +89,7 @@ func (b *Back) NextResponse() ([]byte, error) {
 // PushResponses publishes the responses produced so far (RING_PUSH_RESPONSES).
 func (b *Back) PushResponses() {
 	// Ordering: slot writes before the index that covers them (xen_wmb), by the release store.
-	storeIdx(b.s.rspProd, b.rspProdPvt)
+	b.s.rspProd.Store(b.rspProdPvt)
 	b.rspPushed = b.rspProdPvt
 }
 
@@ -98,11 +98,11 @@ func (b *Back) PushResponses() {
 func (b *Back) PushResponsesAndCheckNotify() bool {
 	old, new := b.rspPushed, b.rspProdPvt
 	// Ordering: slot writes before the index (xen_wmb), by the release store.
-	storeIdx(b.s.rspProd, new)
+	b.s.rspProd.Store(new)
 	b.rspPushed = new
 	// Ordering: the new rsp_prod is visible before rsp_event is read (xen_mb), so a front end
 	// going to sleep either sees these responses or has set rsp_event where we see it.
-	return notifyNeeded(old, new, loadIdx(b.s.rspEvent))
+	return notifyNeeded(old, new, b.s.rspEvent.Load())
 }
 
 // FinalCheckForRequests reports whether requests are ready, and if none are, asks the front end
@@ -112,7 +112,7 @@ func (b *Back) FinalCheckForRequests() (bool, error) {
 	if err != nil || n > 0 {
 		return n > 0, err
 	}
-	storeIdx(b.s.reqEvent, b.reqCons+1)
+	b.s.reqEvent.Store(b.reqCons + 1)
 	// Ordering: req_event is visible before req_prod is read again (xen_mb).
 	n, err = b.UnconsumedRequests()
 	return n > 0, err

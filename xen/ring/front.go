@@ -73,7 +73,7 @@ func (f *Front) NextRequest() ([]byte, error) {
 func (f *Front) PushRequests() {
 	// Ordering: the slot writes above happen before the back end can see the index that
 	// covers them (xen_wmb); the atomic store is a release.
-	storeIdx(f.s.reqProd, f.reqProdPvt)
+	f.s.reqProd.Store(f.reqProdPvt)
 	f.reqPushed = f.reqProdPvt
 }
 
@@ -85,12 +85,12 @@ func (f *Front) PushRequestsAndCheckNotify() bool {
 	// is the same value without trusting the page.
 	old, new := f.reqPushed, f.reqProdPvt
 	// Ordering: slot writes before the index (xen_wmb), by the release store.
-	storeIdx(f.s.reqProd, new)
+	f.s.reqProd.Store(new)
 	f.reqPushed = new
 	// Ordering: the new req_prod is visible before req_event is read (xen_mb). Otherwise the
 	// back end could set req_event and go to sleep after our check but without seeing our
 	// requests, and nobody would wake it. Sequentially consistent atomics forbid that reorder.
-	return notifyNeeded(old, new, loadIdx(f.s.reqEvent))
+	return notifyNeeded(old, new, f.s.reqEvent.Load())
 }
 
 // UnconsumedResponses is the number of responses ready to consume
@@ -101,7 +101,7 @@ func (f *Front) UnconsumedResponses() (uint32, error) {
 		return 0, f.err
 	}
 	// Ordering: rsp_prod is read before the slots it covers (xen_rmb); the load is an acquire.
-	prod := loadIdx(f.s.rspProd)
+	prod := f.s.rspProd.Load()
 	n := prod - f.rspCons
 	// Stricter than RING_RESPONSE_PROD_OVERFLOW's "more than the ring size": there can be no
 	// more responses than requests published and not yet answered. A producer index that moved
@@ -135,7 +135,7 @@ func (f *Front) FinalCheckForResponses() (bool, error) {
 	if err != nil || n > 0 {
 		return n > 0, err
 	}
-	storeIdx(f.s.rspEvent, f.rspCons+1)
+	f.s.rspEvent.Store(f.rspCons + 1)
 	// Ordering: rsp_event is visible before rsp_prod is read again (xen_mb), so a response the
 	// back end pushed meanwhile is either seen now or its push sees rsp_event and notifies.
 	n, err = f.UnconsumedResponses()

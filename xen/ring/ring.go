@@ -30,8 +30,10 @@ package ring
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 // Layout of the shared ring header (struct __name##_sring), in bytes from the page start.
@@ -67,8 +69,12 @@ type shared struct {
 	slotSize int
 	size     uint32 // nr_ents, a power of two
 
-	// Pointers into the header for sync/atomic; see ring_unsafe.go.
-	reqProd, reqEvent, rspProd, rspEvent *uint32
+	// The indices in the header. The other domain writes them concurrently, so they are only
+	// ever accessed atomically: a plain load could be torn, hoisted out of a loop, or reordered
+	// with the slot accesses it is meant to order. Go's atomics are sequentially consistent,
+	// which gives each ordering point what ring.h's xen_rmb, xen_wmb and xen_mb give the C
+	// macros.
+	reqProd, reqEvent, rspProd, rspEvent *atomic.Uint32
 }
 
 func newShared(page []byte, slotSize int) (shared, error) {
@@ -79,13 +85,15 @@ func newShared(page []byte, slotSize int) (shared, error) {
 	if uint64(n) > 1<<31 {
 		return shared{}, fmt.Errorf("ring: %d slots do not fit u32 index arithmetic", n)
 	}
-	ptrs, err := headerPtrs(page)
-	if err != nil {
-		return shared{}, err
+	if !shmem.Aligned(page, 4) {
+		return shared{}, fmt.Errorf("ring: page not 4-byte aligned")
 	}
 	return shared{
 		page: page, slotSize: slotSize, size: uint32(n),
-		reqProd: ptrs[0], reqEvent: ptrs[1], rspProd: ptrs[2], rspEvent: ptrs[3],
+		reqProd:  shmem.Uint32(page, OffReqProd),
+		reqEvent: shmem.Uint32(page, OffReqEvent),
+		rspProd:  shmem.Uint32(page, OffRspProd),
+		rspEvent: shmem.Uint32(page, OffRspEvent),
 	}, nil
 }
 
@@ -100,10 +108,10 @@ func (s *shared) slot(idx uint32) []byte {
 // initialises; the back end attaches to what the front end set up.
 func (s *shared) initHeader() {
 	clear(s.page[OffPvt:HeaderSize])
-	storeIdx(s.reqProd, 0)
-	storeIdx(s.rspProd, 0)
-	storeIdx(s.reqEvent, 1)
-	storeIdx(s.rspEvent, 1)
+	s.reqProd.Store(0)
+	s.rspProd.Store(0)
+	s.reqEvent.Store(1)
+	s.rspEvent.Store(1)
 }
 
 // notifyNeeded is the test of RING_PUSH_*_AND_CHECK_NOTIFY: the consumer asked, through its

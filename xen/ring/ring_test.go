@@ -4,7 +4,6 @@ package ring
 
 import (
 	"encoding/binary"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -330,7 +329,7 @@ func TestBackDetectsOverflow(t *testing.T) {
 				respondAll(t, b, tc.answer)
 				b.PushResponses()
 			}
-			atomic.StoreUint32(b.s.reqProd, start+tc.reqProd)
+			b.s.reqProd.Store(start + tc.reqProd)
 			_, err := b.UnconsumedRequests()
 			assert.ErrorIs(t, err, xen.ErrBroken, "%s at %#x", tc.name, start)
 			_, err = b.NextResponse()

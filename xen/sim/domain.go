@@ -8,6 +8,7 @@ import (
 
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/evtchn"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 // Domain is one simulated domain. Its hypervisor-side state is guarded by Xen.mu.
@@ -37,9 +38,9 @@ func (x *Xen) newDomainLocked(id xen.DomID, pages int) *Domain {
 	d := &Domain{
 		x:          x,
 		id:         id,
-		arena:      alignedPages(pages),
+		arena:      shmem.Pages(pages),
 		ports:      make([]port, evtchn.EVTCHN_2L_NR_CHANNELS),
-		sharedInfo: alignedPages(1),
+		sharedInfo: shmem.Pages(1),
 		params:     make(map[uint32]uint64),
 		raise:      make(chan struct{}, 1),
 		stop:       make(chan struct{}),

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/evtchn"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 // EVTCHNOP_status and struct evtchn_status (event_channel.h), which package evtchn does not
@@ -195,22 +196,22 @@ func (d *Domain) RaiseVIRQ(virq evtchn.VIRQ) bool {
 // The 2-level bitmaps live in the domain's shared_info page, which the domain writes
 // concurrently; every access is a locked operation, as in Xen.
 
-func (d *Domain) pendingWord(w int) *uint64 {
-	return word64(d.sharedInfo, evtchn.OffsetofSharedInfoEvtchnPending+8*w)
+func (d *Domain) pendingWord(w int) *atomic.Uint64 {
+	return shmem.Uint64(d.sharedInfo, evtchn.OffsetofSharedInfoEvtchnPending+8*w)
 }
 
-func (d *Domain) maskWord(w int) *uint64 {
-	return word64(d.sharedInfo, evtchn.OffsetofSharedInfoEvtchnMask+8*w)
+func (d *Domain) maskWord(w int) *atomic.Uint64 {
+	return shmem.Uint64(d.sharedInfo, evtchn.OffsetofSharedInfoEvtchnMask+8*w)
 }
 
 // setPendingLocked is evtchn_2l_set_pending: set the pending bit; on a 0->1 transition of an
 // unmasked port set its selector bit, and on the selector's 0->1 mark events pending.
 func (d *Domain) setPendingLocked(p xen.Port) {
 	w, m := int(p/64), uint64(1)<<(p%64)
-	if atomic.OrUint64(d.pendingWord(w), m)&m != 0 {
+	if d.pendingWord(w).Or(m)&m != 0 {
 		return
 	}
-	if atomic.LoadUint64(d.maskWord(w))&m == 0 {
+	if d.maskWord(w).Load()&m == 0 {
 		d.markWordLocked(w)
 	}
 }
@@ -218,11 +219,11 @@ func (d *Domain) setPendingLocked(p xen.Port) {
 // markWordLocked sets selector bit w and, on its 0->1 transition, does vcpu_mark_events_pending:
 // set evtchn_upcall_pending and, if it was clear, raise the upcall.
 func (d *Domain) markWordLocked(w int) {
-	if atomic.OrUint64(word64(d.sharedInfo, offsetofVcpu0PendingSel), 1<<w)&(1<<w) != 0 {
+	if shmem.Uint64(d.sharedInfo, offsetofVcpu0PendingSel).Or(1<<w)&(1<<w) != 0 {
 		return
 	}
 	// upcall_pending is byte 0 of this aligned word; the guest clears it with a 32-bit AND.
-	if atomic.OrUint32(word32(d.sharedInfo, offsetofVcpu0UpcallPendingWord), 1)&1 != 0 {
+	if shmem.Uint32(d.sharedInfo, offsetofVcpu0UpcallPendingWord).Or(1)&1 != 0 {
 		return
 	}
 	d.raiseLocked()
@@ -235,7 +236,7 @@ func (d *Domain) unmaskLocked(p xen.Port) error {
 		return xen.EINVAL
 	}
 	w, m := int(p/64), uint64(1)<<(p%64)
-	if atomic.AndUint64(d.maskWord(w), ^m)&m != 0 && atomic.LoadUint64(d.pendingWord(w))&m != 0 {
+	if d.maskWord(w).And(^m)&m != 0 && d.pendingWord(w).Load()&m != 0 {
 		d.markWordLocked(w)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/evtchn"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 func TestInterdomainEvents(t *testing.T) {
@@ -134,7 +135,7 @@ func TestUnmaskHypercallPostsLatchedEvent(t *testing.T) {
 	// Mask every port as the Dispatcher would, directly in shared_info.
 	si := g.SharedInfo()
 	for w := range evtchnWords {
-		*word64(si, evtchn.OffsetofSharedInfoEvtchnMask+8*w) = ^uint64(0)
+		shmem.Store64(si, evtchn.OffsetofSharedInfoEvtchnMask+8*w, ^uint64(0))
 	}
 	b, err := evtchn.BindInterdomain(hv, xen.DOMID_SELF, a)
 	require.NoError(t, err)
@@ -142,7 +143,7 @@ func TestUnmaskHypercallPostsLatchedEvent(t *testing.T) {
 	assert.Empty(t, raised, "a masked port raises nothing")
 	require.NoError(t, evtchn.Unmask(hv, b))
 	<-raised
-	assert.Equal(t, uint64(1), *word64(si, offsetofVcpu0PendingSel)&1, "selector bit of word 0")
+	assert.Equal(t, uint64(1), shmem.Load64(si, offsetofVcpu0PendingSel)&1, "selector bit of word 0")
 }
 
 func TestEventChannelErrors(t *testing.T) {

@@ -5,10 +5,10 @@ package sim
 import (
 	"encoding/binary"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 var le = binary.LittleEndian
@@ -41,7 +41,7 @@ type activeEntry struct {
 
 func (g *grantTable) init(d *Domain, maxFrames uint32) {
 	g.d, g.maxFrames = d, maxFrames
-	g.frames = [][]byte{alignedPages(1)}
+	g.frames = [][]byte{shmem.Pages(1)}
 	g.active = make(map[xen.GrantRef]*activeEntry)
 }
 
@@ -49,7 +49,7 @@ func (g *grantTable) init(d *Domain, maxFrames uint32) {
 func (g *grantTable) seed(ref xen.GrantRef, grantee xen.DomID, f xen.Frame) {
 	e := g.entry(ref)
 	le.PutUint32(e[gnttab.OffsetofGrantEntryV1Frame:], uint32(f))
-	atomic.StoreUint32(word32(e, 0), uint32(grantee)<<16|gnttab.GTF_permit_access)
+	shmem.Uint32(e, gnttab.OffsetofGrantEntryV1Flags).Store(uint32(grantee)<<16 | gnttab.GTF_permit_access)
 }
 
 // entry returns ref's 8 bytes in the current frames, or nil beyond the table.
@@ -70,7 +70,7 @@ func (g *grantTable) mapFrameLocked(idx uint64, gpfn xen.Frame) error {
 		return xen.EINVAL
 	}
 	for uint64(len(g.frames)) <= idx {
-		g.frames = append(g.frames, alignedPages(1))
+		g.frames = append(g.frames, shmem.Pages(1))
 	}
 	copyWords(page, g.frames[idx])
 	g.frames[idx] = page
@@ -182,10 +182,10 @@ func (g *grantTable) releaseLocked(ref xen.GrantRef, writable bool) {
 
 func clearStatus(e []byte, writing, reading bool) {
 	if writing {
-		atomic.AndUint32(word32(e, 0), ^uint32(gnttab.GTF_writing))
+		shmem.Uint32(e, gnttab.OffsetofGrantEntryV1Flags).And(^uint32(gnttab.GTF_writing))
 	}
 	if reading {
-		atomic.AndUint32(word32(e, 0), ^uint32(gnttab.GTF_reading))
+		shmem.Uint32(e, gnttab.OffsetofGrantEntryV1Flags).And(^uint32(gnttab.GTF_reading))
 	}
 }
 
@@ -193,13 +193,13 @@ func clearStatus(e []byte, writing, reading bool) {
 // and the setting of GTF_reading/GTF_writing are one step the guest cannot get between. After
 // a few failed swaps Xen gives up ("shared grant entry is unstable").
 func setStatusV1(e []byte, grantee xen.DomID, writable bool) gnttab.Status {
-	hdr := word32(e, 0)
+	hdr := shmem.Uint32(e, gnttab.OffsetofGrantEntryV1Flags)
 	mask := uint32(gnttab.GTF_type_mask)
 	if writable {
 		mask |= gnttab.GTF_readonly
 	}
 	for retries := 0; retries < 4; retries++ {
-		old := atomic.LoadUint32(hdr)
+		old := hdr.Load()
 		if old&mask != gnttab.GTF_permit_access || xen.DomID(old>>16) != grantee {
 			return gnttab.GNTST_permission_denied
 		}
@@ -207,7 +207,7 @@ func setStatusV1(e []byte, grantee xen.DomID, writable bool) gnttab.Status {
 		if writable {
 			nw |= gnttab.GTF_writing
 		}
-		if atomic.CompareAndSwapUint32(hdr, old, nw) {
+		if hdr.CompareAndSwap(old, nw) {
 			return gnttab.GNTST_okay
 		}
 	}

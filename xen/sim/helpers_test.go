@@ -5,7 +5,6 @@ package sim
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 // newXen returns a simulated Xen stopped when the test ends.
@@ -67,5 +67,5 @@ func (d *Domain) grantEntry(ref xen.GrantRef) uint32 {
 	if e == nil {
 		return 0
 	}
-	return atomic.LoadUint32(word32(e, 0))
+	return shmem.Load32(e, gnttab.OffsetofGrantEntryV1Flags)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tamaxen/tamaxen/hypercall"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 func getParam(hv xen.Hypervisor, dom xen.DomID, idx uint32) (uint64, error) {
@@ -115,7 +116,7 @@ func TestSharedInfoMapping(t *testing.T) {
 	_, err = g.Hypervisor().MemoryOp(gnttab.XENMEM_add_to_physmap, a[:])
 	require.NoError(t, err)
 	assert.Equal(t, &pg.Data[0], &g.SharedInfo()[0])
-	assert.NotZero(t, *word64(pg.Data, 2048)&(1<<port), "pending bit moved with the page")
+	assert.NotZero(t, shmem.Load64(pg.Data, 2048)&(1<<port), "pending bit moved with the page")
 	hypercall.EncodeAddToPhysmap(a[:], 0, gnttab.XENMAPSPACE_shared_info, 0, pg.Frame)
 	_, err = g.Hypervisor().MemoryOp(gnttab.XENMEM_add_to_physmap, a[:])
 	assert.ErrorIs(t, err, xen.EPERM)

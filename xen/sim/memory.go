@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 type pageState uint8
@@ -86,4 +87,13 @@ func (m *memory) Free() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.free)
+}
+
+// copyWords copies the page src into the page dst one atomic 64-bit word at a time, as Xen
+// fills a page the guest may be reading with locked operations (the guest's vCPU would be
+// stopped; its goroutines here are not).
+func copyWords(dst, src []byte) {
+	for off := 0; off+8 <= len(dst) && off+8 <= len(src); off += 8 {
+		shmem.Store64(dst, off, shmem.Load64(src, off))
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 // Restore makes domain id carry on as the new domain that xl restore builds from its saved
@@ -52,8 +53,8 @@ func (x *Xen) Restore(id xen.DomID) error {
 			_ = d.closeLocked(xen.Port(p))
 		}
 	}
-	d.sharedInfo = alignedPages(1)
-	d.gt.frames = [][]byte{alignedPages(1)}
+	d.sharedInfo = shmem.Pages(1)
+	d.gt.frames = [][]byte{shmem.Pages(1)}
 	d.gt.active = make(map[xen.GrantRef]*activeEntry)
 	clear(d.Page(xen.Frame(d.Pages() - 2)))
 	clear(d.Page(xen.Frame(d.Pages() - 1)))

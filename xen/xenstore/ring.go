@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 // Layout of struct xenstore_domain_interface, in bytes from the start of the page.
@@ -56,7 +57,9 @@ type RingTransport struct {
 	page []byte
 	ev   xen.EventChannel
 
-	reqCons, reqProd, rspCons, rspProd, features, errField *uint32
+	// The page's indices and flags, which the daemon writes concurrently: only ever accessed
+	// atomically, since a plain load could be torn, cached or reordered with the data copies.
+	reqCons, reqProd, rspCons, rspProd, features, errField *atomic.Uint32
 
 	rmu     sync.Mutex // guards rspCons' private copy: one reader drains rsp at a time
 	rspPriv uint32
@@ -81,23 +84,29 @@ type RingTransport struct {
 // current indices are taken as they are: the guest must not assume they start at zero, since a
 // boot loader may have used the ring before. It starts one goroutine that waits on ev.
 func NewRingTransport(page []byte, ev xen.EventChannel) (*RingTransport, error) {
-	p, err := indexPtrs(page, InterfaceOffReqCons, InterfaceOffReqProd, InterfaceOffRspCons,
-		InterfaceOffRspProd, InterfaceOffServerFeatures, InterfaceOffError)
-	if err != nil {
-		return nil, err
+	if len(page) < InterfaceSize {
+		return nil, fmt.Errorf("xenstore: interface page of %d bytes, need %d", len(page), InterfaceSize)
+	}
+	if !shmem.Aligned(page, 4) {
+		return nil, fmt.Errorf("xenstore: interface page not 4-byte aligned")
 	}
 	r := &RingTransport{
 		page: page, ev: ev,
-		reqCons: p[0], reqProd: p[1], rspCons: p[2], rspProd: p[3], features: p[4], errField: p[5],
-		wake: make(chan struct{}),
-		done: make(chan struct{}),
+		reqCons:  shmem.Uint32(page, InterfaceOffReqCons),
+		reqProd:  shmem.Uint32(page, InterfaceOffReqProd),
+		rspCons:  shmem.Uint32(page, InterfaceOffRspCons),
+		rspProd:  shmem.Uint32(page, InterfaceOffRspProd),
+		features: shmem.Uint32(page, InterfaceOffServerFeatures),
+		errField: shmem.Uint32(page, InterfaceOffError),
+		wake:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
-	r.reqPriv = atomic.LoadUint32(r.reqProd)
-	r.rspPriv = atomic.LoadUint32(r.rspCons)
-	if d := r.reqPriv - atomic.LoadUint32(r.reqCons); d > XENSTORE_RING_SIZE {
+	r.reqPriv = r.reqProd.Load()
+	r.rspPriv = r.rspCons.Load()
+	if d := r.reqPriv - r.reqCons.Load(); d > XENSTORE_RING_SIZE {
 		return nil, brokenf("req ring holds %d bytes at attach", d)
 	}
-	if d := atomic.LoadUint32(r.rspProd) - r.rspPriv; d > XENSTORE_RING_SIZE {
+	if d := r.rspProd.Load() - r.rspPriv; d > XENSTORE_RING_SIZE {
 		return nil, brokenf("rsp ring holds %d bytes at attach", d)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -164,10 +173,10 @@ func (r *RingTransport) Err() error {
 
 // serverError reports an error the daemon announced in the error field, if it has the feature.
 func (r *RingTransport) serverError() error {
-	if atomic.LoadUint32(r.features)&XENSTORE_SERVER_FEATURE_ERROR == 0 {
+	if r.features.Load()&XENSTORE_SERVER_FEATURE_ERROR == 0 {
 		return nil
 	}
-	if e := atomic.LoadUint32(r.errField); e != XENSTORE_ERROR_NONE {
+	if e := r.errField.Load(); e != XENSTORE_ERROR_NONE {
 		return r.broken("daemon reports ring error %d", e)
 	}
 	return nil
@@ -185,8 +194,8 @@ func (r *RingTransport) serverError() error {
 func (r *RingTransport) Resync() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.rspFrom = atomic.LoadUint32(r.rspProd)
-	r.reqFrom = atomic.LoadUint32(r.reqProd)
+	r.rspFrom = r.rspProd.Load()
+	r.reqFrom = r.reqProd.Load()
 	r.resyncR, r.resyncW = true, true
 	close(r.wake)
 	r.wake = make(chan struct{})
@@ -223,10 +232,10 @@ func (r *RingTransport) Read(p []byte) (int, error) {
 		}
 		if from, ok := r.takeResync(&r.resyncR, &r.rspFrom); ok {
 			r.rspPriv = from
-			atomic.StoreUint32(r.rspCons, from)
+			r.rspCons.Store(from)
 		}
 		// Acquire: the bytes copied below are read only after the index that publishes them.
-		prod := atomic.LoadUint32(r.rspProd)
+		prod := r.rspProd.Load()
 		avail := prod - r.rspPriv
 		if avail > XENSTORE_RING_SIZE {
 			return 0, r.broken("rsp_prod %#x is %d bytes past rsp_cons %#x", prod, avail, r.rspPriv)
@@ -238,7 +247,7 @@ func (r *RingTransport) Read(p []byte) (int, error) {
 			r.rspPriv += uint32(n)
 			// Release: the copy above completes before the daemon sees the bytes as free and
 			// may overwrite them.
-			atomic.StoreUint32(r.rspCons, r.rspPriv)
+			r.rspCons.Store(r.rspPriv)
 			// The ring protocol asks for a notification after every index update; a daemon
 			// blocked on a full rsp ring waits for exactly this one.
 			if err := r.ev.Notify(); err != nil {
@@ -269,7 +278,7 @@ func (r *RingTransport) Write(p []byte) (int, error) {
 		}
 		// Acquire: the daemon finished reading the bytes before req_cons before it published
 		// it, so overwriting them below is safe.
-		cons := atomic.LoadUint32(r.reqCons)
+		cons := r.reqCons.Load()
 		used := r.reqPriv - cons
 		if used > XENSTORE_RING_SIZE {
 			return written, r.broken("req_cons %#x is %d bytes behind req_prod %#x", cons, used, r.reqPriv)
@@ -286,7 +295,7 @@ func (r *RingTransport) Write(p []byte) (int, error) {
 		copy(r.page[InterfaceOffReq+int(off):], p[:n])
 		r.reqPriv += uint32(n)
 		// Release: the daemon sees the bytes copied above before the index that covers them.
-		atomic.StoreUint32(r.reqProd, r.reqPriv)
+		r.reqProd.Store(r.reqPriv)
 		if err := r.ev.Notify(); err != nil {
 			r.setErr(fmt.Errorf("xenstore: notify: %w", err))
 			return written + n, r.Err()

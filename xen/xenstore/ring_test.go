@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 // testEvtchn is an event channel whose peer is the test: Kick plays a daemon notification.
@@ -66,15 +67,8 @@ func newIfacePage(reqCons, reqProd, rspCons, rspProd uint32) ifacePage {
 	return p
 }
 
-func (p ifacePage) ptr(off int) *uint32 {
-	ptrs, err := indexPtrs(p, off)
-	if err != nil {
-		panic(err)
-	}
-	return ptrs[0]
-}
-func (p ifacePage) set(off int, v uint32) { atomic.StoreUint32(p.ptr(off), v) }
-func (p ifacePage) get(off int) uint32    { return atomic.LoadUint32(p.ptr(off)) }
+func (p ifacePage) set(off int, v uint32) { shmem.Store32(p, off, v) }
+func (p ifacePage) get(off int) uint32    { return shmem.Load32(p, off) }
 
 // produce puts b on rsp as the daemon would; the caller makes sure it fits.
 func (p ifacePage) produce(b []byte) {

@@ -6,15 +6,14 @@ package xenstore_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 	"github.com/tamaxen/tamaxen/xen/xenstore/xenstoretest"
 )
@@ -121,8 +120,7 @@ func TestResumeFailsRequestsTheOldDaemonNeverAnswered(t *testing.T) {
 	}()
 	// The request is in the ring (its req_prod store follows the bytes) before the toolstack
 	// clears the page below, as when the domain is suspended.
-	reqProd := (*uint32)(unsafe.Pointer(&g.page[xenstore.InterfaceOffReqProd]))
-	require.Eventually(t, func() bool { return atomic.LoadUint32(reqProd) != 0 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return shmem.Load32(g.page, xenstore.InterfaceOffReqProd) != 0 }, 10*time.Second, time.Millisecond)
 	sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	require.Eventually(t, func() bool {

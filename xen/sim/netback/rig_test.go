@@ -19,6 +19,7 @@ import (
 	"github.com/tamaxen/tamaxen/xen/gnttab"
 	"github.com/tamaxen/tamaxen/xen/netif"
 	"github.com/tamaxen/tamaxen/xen/ring"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 	"github.com/tamaxen/tamaxen/xen/sim"
 	"github.com/tamaxen/tamaxen/xen/sim/xenstored"
 	"github.com/tamaxen/tamaxen/xen/xenbus"
@@ -208,28 +209,28 @@ func (f *handFront) waitResponses(t *testing.T, n int) [][netif.RxSlotSize]byte 
 
 // pendingWord is the 32-bit word of the guest's shared_info evtchn_pending bitmap holding
 // the frontend's port, and its bit.
-func (f *handFront) pendingWord() (*uint32, uint32) {
+func (f *handFront) pendingWord() (*atomic.Uint32, uint32) {
 	off := evtchn.OffsetofSharedInfoEvtchnPending + 4*int(f.port/32)
-	return header{f.g.dom.SharedInfo()}.word(off), 1 << (f.port % 32)
+	return shmem.Uint32(f.g.dom.SharedInfo(), off), 1 << (f.port % 32)
 }
 
 // takeEvent reports whether the backend has notified the port since the last call, and
 // clears the pending bit (what the guest's upcall would do).
 func (f *handFront) takeEvent() bool {
 	w, m := f.pendingWord()
-	return atomic.AndUint32(w, ^m)&m != 0
+	return w.And(^m)&m != 0
 }
 
 func (f *handFront) eventPending() bool {
 	w, m := f.pendingWord()
-	return atomic.LoadUint32(w)&m != 0
+	return w.Load()&m != 0
 }
 
 // rxHeader is the RX ring header as the frontend sees it.
 func (f *handFront) rxHeader() header { return header{f.rxPage} }
 
-func (h header) reqEvent() uint32     { return atomic.LoadUint32(h.word(ring.OffReqEvent)) }
-func (h header) setRspEvent(v uint32) { atomic.StoreUint32(h.word(ring.OffRspEvent), v) }
+func (h header) reqEvent() uint32     { return shmem.Load32(h.page, ring.OffReqEvent) }
+func (h header) setRspEvent(v uint32) { shmem.Store32(h.page, ring.OffRspEvent, v) }
 
 // notify is the frontend's notify_remote_via_irq.
 func (f *handFront) notify(t *testing.T) {
