@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/tamaxen/tamaxen/internal/csum"
 	"github.com/tamaxen/tamaxen/netfront"
 )
 
@@ -82,7 +83,7 @@ func (r *responder) ipv4(dev *netfront.Device, f []byte, m netfront.RxMeta) {
 		icmp := reply[14+ihl:]
 		icmp[0] = 0
 		binary.BigEndian.PutUint16(icmp[2:], 0)
-		binary.BigEndian.PutUint16(icmp[2:], ^checksum(icmp, 0))
+		binary.BigEndian.PutUint16(icmp[2:], csum.Checksum(icmp, 0))
 	case 17: // UDP echo on port 7
 		if len(payload) < 8 || binary.BigEndian.Uint16(payload[2:]) != 7 {
 			return
@@ -113,7 +114,7 @@ func (r *responder) ipReply(f []byte, ihl, total int) []byte {
 	copy(ip[16:20], f[14+12:14+16]) // to the sender
 	ip[8] = 64
 	binary.BigEndian.PutUint16(ip[10:], 0)
-	binary.BigEndian.PutUint16(ip[10:], ^checksum(ip[:ihl], 0))
+	binary.BigEndian.PutUint16(ip[10:], csum.Checksum(ip[:ihl], 0))
 	return out
 }
 
@@ -123,19 +124,4 @@ func (r *responder) send(dev *netfront.Device, frame []byte, m netfront.TxMeta) 
 		return
 	}
 	r.answered.Add(1)
-}
-
-// checksum is the Internet checksum's one's-complement sum.
-func checksum(b []byte, sum uint32) uint16 {
-	for len(b) >= 2 {
-		sum += uint32(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return uint16(sum)
 }

@@ -1,6 +1,8 @@
 // Package csum checks and completes the checksums of Ethernet frames carrying IP: the
-// Internet checksum itself, a per-frame verdict for link endpoints that tell their stack which
-// frames need no further checking, and the completion of partial (offloaded) checksums.
+// Internet checksum itself (Sum, Checksum, PseudoHeader), a per-frame verdict for link
+// endpoints that tell their stack which frames need no further checking, and the completion
+// of partial (offloaded) checksums. It is the module's one Internet checksum: the DHCP
+// client, the simulated netback, the examples that answer raw frames and the tools all use it.
 package csum
 
 import (
@@ -33,6 +35,18 @@ func Sum(b []byte, initial uint16) uint16 {
 	acc = (acc >> 16) + (acc & 0xffff)
 	acc = (acc >> 16) + (acc & 0xffff)
 	return uint16(acc)
+}
+
+// Checksum is what a checksum field holds for b: the complement of its sum over initial (the
+// pseudo-header's sum, or 0). Over bytes that include a correct checksum field it is 0.
+func Checksum(b []byte, initial uint16) uint16 { return ^Sum(b, initial) }
+
+// PseudoHeader returns the sum of a transport segment's pseudo-header (RFC 768, RFC 8200
+// section 8.1): addrs is the source then destination address as the IP header holds them
+// (ip[12:20] of IPv4, ip[8:40] of IPv6), proto the transport protocol and length the
+// segment's length.
+func PseudoHeader(addrs []byte, proto uint8, length int) uint16 {
+	return combine(combine(Sum(addrs, 0), uint16(proto)), uint16(length))
 }
 
 // combine adds two one's complement sums.
@@ -160,7 +174,7 @@ func parse(frame []byte) (p packet, ok bool) {
 		p.headerOK = Sum(ip[:ihl], 0) == 0xffff
 		p.fragment = binary.BigEndian.Uint16(ip[6:])&0x3fff != 0
 		p.proto, p.seg = ip[9], ip[ihl:total]
-		p.pseudo = Sum(ip[12:20], 0)
+		p.pseudo = PseudoHeader(ip[12:20], p.proto, len(p.seg))
 	case 0x86dd:
 		if len(ip) < 40 || ip[0]>>4 != 6 {
 			return p, false
@@ -188,7 +202,7 @@ func parse(frame []byte) (p packet, ok bool) {
 				p.fragment = true
 			default:
 				p.proto, p.seg = nh, rest
-				p.pseudo = Sum(ip[8:40], 0)
+				p.pseudo = PseudoHeader(ip[8:40], p.proto, len(p.seg))
 			}
 			if n == 0 {
 				break
@@ -201,8 +215,6 @@ func parse(frame []byte) (p packet, ok bool) {
 	default:
 		return p, false
 	}
-	p.pseudo = combine(p.pseudo, uint16(p.proto))
-	p.pseudo = combine(p.pseudo, uint16(len(p.seg)))
 	return p, true
 }
 
@@ -233,7 +245,7 @@ func Complete(frame []byte) bool {
 	default:
 		return false
 	}
-	sum := ^Sum(seg, 0)
+	sum := Checksum(seg, 0)
 	if sum == 0 && proto == protoUDP {
 		sum = 0xffff
 	}

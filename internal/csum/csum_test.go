@@ -44,6 +44,42 @@ func TestSumMatchesReference(t *testing.T) {
 	}
 }
 
+// Checksum is what a checksum field holds: the complement of the sum.
+func TestChecksum(t *testing.T) {
+	tests := []struct {
+		name string
+		data []byte
+		want uint16
+	}{
+		// RFC 1071 section 3: the sum of these bytes is ddf2.
+		{"RFC 1071 example", []byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}, ^uint16(0xddf2)},
+		{"odd length pads with zero", []byte{0x00, 0x01, 0xf2}, ^uint16(0xf201)},
+		{"empty", nil, 0xffff},
+		// A textbook IPv4 header whose checksum field holds b861.
+		{"IPv4 header", []byte{
+			0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00,
+			0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+		}, 0xb861},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, Checksum(tt.data, 0))
+		})
+	}
+}
+
+// PseudoHeader sums what RFC 768 and RFC 8200 lay out: the addresses, a zero byte and the
+// protocol, and the length.
+func TestPseudoHeader(t *testing.T) {
+	v4 := []byte{192, 168, 0, 1, 10, 0, 0, 0xc7}
+	laid := append(append([]byte{}, v4...), 0, 17, 0x01, 0x2c)
+	assert.Equal(t, Sum(laid, 0), PseudoHeader(v4, 17, 300))
+
+	v6 := bytes.Repeat([]byte{0xfe, 0x80, 0xff, 0x01}, 8)
+	laid = append(append([]byte{}, v6...), 0, 0, 0xff, 0xf0, 0, 0, 0, 6)
+	assert.Equal(t, Sum(laid, 0), PseudoHeader(v6, 6, 0xfff0))
+}
+
 func FuzzSum(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, uint16(0xffff))
 	f.Add([]byte{1}, uint16(0))

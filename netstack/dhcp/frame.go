@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+
+	"github.com/tamaxen/tamaxen/internal/csum"
 )
 
 const (
@@ -64,7 +66,7 @@ func parsePacket(frame []byte) (packet, error) {
 		return p, errIPHeader
 	}
 	ip = ip[:total]
-	if checksum(0, ip[:ihl]) != 0 {
+	if csum.Checksum(ip[:ihl], 0) != 0 {
 		return p, errIPChecksum
 	}
 	// More-fragments flag or a fragment offset: DHCP messages are never fragmented in
@@ -88,7 +90,7 @@ func parsePacket(frame []byte) (packet, error) {
 	}
 	udp = udp[:ulen]
 	// A zero checksum means the sender did not compute one, which IPv4 allows (RFC 768).
-	if binary.BigEndian.Uint16(udp[6:]) != 0 && checksum(pseudoHeaderSum(ip[12:16], ip[16:20], ulen), udp) != 0 {
+	if binary.BigEndian.Uint16(udp[6:]) != 0 && csum.Checksum(udp, csum.PseudoHeader(ip[12:20], protoUDP, ulen)) != 0 {
 		return p, errUDPChecksum
 	}
 	p.srcPort = binary.BigEndian.Uint16(udp[0:])
@@ -117,41 +119,16 @@ func appendPacket(b []byte, p *packet) []byte {
 	ip[9] = protoUDP
 	put4(ip[12:], p.srcIP)
 	put4(ip[16:], p.dstIP)
-	binary.BigEndian.PutUint16(ip[10:], checksum(0, ip[:ipv4HeaderLen]))
+	binary.BigEndian.PutUint16(ip[10:], csum.Checksum(ip[:ipv4HeaderLen], 0))
 
 	udp := ip[ipv4HeaderLen:]
 	binary.BigEndian.PutUint16(udp[0:], p.srcPort)
 	binary.BigEndian.PutUint16(udp[2:], p.dstPort)
 	binary.BigEndian.PutUint16(udp[4:], uint16(udpHeaderLen+len(p.payload)))
-	sum := checksum(pseudoHeaderSum(ip[12:16], ip[16:20], len(udp)), udp)
+	sum := csum.Checksum(udp, csum.PseudoHeader(ip[12:20], protoUDP, len(udp)))
 	if sum == 0 {
 		sum = 0xffff // zero would mean "no checksum" (RFC 768)
 	}
 	binary.BigEndian.PutUint16(udp[6:], sum)
 	return b
-}
-
-// pseudoHeaderSum is the unfolded sum of the IPv4 pseudo-header of a UDP datagram (RFC 768).
-func pseudoHeaderSum(src, dst []byte, udpLen int) uint32 {
-	s := uint32(protoUDP) + uint32(udpLen)
-	for i := 0; i < 4; i += 2 {
-		s += uint32(binary.BigEndian.Uint16(src[i:])) + uint32(binary.BigEndian.Uint16(dst[i:]))
-	}
-	return s
-}
-
-// checksum returns the complement of the ones' complement sum of b, starting from sum
-// (RFC 1071). Over data that includes a correct checksum field it returns 0.
-func checksum(sum uint32, b []byte) uint16 {
-	for len(b) >= 2 {
-		sum += uint32(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
 }

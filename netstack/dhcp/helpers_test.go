@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tamaxen/tamaxen/internal/csum"
 )
 
 var (
@@ -99,7 +101,7 @@ func fixChecksums(frame []byte) {
 		return
 	}
 	ip[10], ip[11] = 0, 0
-	binary.BigEndian.PutUint16(ip[10:], checksum(0, ip[:ihl]))
+	binary.BigEndian.PutUint16(ip[10:], csum.Checksum(ip[:ihl], 0))
 	total := int(binary.BigEndian.Uint16(ip[2:]))
 	if total < ihl+udpHeaderLen || total > len(ip) {
 		return
@@ -110,7 +112,7 @@ func fixChecksums(frame []byte) {
 		return
 	}
 	udp[6], udp[7] = 0, 0
-	sum := checksum(pseudoHeaderSum(ip[12:16], ip[16:20], ulen), udp[:ulen])
+	sum := csum.Checksum(udp[:ulen], csum.PseudoHeader(ip[12:20], protoUDP, ulen))
 	if sum == 0 {
 		sum = 0xffff
 	}
