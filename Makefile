@@ -5,8 +5,8 @@ GO ?= go
 TAMAGO ?= $(shell command -v tamago-go 2>/dev/null)
 TAMAGO_ENV = GOOS=tamago GOOSPKG=github.com/usbarmory/tamago GOARCH=amd64
 TAMAGO_TAGS = linkcpuinit,linkramstart
-# The board links images at 0x201000 (RamStart 0x200000 plus the ELF header page).
-TAMAGO_LDFLAGS = -T 0x201000 -R 0x1000 -s -w
+# The tamaxen command (cmd/tamaxen): the examples build and run as a user's own module does.
+TAMAXEN = TAMAGO=$(TAMAGO) $(GO) run ./cmd/tamaxen
 
 BUILD = build
 EXAMPLES = hello xencheck netcheck httpd echo
@@ -25,7 +25,7 @@ test: vet
 # -pcap FILE, -cmdline 'ip=10.0.0.2/24', -queues 2, -tap DEV (root), -forward HOST:PORT-:PORT.
 RUN_ARGS ?=
 run:
-	$(GO) run ./examples/httpd $(RUN_ARGS)
+	$(TAMAXEN) run ./examples/httpd -- $(RUN_ARGS)
 
 # run-check: what make run promises, checked from outside: within 10 s of starting, / answers
 # and /metrics shows netfront counters that moved.
@@ -99,7 +99,7 @@ FORCE:
 $(BUILD)/%.elf: FORCE
 	@mkdir -p $(BUILD)
 	$(TAMAGO_ENV) $(TAMAGO) vet -tags $(TAMAGO_TAGS) ./board/... ./hypercall/... ./examples/$*
-	$(TAMAGO_ENV) $(TAMAGO) build -tags $(TAMAGO_TAGS) -ldflags "$(TAMAGO_LDFLAGS)" -o $@ ./examples/$*
+	$(TAMAXEN) build -o $@ ./examples/$*
 
 -include mk/xen.mk
 
@@ -109,13 +109,18 @@ clean:
 # --- real Xen (QEMU/TCG): see tools/xenimage ----------------------------------------------------
 XEN_RUN = tools/xenimage/run.sh
 XEN_TIMEOUT ?= 1500
-# One suite per example, tools/xentest/<example>, by default every example that is built; and
-# hostile (tools/xentest/hostile), malformed and abusive traffic at echo and httpd.
-XEN_SUITES ?= $(filter $(EXAMPLES),hello xencheck netcheck httpd echo) hostile
+# One suite per example, tools/xentest/<example>, by default every example that is built;
+# hostile (tools/xentest/hostile), malformed and abusive traffic at echo and httpd; and scaffold
+# (tools/xentest/scaffold), a module of tamaxen new built by tamaxen build outside the repository.
+XEN_SUITES ?= $(filter $(EXAMPLES),hello xencheck netcheck httpd echo) hostile scaffold
 XEN_PAYLOAD = $(BUILD)/payload
 # The examples a suite boots: the one of its name, unless XEN_SUITE_EXAMPLES_<suite> lists others.
 XEN_SUITE_EXAMPLES_hostile = echo httpd
 XEN_SUITE_EXAMPLES = $(or $(XEN_SUITE_EXAMPLES_$(1)),$(1))
+# The files of a suite besides its test.sh: its examples' ELFs and xl configs, unless
+# XEN_SUITE_FILES_<suite> names others (made by a prerequisite of xen-test).
+XEN_SUITE_FILES_scaffold = $(BUILD)/scaffold/*
+XEN_SUITE_FILES = $(or $(XEN_SUITE_FILES_$(1)),$(foreach e,$(call XEN_SUITE_EXAMPLES,$(1)),examples/$(e)/*.cfg $(BUILD)/$(e).elf))
 # dom0-side tools of the suites, built with the stock toolchain.
 XEN_TOOLS = xenpeer xenhostile
 
@@ -132,6 +137,12 @@ xen-test: examples $(XEN_TOOLS:%=$(BUILD)/%)
 	@rm -rf $(XEN_PAYLOAD) && mkdir -p $(XEN_PAYLOAD)/bin
 	@cp tools/xentest/run.sh $(XEN_PAYLOAD)/test.sh
 	@cp $(XEN_TOOLS:%=$(BUILD)/%) $(XEN_PAYLOAD)/bin/
-	@$(foreach s,$(XEN_SUITES),mkdir -p $(XEN_PAYLOAD)/$(s) && cp tools/xentest/$(s)/test.sh $(XEN_PAYLOAD)/$(s)/ && \
-	  $(foreach e,$(call XEN_SUITE_EXAMPLES,$(s)),cp examples/$(e)/*.cfg $(BUILD)/$(e).elf $(XEN_PAYLOAD)/$(s)/ && ) true && ) true
+	@$(foreach s,$(XEN_SUITES),mkdir -p $(XEN_PAYLOAD)/$(s) && \
+	  cp tools/xentest/$(s)/test.sh $(call XEN_SUITE_FILES,$(s)) $(XEN_PAYLOAD)/$(s)/ && ) true
 	$(XEN_RUN) --timeout $(XEN_TIMEOUT) --log $(BUILD)/xen-suites-$(XEN).log $(XEN_PAYLOAD)
+
+# The scaffold suite's guests, made as a user makes theirs: tamaxen new in a folder outside the
+# repository, tamaxen build, tamaxen xl (tools/xentest/scaffold/build.sh).
+xen-test: $(if $(filter scaffold,$(XEN_SUITES)),$(BUILD)/scaffold)
+$(BUILD)/scaffold: FORCE
+	TAMAGO=$(TAMAGO) GO=$(GO) tools/xentest/scaffold/build.sh $@
