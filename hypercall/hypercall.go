@@ -6,8 +6,12 @@
 // with GOOS=tamago GOARCH=amd64, the assembly that makes the calls. On any other build every call
 // returns xen.ErrNotSupported, so code using it still compiles and tests on the host.
 //
-// Headers followed: xen/include/public/xen.h, version.h, memory.h, sched.h, vcpu.h,
-// hvm/hvm_op.h, hvm/params.h, event_channel.h, grant_table.h.
+// It is the platform side of package xen's Hypervisor seam, and imports only package xen: the
+// memory and HVM operations the simulated Xen decodes as well (add_to_physmap, HVM parameters)
+// are defined there, and this package refers to them; what only a real guest issues (version,
+// sched, vcpu timer, console_io, the upcall vector) is defined here.
+//
+// Headers followed: xen/include/public/xen.h, version.h, sched.h, vcpu.h, hvm/hvm_op.h.
 package hypercall
 
 import (
@@ -33,21 +37,8 @@ const (
 	XENVER_version      = 0
 	XENVER_extraversion = 1
 
-	XENMEM_add_to_physmap    = 7
-	XENMAPSPACE_shared_info  = 0
-	XENMAPSPACE_grant_table  = 1
-	SizeofXenAddToPhysmap    = 24
-	SizeofXenHVMParam        = 16
-	SizeofXenUpcallVectorArg = 8
-
-	HVMOP_set_param                = 0
-	HVMOP_get_param                = 1
 	HVMOP_set_evtchn_upcall_vector = 23
-
-	HVM_PARAM_STORE_PFN      = 1
-	HVM_PARAM_STORE_EVTCHN   = 2
-	HVM_PARAM_CONSOLE_PFN    = 17
-	HVM_PARAM_CONSOLE_EVTCHN = 18
+	SizeofXenUpcallVectorArg       = 8
 
 	SCHEDOP_yield    = 0
 	SCHEDOP_block    = 1
@@ -61,6 +52,16 @@ const (
 	SizeofVcpuSetSingleshotTimer = 16
 
 	CONSOLEIO_write = 0
+)
+
+// The memory and HVM operations the simulated Xen and package gnttab speak too are defined in
+// package xen; these names, which the board uses, refer to them.
+const (
+	XENMAPSPACE_shared_info  = xen.XENMAPSPACE_shared_info
+	HVM_PARAM_STORE_PFN      = xen.HVM_PARAM_STORE_PFN
+	HVM_PARAM_STORE_EVTCHN   = xen.HVM_PARAM_STORE_EVTCHN
+	HVM_PARAM_CONSOLE_PFN    = xen.HVM_PARAM_CONSOLE_PFN
+	HVM_PARAM_CONSOLE_EVTCHN = xen.HVM_PARAM_CONSOLE_EVTCHN
 )
 
 // ShutdownReason is the reason given to SCHEDOP_shutdown (sched.h).
@@ -156,38 +157,11 @@ func ExtraVersion() (string, error) {
 
 // AddToPhysmap maps a Xen-owned page (space XENMAPSPACE_*) at guest frame gpfn of this domain.
 func AddToPhysmap(space uint32, idx uint64, gpfn xen.Frame) error {
-	var arg [SizeofXenAddToPhysmap]byte
-	EncodeAddToPhysmap(arg[:], xen.DOMID_SELF, space, idx, gpfn)
-	_, err := Xen{}.MemoryOp(XENMEM_add_to_physmap, arg[:])
-	return err
-}
-
-// EncodeAddToPhysmap writes struct xen_add_to_physmap (domid, size, space, idx, gpfn).
-func EncodeAddToPhysmap(b []byte, dom xen.DomID, space uint32, idx uint64, gpfn xen.Frame) {
-	binary.LittleEndian.PutUint16(b[0:], uint16(dom))
-	binary.LittleEndian.PutUint16(b[2:], 0)
-	binary.LittleEndian.PutUint32(b[4:], space)
-	binary.LittleEndian.PutUint64(b[8:], idx)
-	binary.LittleEndian.PutUint64(b[16:], uint64(gpfn))
+	return xen.AddToPhysmap(Xen{}, space, idx, gpfn)
 }
 
 // GetParam reads an HVM parameter of this domain (HVMOP_get_param).
-func GetParam(index uint32) (uint64, error) {
-	var arg [SizeofXenHVMParam]byte
-	EncodeHVMParam(arg[:], xen.DOMID_SELF, index, 0)
-	if err := (Xen{}).HVMOp(HVMOP_get_param, arg[:]); err != nil {
-		return 0, err
-	}
-	return binary.LittleEndian.Uint64(arg[8:]), nil
-}
-
-// EncodeHVMParam writes struct xen_hvm_param (domid, pad, index, value).
-func EncodeHVMParam(b []byte, dom xen.DomID, index uint32, value uint64) {
-	binary.LittleEndian.PutUint16(b[0:], uint16(dom))
-	binary.LittleEndian.PutUint16(b[2:], 0)
-	binary.LittleEndian.PutUint32(b[4:], index)
-	binary.LittleEndian.PutUint64(b[8:], value)
-}
+func GetParam(index uint32) (uint64, error) { return xen.GetParam(Xen{}, index) }
 
 // SetEvtchnUpcallVector makes Xen deliver event channel upcalls for vcpu as a LAPIC vector.
 func SetEvtchnUpcallVector(vcpu uint32, vector uint8) error {

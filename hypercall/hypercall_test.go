@@ -1,7 +1,6 @@
 package hypercall
 
 import (
-	"encoding/binary"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -51,20 +50,6 @@ func TestFindXen(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
-}
-
-func TestEncoders(t *testing.T) {
-	var b [SizeofXenAddToPhysmap]byte
-	EncodeAddToPhysmap(b[:], xen.DOMID_SELF, XENMAPSPACE_grant_table, 3, 0x1234)
-	assert.Equal(t, uint16(0x7ff0), binary.LittleEndian.Uint16(b[0:]))
-	assert.Equal(t, uint32(XENMAPSPACE_grant_table), binary.LittleEndian.Uint32(b[4:]))
-	assert.Equal(t, uint64(3), binary.LittleEndian.Uint64(b[8:]))
-	assert.Equal(t, uint64(0x1234), binary.LittleEndian.Uint64(b[16:]))
-
-	var p [SizeofXenHVMParam]byte
-	EncodeHVMParam(p[:], xen.DOMID_SELF, HVM_PARAM_STORE_PFN, 0xfeffc)
-	assert.Equal(t, uint32(HVM_PARAM_STORE_PFN), binary.LittleEndian.Uint32(p[4:]))
-	assert.Equal(t, uint64(0xfeffc), binary.LittleEndian.Uint64(p[8:]))
 }
 
 func TestHostBuildHasNoHypervisor(t *testing.T) {

@@ -1,11 +1,14 @@
 // Package xen holds what every Xen subsystem package shares: the identifier types, Xen's errno
-// values as a typed error, the sentinel errors, and the seam to the platform (Hypervisor, Memory).
+// values as a typed error, the sentinel errors, the seam to the platform (Hypervisor, Memory,
+// EventChannel), and the few hypervisor operations more than one side of that seam speaks
+// (mapping Xen's pages with add_to_physmap, reading HVM parameters; ops.go).
 //
 // The subsystem packages below it (ring, gnttab, evtchn, xenstore, xenbus) are portable Go: they
 // reach the hypervisor and guest memory only through the interfaces here. On a TamaGo PVH guest the
 // hypercall package implements them with real hypercalls; in host tests a simulated Xen does.
+// Both refer to the ABI constants here rather than keeping their own.
 //
-// Headers followed: xen/include/public/xen.h and errno.h.
+// Headers followed: xen/include/public/xen.h, errno.h, memory.h, hvm/hvm_op.h, hvm/params.h.
 package xen
 
 import (
@@ -15,6 +18,10 @@ import (
 
 // PageSize is the size of a Xen page, the unit of granting and of every shared ring.
 const PageSize = 4096
+
+// SizeofVcpuInfo is sizeof(struct vcpu_info) on x86 (xen.h). The shared_info page begins with
+// one per vCPU: package evtchn reads its event flags, package pvclock its time.
+const SizeofVcpuInfo = 64
 
 // DomID names a domain.
 type DomID uint16

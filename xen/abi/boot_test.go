@@ -37,18 +37,11 @@ var hypercallNumberChecks = []check{
 	eq("__HYPERVISOR_sched_op", hypercall.HYPERVISOR_sched_op),
 	eq("__HYPERVISOR_event_channel_op", hypercall.HYPERVISOR_event_channel_op),
 	eq("__HYPERVISOR_hvm_op", hypercall.HYPERVISOR_hvm_op),
-	eq("sizeof(struct xen_hvm_param)", hypercall.SizeofXenHVMParam),
-	eq("offsetof(struct xen_hvm_param, index)", 4),
-	eq("offsetof(struct xen_hvm_param, value)", 8),
 	eq("sizeof(struct xen_hvm_evtchn_upcall_vector)", hypercall.SizeofXenUpcallVectorArg),
 	eq("offsetof(struct xen_hvm_evtchn_upcall_vector, vector)", 4),
 	eq("sizeof(struct vcpu_set_singleshot_timer)", hypercall.SizeofVcpuSetSingleshotTimer),
 	eq("offsetof(struct vcpu_set_singleshot_timer, flags)", 8),
 	eq("sizeof(struct sched_shutdown)", 4),
-	eq("sizeof(struct xen_add_to_physmap)", hypercall.SizeofXenAddToPhysmap),
-	eq("offsetof(struct xen_add_to_physmap, space)", 4),
-	eq("offsetof(struct xen_add_to_physmap, idx)", 8),
-	eq("offsetof(struct xen_add_to_physmap, gpfn)", 16),
 }
 
 // ringChecks: io/ring.h, as instantiated by io/netif.h.

@@ -14,19 +14,8 @@ import (
 var hypercallChecks = []check{
 	eq("XENVER_version", hypercall.XENVER_version),
 	eq("XENVER_extraversion", hypercall.XENVER_extraversion),
-	eq("XENMEM_add_to_physmap", hypercall.XENMEM_add_to_physmap),
-	eq("XENMAPSPACE_shared_info", hypercall.XENMAPSPACE_shared_info),
-	eq("XENMAPSPACE_grant_table", hypercall.XENMAPSPACE_grant_table),
-	eq("sizeof(struct xen_add_to_physmap)", hypercall.SizeofXenAddToPhysmap),
-	eq("sizeof(struct xen_hvm_param)", hypercall.SizeofXenHVMParam),
 	eq("sizeof(struct xen_hvm_evtchn_upcall_vector)", hypercall.SizeofXenUpcallVectorArg),
-	eq("HVMOP_set_param", hypercall.HVMOP_set_param),
-	eq("HVMOP_get_param", hypercall.HVMOP_get_param),
 	eq("HVMOP_set_evtchn_upcall_vector", hypercall.HVMOP_set_evtchn_upcall_vector),
-	eq("HVM_PARAM_STORE_PFN", hypercall.HVM_PARAM_STORE_PFN),
-	eq("HVM_PARAM_STORE_EVTCHN", hypercall.HVM_PARAM_STORE_EVTCHN),
-	eq("HVM_PARAM_CONSOLE_PFN", hypercall.HVM_PARAM_CONSOLE_PFN),
-	eq("HVM_PARAM_CONSOLE_EVTCHN", hypercall.HVM_PARAM_CONSOLE_EVTCHN),
 	eq("SCHEDOP_yield", hypercall.SCHEDOP_yield),
 	eq("SCHEDOP_block", hypercall.SCHEDOP_block),
 	eq("SCHEDOP_shutdown", hypercall.SCHEDOP_shutdown),
@@ -44,7 +33,6 @@ var hypercallChecks = []check{
 
 // pvclockChecks: vcpu_time_info and the shared_info wallclock, which the board reads.
 var pvclockChecks = []check{
-	eq("sizeof(struct vcpu_info)", pvclock.SizeofVcpuInfo),
 	eq("offsetof(struct vcpu_info, time)", pvclock.VcpuTimeOff),
 	eq("sizeof(struct vcpu_time_info)", pvclock.SizeofTimeInfo),
 	eq("offsetof(struct vcpu_time_info, version)", pvclock.TimeVersion),

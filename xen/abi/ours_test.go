@@ -8,8 +8,9 @@ import (
 	"github.com/tamaxen/tamaxen/xen/gnttab"
 )
 
-// xenChecks: xen.h identifiers and errno.h. EINTR and ERESTART are Xen-internal (#ifdef __XEN__)
-// and absent from a guest's view of errno.h, so they are not checked.
+// xenChecks: xen.h identifiers, errno.h, and the memory.h and hvm_op.h operations package xen
+// defines for both sides of its Hypervisor seam. EINTR and ERESTART are Xen-internal (#ifdef
+// __XEN__) and absent from a guest's view of errno.h, so they are not checked.
 var xenChecks = []check{
 	eq("DOMID_SELF", xen.DOMID_SELF),
 	eq("XEN_EPERM", xen.EPERM),
@@ -57,6 +58,29 @@ var xenChecks = []check{
 	eq("XEN_ENOTCONN", xen.ENOTCONN),
 	eq("XEN_ETIMEDOUT", xen.ETIMEDOUT),
 	eq("XEN_ECONNREFUSED", xen.ECONNREFUSED),
+
+	eq("sizeof(struct vcpu_info)", xen.SizeofVcpuInfo),
+
+	eq("XENMEM_add_to_physmap", xen.XENMEM_add_to_physmap),
+	eq("XENMAPSPACE_shared_info", xen.XENMAPSPACE_shared_info),
+	eq("XENMAPSPACE_grant_table", xen.XENMAPSPACE_grant_table),
+	eq("sizeof(struct xen_add_to_physmap)", xen.SizeofXenAddToPhysmap),
+	eq("offsetof(struct xen_add_to_physmap, domid)", xen.OffsetofXenAddToPhysmapDomid),
+	eq("offsetof(struct xen_add_to_physmap, size)", xen.OffsetofXenAddToPhysmapSize),
+	eq("offsetof(struct xen_add_to_physmap, space)", xen.OffsetofXenAddToPhysmapSpace),
+	eq("offsetof(struct xen_add_to_physmap, idx)", xen.OffsetofXenAddToPhysmapIdx),
+	eq("offsetof(struct xen_add_to_physmap, gpfn)", xen.OffsetofXenAddToPhysmapGpfn),
+
+	eq("HVMOP_set_param", xen.HVMOP_set_param),
+	eq("HVMOP_get_param", xen.HVMOP_get_param),
+	eq("HVM_PARAM_STORE_PFN", xen.HVM_PARAM_STORE_PFN),
+	eq("HVM_PARAM_STORE_EVTCHN", xen.HVM_PARAM_STORE_EVTCHN),
+	eq("HVM_PARAM_CONSOLE_PFN", xen.HVM_PARAM_CONSOLE_PFN),
+	eq("HVM_PARAM_CONSOLE_EVTCHN", xen.HVM_PARAM_CONSOLE_EVTCHN),
+	eq("sizeof(struct xen_hvm_param)", xen.SizeofXenHVMParam),
+	eq("offsetof(struct xen_hvm_param, domid)", xen.OffsetofXenHVMParamDomid),
+	eq("offsetof(struct xen_hvm_param, index)", xen.OffsetofXenHVMParamIndex),
+	eq("offsetof(struct xen_hvm_param, value)", xen.OffsetofXenHVMParamValue),
 }
 
 var evtchnChecks = []check{
@@ -101,25 +125,18 @@ var evtchnChecks = []check{
 	eq("offsetof(struct evtchn_unmask, port)", 0),
 
 	eq("XEN_LEGACY_MAX_VCPUS", evtchn.XEN_LEGACY_MAX_VCPUS),
-	eq("sizeof(struct vcpu_info)", evtchn.SizeofVcpuInfo),
 	eq("offsetof(struct vcpu_info, evtchn_upcall_pending)", evtchn.OffsetofVcpuInfoEvtchnUpcallPending),
 	eq("offsetof(struct vcpu_info, evtchn_upcall_mask)", evtchn.OffsetofVcpuInfoEvtchnUpcallMask),
 	eq("offsetof(struct vcpu_info, evtchn_pending_sel)", evtchn.OffsetofVcpuInfoEvtchnPendingSel),
 	eq("FSIZE(struct vcpu_info, evtchn_pending_sel)", 8),
 	eq("offsetof(struct vcpu_info, arch)", evtchn.OffsetofVcpuInfoArch),
-	eq("offsetof(struct vcpu_info, time)", evtchn.OffsetofVcpuInfoTime),
-	eq("sizeof(struct vcpu_time_info)", evtchn.SizeofVcpuTimeInfo),
 
 	eq("offsetof(struct shared_info, vcpu_info)", evtchn.OffsetofSharedInfoVcpuInfo),
-	eq("offsetof(struct shared_info, vcpu_info[1])", evtchn.SizeofVcpuInfo),
+	eq("offsetof(struct shared_info, vcpu_info[1])", xen.SizeofVcpuInfo),
 	eq("offsetof(struct shared_info, evtchn_pending)", evtchn.OffsetofSharedInfoEvtchnPending),
 	eq("FSIZE(struct shared_info, evtchn_pending)", evtchn.OffsetofSharedInfoEvtchnMask-evtchn.OffsetofSharedInfoEvtchnPending),
 	eq("offsetof(struct shared_info, evtchn_mask)", evtchn.OffsetofSharedInfoEvtchnMask),
 	eq("FSIZE(struct shared_info, evtchn_mask)", evtchn.EVTCHN_2L_NR_CHANNELS/8),
-	eq("offsetof(struct shared_info, wc_version)", evtchn.OffsetofSharedInfoWcVersion),
-	eq("offsetof(struct shared_info, wc_sec)", evtchn.OffsetofSharedInfoWcSec),
-	eq("offsetof(struct shared_info, wc_nsec)", evtchn.OffsetofSharedInfoWcNsec),
-	eq("offsetof(struct shared_info, wc_sec_hi)", evtchn.OffsetofSharedInfoWcSecHi),
 	eq("offsetof(struct shared_info, arch)", evtchn.OffsetofSharedInfoArch),
 	eq("offsetof(struct shared_info, evtchn_mask) + FSIZE(struct shared_info, evtchn_mask)", evtchn.SharedInfoMinSize),
 }
@@ -169,14 +186,4 @@ var gnttabChecks = []check{
 	eq("GNTST_address_too_big", gnttab.GNTST_address_too_big),
 	eq("GNTST_eagain", gnttab.GNTST_eagain),
 	eq("GNTST_no_space", gnttab.GNTST_no_space),
-
-	eq("XENMEM_add_to_physmap", gnttab.XENMEM_add_to_physmap),
-	eq("XENMAPSPACE_shared_info", gnttab.XENMAPSPACE_shared_info),
-	eq("XENMAPSPACE_grant_table", gnttab.XENMAPSPACE_grant_table),
-	eq("sizeof(struct xen_add_to_physmap)", gnttab.SizeofXenAddToPhysmap),
-	eq("offsetof(struct xen_add_to_physmap, domid)", gnttab.OffsetofXenAddToPhysmapDomid),
-	eq("offsetof(struct xen_add_to_physmap, size)", gnttab.OffsetofXenAddToPhysmapSize),
-	eq("offsetof(struct xen_add_to_physmap, space)", gnttab.OffsetofXenAddToPhysmapSpace),
-	eq("offsetof(struct xen_add_to_physmap, idx)", gnttab.OffsetofXenAddToPhysmapIdx),
-	eq("offsetof(struct xen_add_to_physmap, gpfn)", gnttab.OffsetofXenAddToPhysmapGpfn),
 }

@@ -1,4 +1,5 @@
-// Wire layouts of event_channel.h and of the event-channel part of shared_info (xen.h).
+// Wire layouts of event_channel.h and of the event-channel parts of shared_info and vcpu_info
+// (xen.h).
 
 package evtchn
 
@@ -66,33 +67,29 @@ const (
 	SizeofEvtchnUnmask = 4
 )
 
-// struct vcpu_info (xen.h, 64 bytes on x86). The upcall flags are bytes; the guest clears
-// evtchn_upcall_pending with a 32-bit atomic on the aligned word holding both flags (see shared.go).
+// The event-channel fields of struct vcpu_info (xen.h; its size is xen.SizeofVcpuInfo, its
+// time field package pvclock's). The upcall flags are bytes; the guest clears
+// evtchn_upcall_pending with a 32-bit atomic on the aligned word holding both flags (see
+// shared.go).
 const (
 	XEN_LEGACY_MAX_VCPUS                = 32
-	SizeofVcpuInfo                      = 64
 	OffsetofVcpuInfoEvtchnUpcallPending = 0
 	OffsetofVcpuInfoEvtchnUpcallMask    = 1
 	OffsetofVcpuInfoEvtchnPendingSel    = 8
 	OffsetofVcpuInfoArch                = 16 // struct arch_vcpu_info { cr2, pad }
-	OffsetofVcpuInfoTime                = 32 // struct vcpu_time_info, 32 bytes
-	SizeofVcpuTimeInfo                  = 32
 )
 
 // struct shared_info (xen.h) on x86_64: vcpu_info[32], then the 2-level bitmaps of 64 words of
-// 64 bits each, then the wallclock. The board reads the wallclock; this package only the bitmaps.
+// 64 bits each, then the wallclock (package pvclock's) and the arch part.
 const (
 	OffsetofSharedInfoVcpuInfo      = 0
 	OffsetofSharedInfoEvtchnPending = 2048
 	OffsetofSharedInfoEvtchnMask    = 2560
-	OffsetofSharedInfoWcVersion     = 3072
-	OffsetofSharedInfoWcSec         = 3076
-	OffsetofSharedInfoWcNsec        = 3080
-	OffsetofSharedInfoWcSecHi       = 3084
 	OffsetofSharedInfoArch          = 3088
 
-	// SharedInfoMinSize is how much of the shared_info page this package touches.
-	SharedInfoMinSize = OffsetofSharedInfoWcVersion
+	// SharedInfoMinSize is how much of the shared_info page this package touches: up to the
+	// end of evtchn_mask.
+	SharedInfoMinSize = OffsetofSharedInfoEvtchnMask + EVTCHN_2L_NR_CHANNELS/8
 )
 
 // bitmapWords is the number of 64-bit words in evtchn_pending and evtchn_mask.

@@ -38,9 +38,9 @@ func FuzzUpcall(f *testing.F) {
 
 		page := fx.page
 		clear(page[:SharedInfoMinSize])
-		copy(page[:SizeofVcpuInfo], vi)
+		copy(page[:xen.SizeofVcpuInfo], vi)
 		copy(page[OffsetofSharedInfoEvtchnPending:OffsetofSharedInfoEvtchnMask], pend)
-		copy(page[OffsetofSharedInfoEvtchnMask:OffsetofSharedInfoWcVersion], mask)
+		copy(page[OffsetofSharedInfoEvtchnMask:SharedInfoMinSize], mask)
 		before := append([]byte(nil), page[:SharedInfoMinSize]...)
 
 		// The model, computed from the bytes before the call.

@@ -32,7 +32,7 @@ func newSharedInfo(b []byte, vcpu uint32) (sharedInfo, error) {
 	if vcpu >= XEN_LEGACY_MAX_VCPUS {
 		return sharedInfo{}, fmt.Errorf("%w: vcpu %d has no vcpu_info in shared_info", ErrSharedInfo, vcpu)
 	}
-	return sharedInfo{b: b[:SharedInfoMinSize], vcpu: int(vcpu) * SizeofVcpuInfo}, nil
+	return sharedInfo{b: b[:SharedInfoMinSize], vcpu: int(vcpu) * xen.SizeofVcpuInfo}, nil
 }
 
 // upcallWord is the aligned 32-bit word holding evtchn_upcall_pending (byte 0, the low byte on

@@ -1,4 +1,5 @@
-// Wire layouts of grant_table.h (v1 entries) and the memory.h call that maps grant frames.
+// Wire layouts of grant_table.h (v1 entries). The memory.h call that maps grant frames is in
+// package xen, which the simulated Xen and the hypercall package share.
 
 package gnttab
 
@@ -49,23 +50,4 @@ const (
 	OffsetofGnttabQuerySizeNrFrames    = 4
 	OffsetofGnttabQuerySizeMaxNrFrames = 8
 	OffsetofGnttabQuerySizeStatus      = 12
-)
-
-// XENMEM_add_to_physmap (memory.h) maps a grant-table frame at a guest frame of our choice;
-// a PVH guest has no other way to reach its grant table.
-const (
-	XENMEM_add_to_physmap   = 7
-	XENMAPSPACE_shared_info = 0
-	XENMAPSPACE_grant_table = 1
-)
-
-// struct xen_add_to_physmap { domid_t domid; uint16_t size; unsigned int space;
-// xen_ulong_t idx; xen_pfn_t gpfn; }
-const (
-	SizeofXenAddToPhysmap        = 24
-	OffsetofXenAddToPhysmapDomid = 0
-	OffsetofXenAddToPhysmapSize  = 2
-	OffsetofXenAddToPhysmapSpace = 4
-	OffsetofXenAddToPhysmapIdx   = 8
-	OffsetofXenAddToPhysmapGpfn  = 16
 )

@@ -62,7 +62,7 @@ func (m *fakeMem) page(f xen.Frame) []byte {
 	return m.arena[i*xen.PageSize : (i+1)*xen.PageSize]
 }
 
-// fakeXen implements GNTTABOP_query_size and XENMEM_add_to_physmap(XENMAPSPACE_grant_table) like
+// fakeXen implements GNTTABOP_query_size and xen.XENMEM_add_to_physmap(xen.XENMAPSPACE_grant_table) like
 // Xen: frames are Xen's until mapped, then the guest page *is* the frame (its memory is adopted as
 // the frame, which is what the aliasing of a real mapping amounts to).
 type fakeXen struct {
@@ -109,7 +109,7 @@ func (x *fakeXen) GrantTableOp(cmd uint32, arg []byte, count uint32) error {
 }
 
 func (x *fakeXen) MemoryOp(cmd uint32, arg []byte) (int64, error) {
-	if cmd != XENMEM_add_to_physmap || len(arg) != SizeofXenAddToPhysmap {
+	if cmd != xen.XENMEM_add_to_physmap || len(arg) != xen.SizeofXenAddToPhysmap {
 		return 0, xen.ENOSYS
 	}
 	x.mu.Lock()
@@ -119,11 +119,11 @@ func (x *fakeXen) MemoryOp(cmd uint32, arg []byte) (int64, error) {
 		x.failMap = nil
 		return 0, err
 	}
-	dom := xen.DomID(le.Uint16(arg[OffsetofXenAddToPhysmapDomid:]))
-	space := le.Uint32(arg[OffsetofXenAddToPhysmapSpace:])
-	idx := le.Uint64(arg[OffsetofXenAddToPhysmapIdx:])
-	page := x.mem.page(xen.Frame(le.Uint64(arg[OffsetofXenAddToPhysmapGpfn:])))
-	if dom != xen.DOMID_SELF || space != XENMAPSPACE_grant_table || idx >= uint64(x.maxFrames) || page == nil {
+	dom := xen.DomID(le.Uint16(arg[xen.OffsetofXenAddToPhysmapDomid:]))
+	space := le.Uint32(arg[xen.OffsetofXenAddToPhysmapSpace:])
+	idx := le.Uint64(arg[xen.OffsetofXenAddToPhysmapIdx:])
+	page := x.mem.page(xen.Frame(le.Uint64(arg[xen.OffsetofXenAddToPhysmapGpfn:])))
+	if dom != xen.DOMID_SELF || space != xen.XENMAPSPACE_grant_table || idx >= uint64(x.maxFrames) || page == nil {
 		return 0, xen.EINVAL
 	}
 	for uint64(x.nrFrames) <= idx { // gnttab_grow_table

@@ -29,8 +29,8 @@ func TestResumeMapsEveryFrameAgain(t *testing.T) {
 	require.NoError(t, tab.Resume())
 	require.Len(t, x.mapArgs, 2, "both frames mapped again")
 	for i, a := range x.mapArgs {
-		assert.Equal(t, uint64(i), le.Uint64(a[OffsetofXenAddToPhysmapIdx:]))
-		assert.Equal(t, uint64(tab.pages[i].Frame), le.Uint64(a[OffsetofXenAddToPhysmapGpfn:]))
+		assert.Equal(t, uint64(i), le.Uint64(a[xen.OffsetofXenAddToPhysmapIdx:]))
+		assert.Equal(t, uint64(tab.pages[i].Frame), le.Uint64(a[xen.OffsetofXenAddToPhysmapGpfn:]))
 	}
 
 	// The old grant is gone with the old domain: revoking it succeeds and frees the ref.

@@ -118,16 +118,7 @@ func querySize(hv xen.Hypervisor) (nr, max uint32, err error) {
 
 // addToPhysmap maps grant-table frame idx at guest frame gpfn (XENMEM_add_to_physmap).
 func addToPhysmap(hv xen.Hypervisor, idx uint32, gpfn xen.Frame) error {
-	var a [SizeofXenAddToPhysmap]byte
-	le.PutUint16(a[OffsetofXenAddToPhysmapDomid:], uint16(xen.DOMID_SELF))
-	le.PutUint32(a[OffsetofXenAddToPhysmapSpace:], XENMAPSPACE_grant_table)
-	le.PutUint64(a[OffsetofXenAddToPhysmapIdx:], uint64(idx))
-	le.PutUint64(a[OffsetofXenAddToPhysmapGpfn:], uint64(gpfn))
-	rc, err := hv.MemoryOp(XENMEM_add_to_physmap, a[:])
-	if err == nil && rc != 0 {
-		err = fmt.Errorf("unexpected result %d", rc)
-	}
-	if err != nil {
+	if err := xen.AddToPhysmap(hv, xen.XENMAPSPACE_grant_table, uint64(idx), gpfn); err != nil {
 		return fmt.Errorf("gnttab: add_to_physmap grant frame %d at gpfn %#x: %w", idx, uint64(gpfn), err)
 	}
 	return nil

@@ -21,7 +21,7 @@ func TestNewMapsFirstFrame(t *testing.T) {
 	require.Len(t, x.mapArgs, 1)
 	assert.Equal(t, []byte{
 		0xf0, 0x7f, 0, 0, // domid DOMID_SELF, size 0
-		XENMAPSPACE_grant_table, 0, 0, 0, // space
+		xen.XENMAPSPACE_grant_table, 0, 0, 0, // space
 		0, 0, 0, 0, 0, 0, 0, 0, // idx 0
 		byte(arenaBase & 0xff), byte(arenaBase >> 8), 0, 0, 0, 0, 0, 0, // gpfn
 	}, x.mapArgs[0])
@@ -142,7 +142,7 @@ func TestGrowth(t *testing.T) {
 
 	require.Len(t, x.mapArgs, 3)
 	for i, a := range x.mapArgs {
-		assert.Equal(t, uint64(i), le.Uint64(a[OffsetofXenAddToPhysmapIdx:]), "frame index of mapping %d", i)
+		assert.Equal(t, uint64(i), le.Uint64(a[xen.OffsetofXenAddToPhysmapIdx:]), "frame index of mapping %d", i)
 	}
 	assert.Equal(t, uint32(3), x.nrFrames, "Xen grew its table with us")
 }

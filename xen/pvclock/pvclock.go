@@ -11,13 +11,14 @@ package pvclock
 import (
 	"math/bits"
 
+	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
-// Offsets in struct shared_info (x86_64) and struct vcpu_time_info (xen.h).
+// Offsets in struct vcpu_info, struct vcpu_time_info and struct shared_info (x86_64, xen.h).
+// vcpu_info's size is xen.SizeofVcpuInfo; its event-channel fields are package evtchn's.
 const (
-	SizeofVcpuInfo = 64
-	VcpuTimeOff    = 32 // vcpu_info.time
+	VcpuTimeOff = 32 // vcpu_info.time
 
 	TimeVersion      = 0
 	TimeTSCTimestamp = 8
@@ -49,7 +50,7 @@ func Scale(delta uint64, mul uint32, shift int8) uint64 {
 // time info lives in the shared_info page, extrapolated with the TSC value rdtsc returns.
 // It does not allocate.
 func SystemTime(sharedInfo []byte, vcpu int, rdtsc func() uint64) uint64 {
-	t := sharedInfo[vcpu*SizeofVcpuInfo+VcpuTimeOff:][:SizeofTimeInfo]
+	t := sharedInfo[vcpu*xen.SizeofVcpuInfo+VcpuTimeOff:][:SizeofTimeInfo]
 	for {
 		v := shmem.Load32(t, TimeVersion)
 		if v&1 != 0 {

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
@@ -35,7 +36,7 @@ func TestScale(t *testing.T) {
 }
 
 func setTime(p []byte, vcpu int, version uint32, stamp, sys uint64, mul uint32, shift int8) {
-	t := p[vcpu*SizeofVcpuInfo+VcpuTimeOff:]
+	t := p[vcpu*xen.SizeofVcpuInfo+VcpuTimeOff:]
 	binary.LittleEndian.PutUint32(t[TimeVersion:], version)
 	binary.LittleEndian.PutUint64(t[TimeTSCTimestamp:], stamp)
 	binary.LittleEndian.PutUint64(t[TimeSystemTime:], sys)

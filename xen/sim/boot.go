@@ -65,11 +65,7 @@ func (s *Services) Resume() error {
 
 // mapSharedInfo is XENMEM_add_to_physmap(XENMAPSPACE_shared_info) at frame f.
 func (d *Domain) mapSharedInfo(f xen.Frame) error {
-	var arg [gnttab.SizeofXenAddToPhysmap]byte
-	le.PutUint16(arg[gnttab.OffsetofXenAddToPhysmapDomid:], uint16(xen.DOMID_SELF))
-	le.PutUint32(arg[gnttab.OffsetofXenAddToPhysmapSpace:], gnttab.XENMAPSPACE_shared_info)
-	le.PutUint64(arg[gnttab.OffsetofXenAddToPhysmapGpfn:], uint64(f))
-	if _, err := d.hv.MemoryOp(gnttab.XENMEM_add_to_physmap, arg[:]); err != nil {
+	if err := xen.AddToPhysmap(d.hv, xen.XENMAPSPACE_shared_info, 0, f); err != nil {
 		return fmt.Errorf("sim: dom%d: mapping shared_info: %w", d.id, err)
 	}
 	return nil

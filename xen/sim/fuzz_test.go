@@ -16,9 +16,9 @@ import (
 func FuzzHypercalls(f *testing.F) {
 	f.Add(uint8(0), uint32(4), []byte{1, 0, 0, 0})
 	f.Add(uint8(1), uint32(GNTTABOP_copy), make([]byte, SizeofGnttabCopy))
-	f.Add(uint8(2), uint32(gnttab.XENMEM_add_to_physmap), make([]byte, gnttab.SizeofXenAddToPhysmap))
-	f.Add(uint8(3), uint32(HVMOP_get_param), make([]byte, 16))
-	f.Add(uint8(6), uint32(gnttab.XENMEM_add_to_physmap), make([]byte, gnttab.SizeofXenAddToPhysmap))
+	f.Add(uint8(2), uint32(xen.XENMEM_add_to_physmap), make([]byte, xen.SizeofXenAddToPhysmap))
+	f.Add(uint8(3), uint32(xen.HVMOP_get_param), make([]byte, 16))
+	f.Add(uint8(6), uint32(xen.XENMEM_add_to_physmap), make([]byte, xen.SizeofXenAddToPhysmap))
 	f.Add(uint8(4), uint32(4), []byte{1, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, which uint8, cmd uint32, arg []byte) {
 		x := New(Config{Dom0Pages: 8, MaxGrantFrames: 2})

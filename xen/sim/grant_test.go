@@ -93,14 +93,14 @@ func TestMapGrantRefusals(t *testing.T) {
 func TestSeededGrants(t *testing.T) {
 	x := newXen(t)
 	dom0, guest := bootPair(t, x)
-	pfn, ok := guest.Domain.Param(HVM_PARAM_STORE_PFN)
+	pfn, ok := guest.Domain.Param(xen.HVM_PARAM_STORE_PFN)
 	require.True(t, ok)
 	m, err := dom0.Domain.MapGrant(7, gnttab.GNTTAB_RESERVED_XENSTORE, true)
 	require.NoError(t, err)
 	defer m.Unmap()
 	m.Data[0] = 'x'
 	assert.Equal(t, byte('x'), guest.Domain.Page(xen.Frame(pfn))[0])
-	cpfn, _ := guest.Domain.Param(HVM_PARAM_CONSOLE_PFN)
+	cpfn, _ := guest.Domain.Param(xen.HVM_PARAM_CONSOLE_PFN)
 	c, err := dom0.Domain.MapGrant(7, gnttab.GNTTAB_RESERVED_CONSOLE, true)
 	require.NoError(t, err)
 	c.Data[1] = 'y'

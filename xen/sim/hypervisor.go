@@ -3,22 +3,14 @@
 package sim
 
 import (
-	"github.com/tamaxen/tamaxen/hypercall"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/evtchn"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
 )
 
-// HVM operations and parameters a PVH guest reads (hvm/hvm_op.h, hvm/params.h).
-const (
-	HVMOP_get_param          = hypercall.HVMOP_get_param
-	HVM_PARAM_STORE_PFN      = hypercall.HVM_PARAM_STORE_PFN
-	HVM_PARAM_STORE_EVTCHN   = hypercall.HVM_PARAM_STORE_EVTCHN
-	HVM_PARAM_CONSOLE_PFN    = hypercall.HVM_PARAM_CONSOLE_PFN
-	HVM_PARAM_CONSOLE_EVTCHN = hypercall.HVM_PARAM_CONSOLE_EVTCHN
-	sizeofXenHVMParam        = hypercall.SizeofXenHVMParam
-	hvmNrParams              = 39 // HVM_NR_PARAMS
-)
+// hvmNrParams is HVM_NR_PARAMS (hvm/params.h): the HVM parameters a domain has. The
+// operations and the parameters a PVH guest reads are package xen's.
+const hvmNrParams = 39
 
 // Hypervisor implements xen.Hypervisor for one domain: every call acts as that domain.
 // Argument structs of the wrong size fail with xen.EINVAL (on Xen a short buffer would fault
@@ -161,24 +153,24 @@ func (h *Hypervisor) querySize(a []byte) {
 
 // MemoryOp is HYPERVISOR_memory_op: XENMEM_add_to_physmap for the grant table and shared_info.
 func (h *Hypervisor) MemoryOp(cmd uint32, a []byte) (int64, error) {
-	if cmd != gnttab.XENMEM_add_to_physmap {
+	if cmd != xen.XENMEM_add_to_physmap {
 		return 0, xen.ENOSYS
 	}
-	if len(a) != gnttab.SizeofXenAddToPhysmap {
+	if len(a) != xen.SizeofXenAddToPhysmap {
 		return 0, xen.EINVAL
 	}
 	d := h.d
 	d.x.mu.Lock()
 	defer d.x.mu.Unlock()
-	if dom := xen.DomID(le.Uint16(a[gnttab.OffsetofXenAddToPhysmapDomid:])); dom != xen.DOMID_SELF && dom != d.id {
+	if dom := xen.DomID(le.Uint16(a[xen.OffsetofXenAddToPhysmapDomid:])); dom != xen.DOMID_SELF && dom != d.id {
 		return 0, xen.EPERM
 	}
-	idx := le.Uint64(a[gnttab.OffsetofXenAddToPhysmapIdx:])
-	gpfn := xen.Frame(le.Uint64(a[gnttab.OffsetofXenAddToPhysmapGpfn:]))
-	switch le.Uint32(a[gnttab.OffsetofXenAddToPhysmapSpace:]) {
-	case gnttab.XENMAPSPACE_grant_table:
+	idx := le.Uint64(a[xen.OffsetofXenAddToPhysmapIdx:])
+	gpfn := xen.Frame(le.Uint64(a[xen.OffsetofXenAddToPhysmapGpfn:]))
+	switch le.Uint32(a[xen.OffsetofXenAddToPhysmapSpace:]) {
+	case xen.XENMAPSPACE_grant_table:
 		return 0, d.gt.mapFrameLocked(idx, gpfn)
-	case gnttab.XENMAPSPACE_shared_info:
+	case xen.XENMAPSPACE_shared_info:
 		page := d.Page(gpfn)
 		if idx != 0 || page == nil {
 			return 0, xen.EINVAL
@@ -194,27 +186,27 @@ func (h *Hypervisor) MemoryOp(cmd uint32, a []byte) (int64, error) {
 
 // HVMOp is HYPERVISOR_hvm_op: HVMOP_get_param of the parameters the domain builder set.
 func (h *Hypervisor) HVMOp(cmd uint32, a []byte) error {
-	if cmd != HVMOP_get_param {
+	if cmd != xen.HVMOP_get_param {
 		return xen.ENOSYS
 	}
-	if len(a) != sizeofXenHVMParam {
+	if len(a) != xen.SizeofXenHVMParam {
 		return xen.EINVAL
 	}
 	d := h.d
 	d.x.mu.Lock()
 	defer d.x.mu.Unlock()
-	target := d.x.domainLocked(d, xen.DomID(le.Uint16(a[0:])))
+	target := d.x.domainLocked(d, xen.DomID(le.Uint16(a[xen.OffsetofXenHVMParamDomid:])))
 	if target == nil {
 		return xen.ESRCH
 	}
 	if target != d && d.id != 0 {
 		return xen.EPERM
 	}
-	index := le.Uint32(a[4:])
+	index := le.Uint32(a[xen.OffsetofXenHVMParamIndex:])
 	if index >= hvmNrParams {
 		return xen.EINVAL
 	}
 	// A parameter nobody set reads as 0, as on Xen.
-	le.PutUint64(a[8:], target.params[index])
+	le.PutUint64(a[xen.OffsetofXenHVMParamValue:], target.params[index])
 	return nil
 }

@@ -14,16 +14,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tamaxen/tamaxen/hypercall"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
 	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 func getParam(hv xen.Hypervisor, dom xen.DomID, idx uint32) (uint64, error) {
-	var a [hypercall.SizeofXenHVMParam]byte
-	hypercall.EncodeHVMParam(a[:], dom, idx, 0)
-	err := hv.HVMOp(HVMOP_get_param, a[:])
+	var a [xen.SizeofXenHVMParam]byte
+	xen.EncodeHVMParam(a[:], dom, idx, 0)
+	err := hv.HVMOp(xen.HVMOP_get_param, a[:])
 	return le.Uint64(a[8:]), err
 }
 
@@ -32,13 +31,13 @@ func TestHVMParams(t *testing.T) {
 	g, err := x.NewDomain(7, DomainConfig{Pages: 20})
 	require.NoError(t, err)
 	hv := g.Hypervisor()
-	pfn, err := getParam(hv, xen.DOMID_SELF, HVM_PARAM_STORE_PFN)
+	pfn, err := getParam(hv, xen.DOMID_SELF, xen.HVM_PARAM_STORE_PFN)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(19), pfn, "the store page is the top page")
-	cpfn, err := getParam(hv, 7, HVM_PARAM_CONSOLE_PFN)
+	cpfn, err := getParam(hv, 7, xen.HVM_PARAM_CONSOLE_PFN)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(18), cpfn)
-	for _, p := range []uint32{HVM_PARAM_STORE_EVTCHN, HVM_PARAM_CONSOLE_EVTCHN} {
+	for _, p := range []uint32{xen.HVM_PARAM_STORE_EVTCHN, xen.HVM_PARAM_CONSOLE_EVTCHN} {
 		port, err := getParam(hv, xen.DOMID_SELF, p)
 		require.NoError(t, err)
 		st, err := g.PortStatus(xen.Port(port))
@@ -50,17 +49,17 @@ func TestHVMParams(t *testing.T) {
 	assert.Zero(t, v, "an unset parameter reads as 0")
 	_, err = getParam(hv, xen.DOMID_SELF, 1000)
 	assert.ErrorIs(t, err, xen.EINVAL)
-	_, err = getParam(hv, 0, HVM_PARAM_STORE_PFN)
+	_, err = getParam(hv, 0, xen.HVM_PARAM_STORE_PFN)
 	assert.ErrorIs(t, err, xen.EPERM, "a guest reads only its own parameters")
-	_, err = getParam(x.Dom0().Hypervisor(), 7, HVM_PARAM_STORE_PFN)
+	_, err = getParam(x.Dom0().Hypervisor(), 7, xen.HVM_PARAM_STORE_PFN)
 	assert.NoError(t, err, "dom0 reads anyone's")
-	assert.ErrorIs(t, hv.HVMOp(HVMOP_get_param, make([]byte, 8)), xen.EINVAL)
+	assert.ErrorIs(t, hv.HVMOp(xen.HVMOP_get_param, make([]byte, 8)), xen.EINVAL)
 }
 
 func TestUnknownCallsAreENOSYS(t *testing.T) {
 	x := newXen(t)
 	hv := x.Dom0().Hypervisor()
-	assert.ErrorIs(t, hv.HVMOp(hypercall.HVMOP_set_param, make([]byte, 16)), xen.ENOSYS)
+	assert.ErrorIs(t, hv.HVMOp(xen.HVMOP_set_param, make([]byte, 16)), xen.ENOSYS)
 	_, err := hv.MemoryOp(1, nil)
 	assert.ErrorIs(t, err, xen.ENOSYS)
 	assert.ErrorIs(t, hv.GrantTableOp(gnttab.GNTTABOP_setup_table, nil, 1), xen.ENOSYS)
@@ -105,23 +104,23 @@ func TestSharedInfoMapping(t *testing.T) {
 	x := newXen(t)
 	g, err := x.NewDomain(7, DomainConfig{Pages: 16})
 	require.NoError(t, err)
-	port, _ := g.Param(HVM_PARAM_STORE_EVTCHN)
+	port, _ := g.Param(xen.HVM_PARAM_STORE_EVTCHN)
 	x.mu.Lock()
 	g.setPendingLocked(xen.Port(port))
 	x.mu.Unlock()
 	pg, err := g.Memory().AllocPage()
 	require.NoError(t, err)
-	var a [gnttab.SizeofXenAddToPhysmap]byte
-	hypercall.EncodeAddToPhysmap(a[:], xen.DOMID_SELF, gnttab.XENMAPSPACE_shared_info, 0, pg.Frame)
-	_, err = g.Hypervisor().MemoryOp(gnttab.XENMEM_add_to_physmap, a[:])
+	var a [xen.SizeofXenAddToPhysmap]byte
+	xen.EncodeAddToPhysmap(a[:], xen.DOMID_SELF, xen.XENMAPSPACE_shared_info, 0, pg.Frame)
+	_, err = g.Hypervisor().MemoryOp(xen.XENMEM_add_to_physmap, a[:])
 	require.NoError(t, err)
 	assert.Equal(t, &pg.Data[0], &g.SharedInfo()[0])
 	assert.NotZero(t, shmem.Load64(pg.Data, 2048)&(1<<port), "pending bit moved with the page")
-	hypercall.EncodeAddToPhysmap(a[:], 0, gnttab.XENMAPSPACE_shared_info, 0, pg.Frame)
-	_, err = g.Hypervisor().MemoryOp(gnttab.XENMEM_add_to_physmap, a[:])
+	xen.EncodeAddToPhysmap(a[:], 0, xen.XENMAPSPACE_shared_info, 0, pg.Frame)
+	_, err = g.Hypervisor().MemoryOp(xen.XENMEM_add_to_physmap, a[:])
 	assert.ErrorIs(t, err, xen.EPERM)
-	hypercall.EncodeAddToPhysmap(a[:], xen.DOMID_SELF, 9, 0, pg.Frame)
-	_, err = g.Hypervisor().MemoryOp(gnttab.XENMEM_add_to_physmap, a[:])
+	xen.EncodeAddToPhysmap(a[:], xen.DOMID_SELF, 9, 0, pg.Frame)
+	_, err = g.Hypervisor().MemoryOp(xen.XENMEM_add_to_physmap, a[:])
 	assert.ErrorIs(t, err, xen.EINVAL)
 }
 

@@ -5,7 +5,6 @@ package sim_test
 
 import (
 	"context"
-	"encoding/binary"
 	"strconv"
 	"testing"
 	"time"
@@ -50,9 +49,9 @@ func machine(t *testing.T) (x *sim.Xen, dom0, guest *sim.Services, xs *xenstored
 	require.NoError(t, xs.Introduce(g))
 
 	// The board's side: HVM params through the hypercall, the port attached to the Dispatcher.
-	pfn, err := getParam(g.Hypervisor(), sim.HVM_PARAM_STORE_PFN)
+	pfn, err := xen.GetParam(g.Hypervisor(), xen.HVM_PARAM_STORE_PFN)
 	require.NoError(t, err)
-	port, err := getParam(g.Hypervisor(), sim.HVM_PARAM_STORE_EVTCHN)
+	port, err := xen.GetParam(g.Hypervisor(), xen.HVM_PARAM_STORE_EVTCHN)
 	require.NoError(t, err)
 	ch, err := guest.Events.Attach(xen.Port(port))
 	require.NoError(t, err)
@@ -64,14 +63,6 @@ func machine(t *testing.T) (x *sim.Xen, dom0, guest *sim.Services, xs *xenstored
 		_ = ch.Close()
 	})
 	return x, dom0, guest, xs, gxs
-}
-
-func getParam(hv xen.Hypervisor, idx uint32) (uint64, error) {
-	var a [16]byte
-	binary.LittleEndian.PutUint16(a[0:], uint16(xen.DOMID_SELF))
-	binary.LittleEndian.PutUint32(a[4:], idx)
-	err := hv.HVMOp(sim.HVMOP_get_param, a[:])
-	return binary.LittleEndian.Uint64(a[8:]), err
 }
 
 func TestGuestXenstoreOverRing(t *testing.T) {

@@ -36,8 +36,8 @@ func TestRestore(t *testing.T) {
 	require.NoError(t, err)
 	m, err := dom0.Domain.MapGrant(7, ref, true)
 	require.NoError(t, err)
-	storePFN, _ := g.Param(HVM_PARAM_STORE_PFN)
-	oldStorePort, _ := g.Param(HVM_PARAM_STORE_EVTCHN)
+	storePFN, _ := g.Param(xen.HVM_PARAM_STORE_PFN)
+	oldStorePort, _ := g.Param(xen.HVM_PARAM_STORE_EVTCHN)
 	sc, err := guest.Events.Attach(xen.Port(oldStorePort))
 	require.NoError(t, err)
 	g.Page(xen.Frame(storePFN))[0] = 1
@@ -63,8 +63,8 @@ func TestRestore(t *testing.T) {
 		}
 		assert.Equal(t, want, st.Status, "port %d", p)
 	}
-	storePort, _ := g.Param(HVM_PARAM_STORE_EVTCHN)
-	consolePort, _ := g.Param(HVM_PARAM_CONSOLE_EVTCHN)
+	storePort, _ := g.Param(xen.HVM_PARAM_STORE_EVTCHN)
+	consolePort, _ := g.Param(xen.HVM_PARAM_CONSOLE_EVTCHN)
 	assert.ElementsMatch(t, []uint64{1, 2}, []uint64{storePort, consolePort})
 	assert.Zero(t, g.Page(xen.Frame(storePFN))[0], "store page not cleared")
 	_, err = dom0.Domain.MapGrant(7, ref, false)

@@ -119,10 +119,10 @@ func (d *Domain) buildMagicLocked() error {
 	if err != nil {
 		return err
 	}
-	d.params[HVM_PARAM_CONSOLE_PFN] = uint64(console)
-	d.params[HVM_PARAM_CONSOLE_EVTCHN] = uint64(cport)
-	d.params[HVM_PARAM_STORE_PFN] = uint64(store)
-	d.params[HVM_PARAM_STORE_EVTCHN] = uint64(sport)
+	d.params[xen.HVM_PARAM_CONSOLE_PFN] = uint64(console)
+	d.params[xen.HVM_PARAM_CONSOLE_EVTCHN] = uint64(cport)
+	d.params[xen.HVM_PARAM_STORE_PFN] = uint64(store)
+	d.params[xen.HVM_PARAM_STORE_EVTCHN] = uint64(sport)
 	return nil
 }
 

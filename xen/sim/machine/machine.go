@@ -6,7 +6,6 @@ package machine
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -114,11 +113,11 @@ func New(cfg Config) (m *Machine, err error) {
 	}
 
 	// The guest's side of XenStore, found as a PVH guest finds it: HVM params.
-	pfn, err := getParam(g.Hypervisor(), sim.HVM_PARAM_STORE_PFN)
+	pfn, err := xen.GetParam(g.Hypervisor(), xen.HVM_PARAM_STORE_PFN)
 	if err != nil {
 		return m, fmt.Errorf("machine: store pfn: %w", err)
 	}
-	port, err := getParam(g.Hypervisor(), sim.HVM_PARAM_STORE_EVTCHN)
+	port, err := xen.GetParam(g.Hypervisor(), xen.HVM_PARAM_STORE_EVTCHN)
 	if err != nil {
 		return m, fmt.Errorf("machine: store evtchn: %w", err)
 	}
@@ -217,7 +216,7 @@ func (m *Machine) Restore(ctx context.Context) error {
 	if err := m.Guest.Resume(); err != nil {
 		return fmt.Errorf("machine: guest resume: %w", err)
 	}
-	port, err := getParam(m.Guest.Domain.Hypervisor(), sim.HVM_PARAM_STORE_EVTCHN)
+	port, err := xen.GetParam(m.Guest.Domain.Hypervisor(), xen.HVM_PARAM_STORE_EVTCHN)
 	if err != nil {
 		return fmt.Errorf("machine: guest resume: store evtchn: %w", err)
 	}
@@ -245,14 +244,3 @@ func (m *Machine) Close() {
 
 // Events is the guest's event channel dispatcher.
 func (m *Machine) Events() *evtchn.Dispatcher { return m.Guest.Events }
-
-func getParam(hv xen.Hypervisor, idx uint32) (uint64, error) {
-	if hv == nil {
-		return 0, errors.New("no hypervisor")
-	}
-	var a [16]byte
-	binary.LittleEndian.PutUint16(a[0:], uint16(xen.DOMID_SELF))
-	binary.LittleEndian.PutUint32(a[4:], idx)
-	err := hv.HVMOp(sim.HVMOP_get_param, a[:])
-	return binary.LittleEndian.Uint64(a[8:]), err
-}

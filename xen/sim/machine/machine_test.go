@@ -11,7 +11,6 @@ import (
 
 	"github.com/tamaxen/tamaxen/netfront"
 	"github.com/tamaxen/tamaxen/xen"
-	"github.com/tamaxen/tamaxen/xen/sim"
 	"github.com/tamaxen/tamaxen/xen/sim/machine"
 	"github.com/tamaxen/tamaxen/xen/sim/netback"
 	"github.com/tamaxen/tamaxen/xen/xenbus"
@@ -64,7 +63,7 @@ func TestMachineRestore(t *testing.T) {
 	w, err := xs.Watch(ctx, "data")
 	require.NoError(t, err)
 	<-w.Events() // the registration's own event
-	oldPort, _ := m.Guest.Domain.Param(sim.HVM_PARAM_STORE_EVTCHN)
+	oldPort, _ := m.Guest.Domain.Param(xen.HVM_PARAM_STORE_EVTCHN)
 	oldBackend := m.Backend
 
 	for range 3 {
@@ -81,7 +80,7 @@ func TestMachineRestore(t *testing.T) {
 			t.Fatal("the watch does not fire after restore")
 		}
 	}
-	newPort, _ := m.Guest.Domain.Param(sim.HVM_PARAM_STORE_EVTCHN)
+	newPort, _ := m.Guest.Domain.Param(xen.HVM_PARAM_STORE_EVTCHN)
 	t.Logf("store port %d before, %d after", oldPort, newPort)
 	_, err = xs.Read(ctx, "device/vif/0/stale-key")
 	require.ErrorIs(t, err, xen.ENOENT, "the old frontend's keys survived")

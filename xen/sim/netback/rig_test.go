@@ -6,7 +6,6 @@ package netback
 
 import (
 	"context"
-	"encoding/binary"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -73,14 +72,10 @@ func (m *machine) newGuest(t testing.TB, id xen.DomID, mac string) *guest {
 	require.NoError(t, m.xs.MakeDomain(id, "guest"+strconv.Itoa(int(id))))
 	require.NoError(t, m.xs.AddVif(id, 0, mac, 0))
 	require.NoError(t, m.xs.Introduce(d))
-	var a [16]byte
-	binary.LittleEndian.PutUint16(a[0:], uint16(xen.DOMID_SELF))
-	binary.LittleEndian.PutUint32(a[4:], sim.HVM_PARAM_STORE_PFN)
-	require.NoError(t, d.Hypervisor().HVMOp(sim.HVMOP_get_param, a[:]))
-	pfn := binary.LittleEndian.Uint64(a[8:])
-	binary.LittleEndian.PutUint32(a[4:], sim.HVM_PARAM_STORE_EVTCHN)
-	require.NoError(t, d.Hypervisor().HVMOp(sim.HVMOP_get_param, a[:]))
-	port := binary.LittleEndian.Uint64(a[8:])
+	pfn, err := xen.GetParam(d.Hypervisor(), xen.HVM_PARAM_STORE_PFN)
+	require.NoError(t, err)
+	port, err := xen.GetParam(d.Hypervisor(), xen.HVM_PARAM_STORE_EVTCHN)
+	require.NoError(t, err)
 	ch, err := svc.Events.Attach(xen.Port(port))
 	require.NoError(t, err)
 	tr, err := xenstore.NewRingTransport(d.Page(xen.Frame(pfn)), ch)

@@ -36,7 +36,7 @@ func (s *Store) Introduce(d *sim.Domain) error {
 	if s.dom0 == nil {
 		return fmt.Errorf("xenstored: introduce dom%d: no dom0 services", d.ID())
 	}
-	port, ok := d.Param(sim.HVM_PARAM_STORE_EVTCHN)
+	port, ok := d.Param(xen.HVM_PARAM_STORE_EVTCHN)
 	if !ok {
 		return fmt.Errorf("xenstored: introduce dom%d: no store event channel", d.ID())
 	}
