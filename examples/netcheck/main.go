@@ -15,6 +15,11 @@
 //
 //	reconnect=1     after the first close of the backend (xl network-detach), wait for a new
 //	                vif and keep answering
+//
+// The queue counters ("netcheck: queue N ...") are printed within 2 s of a change in what was
+// answered or in the protocol violations counted, and once more, whatever changed, on `xl
+// shutdown` (after "netcheck: shutdown request poweroff") and before powering off on the
+// timeout or on a broken device: the last lines on the console always hold the final figures.
 package main
 
 import (
@@ -27,6 +32,7 @@ import (
 
 	"github.com/tamaxen/tamaxen/board/xenpvh"
 	"github.com/tamaxen/tamaxen/netfront"
+	"github.com/tamaxen/tamaxen/xen/control"
 )
 
 func main() {
@@ -98,27 +104,55 @@ func run() error {
 	fmt.Printf("netcheck: connected %s mac %s mtu %d in %v\n", dev.Path(), dev.MAC(), dev.MTU(), time.Since(start).Round(time.Millisecond))
 	fmt.Printf("netcheck: features rx-copy=%v sg=%v gso-tcpv4=%v gso-tcpv6=%v csum=%v ipv6-csum=%v split-evtchn=%v queues=%d\n",
 		f.RxCopy, f.SG, f.GSOTCPv4, f.GSOTCPv6, f.CsumOffload, f.IPv6CsumOffload, f.SplitEventChannels, f.Queues)
+	if err := control.Advertise(ctx, xs, control.Poweroff); err != nil {
+		return fmt.Errorf("advertising shutdown features: %w", err)
+	}
+	reqs, err := control.Watch(ctx, xs, control.Poweroff)
+	if err != nil {
+		return fmt.Errorf("watching control/shutdown: %w", err)
+	}
 	fmt.Printf("netcheck: ready ip %s\n", ip)
 
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
-	var last uint64
+	// A violation can come after the last frame answered (a late response on the ring): the
+	// test reads the last counters printed, so a change in either figure prints them.
+	var answered, violations uint64
 	for {
 		select {
 		case <-ctx.Done():
 			report(dev)
 			fmt.Printf("netcheck: timeout, powering off\n")
 			return dev.Close()
+		case req, ok := <-reqs:
+			if !ok {
+				reqs = nil // the watch ended; the timeout still powers off
+				continue
+			}
+			fmt.Printf("netcheck: shutdown request %s\n", req)
+			report(dev)
+			fmt.Printf("netcheck: powering off\n")
+			return dev.Close()
 		case <-tick.C:
 			if err := dev.Err(); err != nil {
+				report(dev)
 				return err
 			}
-			if n := r.answered.Load(); n != last {
-				last = n
+			n, v := r.answered.Load(), totalViolations(dev)
+			if n != answered || v != violations {
+				answered, violations = n, v
 				report(dev)
 			}
 		}
 	}
+}
+
+func totalViolations(dev *netfront.Device) uint64 {
+	var v uint64
+	for _, s := range dev.Stats() {
+		v += s.Violations
+	}
+	return v
 }
 
 func report(dev *netfront.Device) {
