@@ -133,8 +133,9 @@ func (d *Device) connect(ctx context.Context) (*conn, error) {
 
 // abandon takes back what a connection attempt that failed may have told the backend, before
 // its grants are revoked: a backend that comes late must not find the frontend Connected with
-// ring references that no longer grant anything (or, once reused, grant something else). With
-// time left it closes both sides as Close does; without, it only says Closed. An attempt that
+// ring references that no longer grant anything (or, once reused, grant something else), nor
+// the references themselves (unpublish). With time left it closes both sides as Close does;
+// without, it only says Closed. An attempt that
 // Close interrupted (a reconnection) closes both sides too, with Close's own bound: the backend
 // may already map the new rings, and Close returns once it has let go of them, as it does for
 // a connection that was made.
@@ -149,6 +150,9 @@ func (c *conn) abandon(ctx context.Context) {
 	own, err := c.dev.State(cctx)
 	if err != nil || own == xenbus.XenbusStateInitialising || own == xenbus.XenbusStateClosed {
 		return // nothing published, or already closed
+	}
+	if err := c.unpublish(cctx); err != nil {
+		c.d.logf("netfront: taking back %s's ring references: %v", c.dev.Path, err)
 	}
 	if ctx.Err() == nil || closing {
 		if err := c.dev.Close(cctx, c.be); err == nil {

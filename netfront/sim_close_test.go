@@ -1,11 +1,14 @@
-// Close racing the device's own reconnection: whichever step of it Close interrupts, it must
-// leave both sides closed and every page back, as it does for a connection it closes.
+// Connections taken back half-way: Close racing the device's own reconnection, and an attempt
+// given up after it published its rings. Whatever step they stop at, both sides end closed,
+// every page comes back, and no backend is left to map what was taken back.
 
 package netfront_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,3 +111,56 @@ func TestSimCloseDuringReconnect(t *testing.T) {
 
 // stateWire is a state as XenStore holds it.
 func stateWire(s xenbus.State) string { return fmt.Sprint(int(s)) }
+
+// An attempt that published its rings (Connected, in the same transaction) and then saw the
+// backend close: netback may have read that Connected before it went, and acts on it late,
+// walking back through Closed and InitWait and reading the ring references only then. Open
+// fails, having taken back its Connected, revoked the grants and freed the references, which
+// the next attempt reuses: the references must not stay published for that late backend to
+// map (it would map the next attempt's buffers as rings and serve them as a connection).
+func TestSimAbandonedAttemptUnpublishesRings(t *testing.T) {
+	for _, queues := range []int{1, 2} {
+		t.Run(fmt.Sprintf("queues=%d", queues), func(t *testing.T) {
+			r, tap := newFaultRig(t, faultOpts{})
+			r.echo()
+			base := r.baseline(t)
+			// The backend closes just before the transaction that publishes the rings commits.
+			var mu sync.Mutex
+			publishing := map[uint32]bool{}
+			var once sync.Once
+			tap.setHook(func(h xenstore.Header, payload []byte) {
+				path, val, _ := strings.Cut(string(payload), "\x00")
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case h.Type == xenstore.XS_WRITE && h.TxID != 0 && strings.HasSuffix(path, "device/vif/0/state"):
+					if strings.TrimRight(val, "\x00") == stateWire(xenbus.XenbusStateConnected) {
+						publishing[h.TxID] = true
+					}
+				case h.Type == xenstore.XS_TRANSACTION_END && publishing[h.TxID]:
+					once.Do(r.be.Disconnect)
+				}
+			})
+			ctx, cancel := context.WithTimeout(hangCtx(t), hangDeadline)
+			defer cancel()
+			dev, err := netfront.Open(ctx, r.plat, netfront.Config{Queues: queues})
+			tap.setHook(nil)
+			if err == nil {
+				_ = dev.Close()
+				t.Skip("the backend connected before the device saw it close, this time")
+			}
+			require.ErrorIs(t, err, xenbus.ErrBackendClosed)
+			keys := []string{"multi-queue-num-queues"}
+			for _, dir := range []string{"", "queue-0/", "queue-1/"} {
+				for _, key := range []string{"tx-ring-ref", "rx-ring-ref", "event-channel", "event-channel-tx", "event-channel-rx"} {
+					keys = append(keys, dir+key)
+				}
+			}
+			for _, key := range keys {
+				v, ok := r.xs.Read(frontPath() + "/" + key)
+				assert.False(t, ok, "%s = %s still published after the attempt was given up", key, v)
+			}
+			r.checkBaseline(t, base)
+		})
+	}
+}

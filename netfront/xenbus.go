@@ -150,3 +150,34 @@ func (c *conn) publish(ctx context.Context, tx *xenstore.Tx) error {
 	}
 	return nil
 }
+
+// unpublish removes the rings' references and event channels publish wrote, in one
+// transaction, for an attempt given up after it published them. A backend may have read the
+// attempt's Connected before it was taken back and still be on its way to connect (netback
+// walks Closing, Closed, InitWait, then connects, reading the keys only then): it must find
+// no ring to map rather than references that, once revoked, may grant the pages of the next
+// attempt. A key already gone is no error.
+func (c *conn) unpublish(ctx context.Context) error {
+	return c.d.p.XenStore.Update(ctx, func(tx *xenstore.Tx) error {
+		rm := func(path string) error {
+			if err := tx.Rm(ctx, path); err != nil && !errors.Is(err, xen.ENOENT) {
+				return err
+			}
+			return nil
+		}
+		if len(c.queues) > 1 {
+			for i := range c.queues {
+				if err := rm(fmt.Sprintf("%s/queue-%d", c.dev.Path, i)); err != nil {
+					return err
+				}
+			}
+			return rm(c.dev.Path + "/multi-queue-num-queues")
+		}
+		for _, key := range []string{"tx-ring-ref", "rx-ring-ref", "event-channel", "event-channel-tx", "event-channel-rx"} {
+			if err := rm(c.dev.Path + "/" + key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
