@@ -6,10 +6,8 @@ import (
 	"errors"
 
 	"github.com/tamaxen/tamaxen/xen"
-	"github.com/tamaxen/tamaxen/xen/evtchn"
-	"github.com/tamaxen/tamaxen/xen/gnttab"
 	"github.com/tamaxen/tamaxen/xen/netif"
-	"github.com/tamaxen/tamaxen/xen/xenstore"
+	"github.com/tamaxen/tamaxen/xen/xenbus"
 )
 
 // MinTxBuffers is the fewest TX pages a queue gets, whatever Config.TxBuffers says: the pages
@@ -32,13 +30,9 @@ var (
 )
 
 // Platform is what the driver needs from the guest: its XenStore connection, grant table,
-// event channel dispatcher and shared pages.
-type Platform struct {
-	XenStore *xenstore.Client
-	Grants   *gnttab.Table
-	Events   *evtchn.Dispatcher
-	Memory   xen.Memory
-}
+// event channel dispatcher and shared pages. It is xenbus.Platform, which the simulated machine
+// fills too without importing the driver; the name here keeps Open's signature self-evident.
+type Platform = xenbus.Platform
 
 // channel is what a queue needs of an event channel (an *evtchn.Channel on Xen).
 type channel interface {

@@ -34,6 +34,7 @@ import (
 	"github.com/tamaxen/tamaxen/netfront/pcap"
 	"github.com/tamaxen/tamaxen/netstack/dhcp"
 	"github.com/tamaxen/tamaxen/netstack/netcfg"
+	"github.com/tamaxen/tamaxen/xen/xenbus"
 )
 
 // nicID is the stack's only NIC.
@@ -69,7 +70,7 @@ type Stack struct {
 	S    *stack.Stack
 	dev  *netfront.Device
 	ep   *Endpoint
-	plat netfront.Platform
+	plat xenbus.Platform
 	cfg  Config
 
 	mu    sync.Mutex
@@ -87,7 +88,7 @@ type Stack struct {
 
 // Open opens the vif with netfront and starts the stack on it. It returns once IPv4 is
 // configured (at once when static, after the lease with DHCP).
-func Open(ctx context.Context, p netfront.Platform, cfg Config) (*Stack, error) {
+func Open(ctx context.Context, p xenbus.Platform, cfg Config) (*Stack, error) {
 	s := &Stack{plat: p, cfg: cfg, limits: LimitsFor(cfg.Memory)}
 	if cfg.Limits != nil {
 		s.limits = cfg.Limits.valid()

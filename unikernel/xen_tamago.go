@@ -17,6 +17,7 @@ import (
 	"github.com/tamaxen/tamaxen/netstack"
 	"github.com/tamaxen/tamaxen/netstack/netcfg"
 	"github.com/tamaxen/tamaxen/xen/control"
+	"github.com/tamaxen/tamaxen/xen/xenbus"
 )
 
 // heapCapacity estimates how far the Go heap can grow: the runtime takes its heap from the RAM
@@ -86,7 +87,7 @@ func start(ctx context.Context, o Options) (*Unikernel, error) {
 	debug.SetMemoryLimit(int64(heap) - 1<<20)
 	u := &Unikernel{opts: o, p: xenPlatform{}}
 	began := time.Now()
-	u.Net, err = netstack.Open(ctx, netfront.Platform{XenStore: xs, Grants: gt, Events: xenpvh.Events, Memory: xenpvh.Memory},
+	u.Net, err = netstack.Open(ctx, xenbus.Platform{XenStore: xs, Grants: gt, Events: xenpvh.Events, Memory: xenpvh.Memory},
 		netstack.Config{Net: nc, Device: netfront.Config{Queues: queues}, Logf: u.Logf, Memory: heap})
 	if err != nil {
 		return nil, err

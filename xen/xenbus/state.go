@@ -17,6 +17,10 @@
 //
 // Every state comes from another domain: a value that is not a known state number reads as
 // XenbusStateUnknown, and the reason is kept for diagnostics, never acted upon.
+//
+// Platform is what a frontend driver needs from its guest (XenStore, grants, event channels,
+// memory). It lives here, below the drivers, so that whatever provides it (the board, the
+// simulated machine) and the drivers that use it (netfront) need not import each other.
 package xenbus
 
 import (

@@ -11,13 +11,13 @@ import (
 	"io"
 	"net"
 
-	"github.com/tamaxen/tamaxen/netfront"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/evtchn"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
 	"github.com/tamaxen/tamaxen/xen/sim"
 	"github.com/tamaxen/tamaxen/xen/sim/netback"
 	"github.com/tamaxen/tamaxen/xen/sim/xenstored"
+	"github.com/tamaxen/tamaxen/xen/xenbus"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
 
@@ -50,8 +50,8 @@ type Machine struct {
 	// Store is dom0's xenstored; Backend serves the guest's vif 0 (nil with NoBackend).
 	Store   *xenstored.Store
 	Backend *netback.Backend
-	// Platform is what netfront.Open needs to drive the vif from the guest.
-	Platform netfront.Platform
+	// Platform is what a frontend driver (netfront.Open) needs to drive the vif from the guest.
+	Platform xenbus.Platform
 	// MAC is the vif's MAC address.
 	MAC net.HardwareAddr
 
@@ -147,7 +147,7 @@ func New(cfg Config) (m *Machine, err error) {
 	if err = m.startBackend(); err != nil {
 		return m, err
 	}
-	m.Platform = netfront.Platform{XenStore: gxs, Grants: m.Guest.Grants, Events: m.Guest.Events, Memory: g.Memory()}
+	m.Platform = xenbus.Platform{XenStore: gxs, Grants: m.Guest.Grants, Events: m.Guest.Events, Memory: g.Memory()}
 	return m, nil
 }
 

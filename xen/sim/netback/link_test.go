@@ -12,6 +12,7 @@ import (
 	"github.com/tamaxen/tamaxen/netfront"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/netif"
+	"github.com/tamaxen/tamaxen/xen/xenbus"
 )
 
 type linkEnd struct {
@@ -27,7 +28,7 @@ func openLinkEnd(t *testing.T, m *machine, g *guest, cfg netfront.Config) *linkE
 	t.Cleanup(func() { _ = be.Close() })
 	e := &linkEnd{be: be, rx: make(chan []byte, 64)}
 	cfg.Receive = func(b []byte, _ netfront.RxMeta) { e.rx <- append([]byte(nil), b...) }
-	plat := netfront.Platform{XenStore: g.xs, Grants: g.svc.Grants, Events: g.svc.Events, Memory: g.dom.Memory()}
+	plat := xenbus.Platform{XenStore: g.xs, Grants: g.svc.Grants, Events: g.svc.Events, Memory: g.dom.Memory()}
 	e.dev, err = netfront.Open(hangCtx(t), plat, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.dev.Close() })
