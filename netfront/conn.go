@@ -282,7 +282,7 @@ func (c *conn) newQueue(index int) (*queue, error) {
 		q.rx.grefs = append(q.rx.grefs, ref)
 		q.rx.free = append(q.rx.free, uint16(nrx-1-id))
 	}
-	q.rx.frame = make([]byte, 0, maxRxFrame)
+	q.rx.asm = newRxAssembler()
 
 	ch, err := d.p.Events.AllocUnbound(dom)
 	if err != nil {

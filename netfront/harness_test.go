@@ -91,7 +91,7 @@ func newHarness(t testing.TB, f Features, nrx, ntx int) *harness {
 	}
 	q.rx.mask = uint32(q.rx.ring.Size() - 1)
 	q.rx.posted = make([]uint16, q.rx.ring.Size())
-	q.rx.frame = make([]byte, 0, maxRxFrame)
+	q.rx.asm = newRxAssembler()
 	q.tx.ch, q.rx.ch = newFakeChan(), newFakeChan()
 	c.queues = []*queue{q}
 	d.c, d.stats = c, []*counters{q.stats}

@@ -1,4 +1,4 @@
-// The RX ring: one granted page per ring slot, frames gathered from one or more slots.
+// The RX ring: one granted page per ring slot, responses consumed and fed to the assembler.
 
 package netfront
 
@@ -45,15 +45,9 @@ type rxQueue struct {
 	posted []uint16 // posted[pos & mask]: the buffer id posted at that ring position
 	mask   uint32
 
-	// The frame being gathered, which may span several passes if the backend publishes its
-	// slots in more than one push.
-	frame   []byte // len 0 between frames; cap maxRxFrame
-	meta    RxMeta
-	inFrame bool // a slot with more_data was seen
-	dropped bool // the frame had an error slot: consume it, deliver nothing
-	extras  int  // extra-info slots still expected after the current one
-	slots   int  // data slots of the frame so far
-	nextras int  // extra-info slots of the frame so far
+	// asm gathers the frame the responses carry, which may span several passes if the backend
+	// publishes its slots in more than one push.
+	asm rxAssembler
 
 	seen   uint32     // responses consumed, ever (wraps): whether a wakeup found work
 	txSeen uint32     // the TX side's count when run last looked (shared channel)
@@ -87,7 +81,8 @@ func (r *rxQueue) post() error {
 }
 
 // poll delivers up to rxBudget frames and reposts the buffers they used. It reports whether
-// responses may remain (budget exhausted).
+// responses may remain (budget exhausted). Each response is copied out of the ring once, then
+// fed to the assembler, which checks it and gathers the frame; the ring loop only feeds it.
 func (r *rxQueue) poll() (more bool, err error) {
 	var buf [netif.RxSlotSize]byte
 	delivered, consumed := 0, 0
@@ -115,131 +110,56 @@ func (r *rxQueue) poll() (more bool, err error) {
 		}
 		consumed++
 		r.seen++
-		done, err := r.slot(buf[:], pos)
+		// Whatever the response says, the buffer posted at its position is free again
+		// afterwards: its data, if any, has been copied into the frame.
+		id := r.posted[pos&r.mask]
+		st, err := r.asm.feed(buf[:], id, r.pages[id].Data)
+		r.free = append(r.free, id)
+		r.countDrop(st.drop)
 		if err != nil {
-			return false, err
+			return false, r.q.dev.violation(r.q, "%v", err)
 		}
-		if !done {
-			continue
-		}
-		if !r.dropped {
-			r.deliver()
+		if st.frame {
+			r.deliver(r.asm.frame, r.asm.meta)
 			delivered++
 		}
-		r.reset()
 	}
 	return true, nil
 }
 
-// slot handles the response at ring position pos; done reports the end of a frame. Whatever
-// the response says, the buffer posted at pos is free again afterwards: its data, if any, has
-// been copied into the frame.
-func (r *rxQueue) slot(b []byte, pos uint32) (done bool, err error) {
-	id := r.posted[pos&r.mask]
-	defer func() { r.free = append(r.free, id) }()
-	if r.extras > 0 {
-		// This slot is an extra-info one, announced by the previous slot.
-		var e netif.ExtraInfo
-		e.Decode(b)
-		r.extras--
-		if e.More() {
-			r.extras++
-		}
-		if e.Type == netif.XEN_NETIF_EXTRA_TYPE_NONE || e.Type >= netif.XEN_NETIF_EXTRA_TYPE_MAX {
-			return false, r.q.dev.violation(r.q, "rx extra type %d", e.Type)
-		}
-		if r.nextras++; r.nextras > maxRxExtras {
-			r.overSlots()
-		}
-		if e.Type == netif.XEN_NETIF_EXTRA_TYPE_GSO {
-			if e.GSOType != GSOTCPv4 && e.GSOType != GSOTCPv6 || e.GSOSize == 0 {
-				// Linux drops such a frame and counts it; it is bad data, not a broken ring.
-				if !r.dropped {
-					r.q.stats.rxBadGSO.Add(1)
-				}
-				r.drop()
-			}
-			r.meta.GSOType, r.meta.GSOSize = e.GSOType, e.GSOSize
-		}
-		return r.extras == 0 && !r.inFrame, nil
-	}
-
-	var rsp netif.RxResponse
-	rsp.Decode(b)
-	if rsp.ID != id {
-		return false, r.q.dev.violation(r.q, "rx response id %d where id %d was posted", rsp.ID, id)
-	}
-	first := !r.inFrame
-	more := rsp.Flags&netif.NETRXF_more_data != 0
-	if r.slots++; r.slots > maxRxSlots {
-		r.overSlots()
-	}
-	if rsp.Status < 0 {
-		// The backend could not fill this buffer: drop the whole frame.
-		r.drop()
-	} else if int(rsp.Offset)+int(rsp.Status) > xen.PageSize {
-		return false, r.q.dev.violation(r.q, "rx offset %d + size %d beyond the page", rsp.Offset, rsp.Status)
-	} else if !r.dropped {
-		if len(r.frame)+int(rsp.Status) > cap(r.frame) {
-			return false, r.q.dev.violation(r.q, "rx frame longer than %d bytes", cap(r.frame))
-		}
-		r.frame = append(r.frame, r.pages[id].Data[rsp.Offset:int(rsp.Offset)+int(rsp.Status)]...)
-	}
-	if first {
-		// RX flags swap bits 0 and 1 relative to TX: netif names them per direction.
-		r.meta.CsumBlank = rsp.Flags&netif.NETRXF_csum_blank != 0
-		r.meta.DataValidated = rsp.Flags&netif.NETRXF_data_validated != 0
-		if rsp.Flags&netif.NETRXF_extra_info != 0 {
-			r.extras = 1
-		}
-	} else if rsp.Flags&netif.NETRXF_extra_info != 0 {
-		return false, r.q.dev.violation(r.q, "rx extra info on a later slot")
-	}
-	r.inFrame = more
-	return !more && r.extras == 0, nil
-}
-
-// drop drops the frame being gathered, counting it once among the errors however many of its
-// slots are bad (Linux counts rx_errors once per frame too).
-func (r *rxQueue) drop() {
-	if !r.dropped {
-		r.dropped = true
-		r.q.stats.rxErrors.Add(1)
-	}
-}
-
-// overSlots drops a frame that took more slots than a backend may use, and counts why.
-func (r *rxQueue) overSlots() {
-	if !r.dropped {
-		r.q.stats.rxOverSlots.Add(1)
-	}
-	r.drop()
-}
-
-func (r *rxQueue) deliver() {
+// countDrop counts a dropped frame among the errors, and among its cause's counter if any.
+func (r *rxQueue) countDrop(why rxDrop) {
 	st := r.q.stats
-	if len(r.frame) < netif.ETH_HLEN {
+	switch why {
+	case rxKept:
+		return
+	case rxDropBadGSO:
+		st.rxBadGSO.Add(1)
+	case rxDropOverSlots:
+		st.rxOverSlots.Add(1)
+	}
+	st.rxErrors.Add(1)
+}
+
+// deliver hands a whole frame to the receiver; frame is valid only during the call.
+func (r *rxQueue) deliver(frame []byte, m RxMeta) {
+	st := r.q.stats
+	if len(frame) < netif.ETH_HLEN {
 		st.rxDropped.Add(1)
 		return
 	}
 	st.rxPackets.Add(1)
-	st.rxBytes.Add(uint64(len(r.frame)))
-	if r.meta.GSOType != GSONone {
+	st.rxBytes.Add(uint64(len(frame)))
+	if m.GSOType != GSONone {
 		st.rxGSO.Add(1)
 	}
-	if r.meta.CsumBlank {
+	if m.CsumBlank {
 		st.rxCsumBlank.Add(1)
 	}
-	r.meta.Queue = r.q.index
+	m.Queue = r.q.index
 	if fn := r.q.dev.cfg.Receive; fn != nil {
-		fn(r.frame, r.meta)
+		fn(frame, m)
 	}
-}
-
-func (r *rxQueue) reset() {
-	r.frame = r.frame[:0]
-	r.meta = RxMeta{}
-	r.inFrame, r.dropped, r.extras, r.slots, r.nextras = false, false, 0, 0, 0
 }
 
 // run is the queue's RX goroutine: it waits for events and polls. With a shared event channel
