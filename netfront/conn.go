@@ -27,6 +27,7 @@ type conn struct {
 	mtu      int
 	features Features
 	queues   []*queue
+	pool     *pagePool // every page granted to the backend, rings and buffers
 
 	resumed <-chan struct{} // the Device's resumed when last looked at (supervise)
 	done    chan struct{}   // closed when the connection goes away
@@ -34,7 +35,7 @@ type conn struct {
 	wg      sync.WaitGroup // the queues' goroutines
 }
 
-// queue is one TX/RX ring pair with its pages and grants.
+// queue is one TX/RX ring pair; its pages are the connection's pool's.
 type queue struct {
 	dev       *Device
 	c         *conn
@@ -44,11 +45,7 @@ type queue struct {
 	txRingRef xen.GrantRef
 	rxRingRef xen.GrantRef
 	stats     *counters
-
-	// Everything granted or allocated for this queue, so teardown can end access to each.
-	grants []xen.GrantRef
-	pages  []xen.Page
-	chans  []channel
+	chans     []channel // the queue's event channels, so teardown can close each
 }
 
 // connect negotiates with the vif's current backend and brings a connection up.
@@ -61,7 +58,8 @@ func (d *Device) connect(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{d: d, dev: dev, done: make(chan struct{}), resumed: resumed}
+	c := &conn{d: d, dev: dev, done: make(chan struct{}), resumed: resumed,
+		pool: newPagePool(d.p.Memory, d.p.Grants, dev.BackendID)}
 	if c.mac, err = readMAC(ctx, xs, dev.Path); err != nil {
 		return nil, err
 	}
@@ -217,25 +215,12 @@ func (c *conn) newQueue(index int) (*queue, error) {
 	q := &queue{dev: d, c: c, index: index, stats: d.counters(index)}
 	q.tx.q, q.rx.q = q, q
 	dom := c.dev.BackendID
-	page := func(readonly bool) (xen.Page, xen.GrantRef, error) {
-		pg, err := d.p.Memory.AllocPage()
-		if err != nil {
-			return xen.Page{}, 0, err
-		}
-		q.pages = append(q.pages, pg)
-		ref, err := d.p.Grants.Grant(dom, pg.Frame, readonly)
-		if err != nil {
-			return xen.Page{}, 0, err
-		}
-		q.grants = append(q.grants, ref)
-		return pg, ref, nil
-	}
 
-	txRing, txRef, err := page(false)
+	txRing, txRef, err := c.pool.grant(false)
 	if err != nil {
 		return q, err
 	}
-	rxRing, rxRef, err := page(false)
+	rxRing, rxRef, err := c.pool.grant(false)
 	if err != nil {
 		return q, err
 	}
@@ -252,14 +237,8 @@ func (c *conn) newQueue(index int) (*queue, error) {
 		ntx = 64
 	}
 	ntx = min(max(ntx, MinTxBuffers), q.tx.ring.Size())
-	for id := 0; id < ntx; id++ {
-		pg, ref, err := page(true)
-		if err != nil {
-			return q, err
-		}
-		q.tx.pages = append(q.tx.pages, pg)
-		q.tx.grefs = append(q.tx.grefs, ref)
-		q.tx.free = append(q.tx.free, uint16(ntx-1-id))
+	if q.tx.bufs, err = c.pool.buffers(ntx, true); err != nil {
+		return q, err
 	}
 	q.tx.inflight = make([]bool, ntx)
 	q.tx.space = make(chan struct{}, 1)
@@ -273,14 +252,8 @@ func (c *conn) newQueue(index int) (*queue, error) {
 	nrx = min(max(nrx, minRxBuffers), q.rx.ring.Size())
 	q.rx.mask = uint32(q.rx.ring.Size() - 1)
 	q.rx.posted = make([]uint16, q.rx.ring.Size())
-	for id := 0; id < nrx; id++ {
-		pg, ref, err := page(false)
-		if err != nil {
-			return q, err
-		}
-		q.rx.pages = append(q.rx.pages, pg)
-		q.rx.grefs = append(q.rx.grefs, ref)
-		q.rx.free = append(q.rx.free, uint16(nrx-1-id))
+	if q.rx.bufs, err = c.pool.buffers(nrx, false); err != nil {
+		return q, err
 	}
 	q.rx.asm = newRxAssembler()
 
@@ -301,14 +274,9 @@ func (c *conn) newQueue(index int) (*queue, error) {
 	return q, nil
 }
 
-// release ends every grant, closes every channel and frees every page of every queue. A page
-// the backend still maps (a backend that has not unmapped yet, or never will) is not freed
-// now: its grant is ended and its ref and page given back once the backend lets go
-// (gnttab.Table.EndAccessDeferred, retried on a timer as Linux's gnttab_end_foreign_access
-// does). Until then the page is neither reused nor freed, since the backend may still write it.
+// release closes every channel and gives back every page of the pool (pagePool.release: a
+// page the backend still maps is freed once it unmaps it, never before).
 func (c *conn) release() {
-	var inUse int
-	grants, mem := c.d.p.Grants, c.d.p.Memory
 	for _, q := range c.queues {
 		// A sender that took this connection before it went away may still be filling a TX
 		// page: wait for it, under the TX lock, before the pages go. Senders that take the
@@ -318,27 +286,11 @@ func (c *conn) release() {
 		for _, ch := range q.chans {
 			_ = ch.Close()
 		}
-		// grants[i] grants pages[i]; a page whose grant failed has no ref.
-		for i, pg := range q.pages {
-			if i >= len(q.grants) {
-				mem.FreePage(pg)
-				continue
-			}
-			if err := grants.Revoke(q.grants[i]); err == nil {
-				mem.FreePage(pg)
-				continue
-			}
-			inUse++
-			if err := grants.EndAccessDeferred(q.grants[i], func() { mem.FreePage(pg) }); err != nil {
-				// Not a ref of ours (cannot happen): keep the page out of use for good.
-				c.d.logf("netfront: deferring the end of grant %d: %v", q.grants[i], err)
-			}
-		}
-		q.grants, q.pages, q.chans = nil, nil, nil
+		q.chans = nil
 		q.stats.txInFlight.Store(0)
 		q.stats.rxPosted.Store(0)
 	}
-	if inUse > 0 {
+	if inUse := c.pool.release(c.d.logf); inUse > 0 {
 		c.d.logf("netfront: %d pages still mapped by the backend: freed once it unmaps them", inUse)
 	}
 }

@@ -119,9 +119,9 @@ func newHarnessAt(t testing.TB, f Features, nrx, ntx int, start uint32) *harness
 	require.NoError(t, err)
 	h.rxBack, err = ring.AttachBack(h.rxPage, netif.RxSlotSize, start)
 	require.NoError(t, err)
-	h.q.rx.free = h.q.rx.free[:0]
+	h.q.rx.bufs.free = h.q.rx.bufs.free[:0]
 	for id := nrx - 1; id >= 0; id-- {
-		h.q.rx.free = append(h.q.rx.free, uint16(id))
+		h.q.rx.bufs.free = append(h.q.rx.bufs.free, uint16(id))
 	}
 	h.q.stats.rxPosted.Store(0)
 	require.NoError(t, h.q.rx.post())
@@ -318,9 +318,9 @@ func (p *ringProgram) serveTx() {
 
 // txPage returns the frontend page behind a TX grant.
 func (p *ringProgram) txPage(gref uint32) []byte {
-	for i, g := range p.h.q.tx.grefs {
+	for i, g := range p.h.q.tx.bufs.refs {
 		if uint32(g) == gref {
-			return p.h.q.tx.pages[i].Data
+			return p.h.q.tx.bufs.pages[i].Data
 		}
 	}
 	return nil
@@ -379,9 +379,9 @@ func (p *ringProgram) place(data []byte, flags uint16, gso *netif.ExtraInfo) {
 			var req netif.RxRequest
 			req.Decode(p.rxBuf[:])
 			var buf []byte
-			for i, g := range h.q.rx.grefs {
+			for i, g := range h.q.rx.bufs.refs {
 				if uint32(g) == req.Gref {
-					buf = h.q.rx.pages[i].Data
+					buf = h.q.rx.bufs.pages[i].Data
 				}
 			}
 			require.True(p.t, buf != nil || !p.clean, "RX request names gref %d, no RX buffer", req.Gref)
@@ -438,14 +438,14 @@ func (p *ringProgram) check() {
 			inflight++
 		}
 	}
-	require.Equal(t, len(q.tx.pages), inflight+len(q.tx.free), "TX ids lost or duplicated")
+	require.Equal(t, len(q.tx.bufs.pages), inflight+len(q.tx.bufs.free), "TX ids lost or duplicated")
 	require.Equal(t, uint64(inflight), st.TxInFlight, "tx_inflight counter")
 	seen := make(map[uint16]bool)
-	for _, id := range q.tx.free {
+	for _, id := range q.tx.bufs.free {
 		require.False(t, seen[id] || q.tx.inflight[id], "TX id %d free twice or while in flight", id)
 		seen[id] = true
 	}
 	outstanding := q.rx.ring.ReqProdPvt() - q.rx.ring.RspCons()
-	require.Equal(t, len(q.rx.pages), int(outstanding)+len(q.rx.free), "RX ids lost or duplicated")
+	require.Equal(t, len(q.rx.bufs.pages), int(outstanding)+len(q.rx.bufs.free), "RX ids lost or duplicated")
 	require.Equal(t, uint64(outstanding), st.RxPosted, "rx_posted counter")
 }

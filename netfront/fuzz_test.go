@@ -73,10 +73,10 @@ func FuzzHostileBackend(f *testing.F) {
 			}
 		}
 		st := h.q.stats.snapshot()
-		if st.TxInFlight > uint64(len(h.q.tx.pages)) {
-			t.Fatalf("%d TX slots in flight with %d pages", st.TxInFlight, len(h.q.tx.pages))
+		if st.TxInFlight > uint64(len(h.q.tx.bufs.pages)) {
+			t.Fatalf("%d TX slots in flight with %d pages", st.TxInFlight, len(h.q.tx.bufs.pages))
 		}
-		if len(h.q.tx.free) > len(h.q.tx.pages) || len(h.q.rx.free) > len(h.q.rx.pages) {
+		if len(h.q.tx.bufs.free) > len(h.q.tx.bufs.pages) || len(h.q.rx.bufs.free) > len(h.q.rx.bufs.pages) {
 			t.Fatal("a free list holds more ids than there are pages")
 		}
 		if h.d.Err() == nil && st.Violations != 0 {

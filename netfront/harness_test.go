@@ -78,16 +78,16 @@ func newHarness(t testing.TB, f Features, nrx, ntx int) *harness {
 	h.rxBack, err = ring.AttachBack(h.rxPage, netif.RxSlotSize, 0)
 	require.NoError(t, err)
 	for id := 0; id < ntx; id++ {
-		q.tx.pages = append(q.tx.pages, xen.Page{Frame: xen.Frame(0x1000 + id), Data: alignedPage()})
-		q.tx.grefs = append(q.tx.grefs, xen.GrantRef(1000+id))
-		q.tx.free = append(q.tx.free, uint16(ntx-1-id))
+		q.tx.bufs.pages = append(q.tx.bufs.pages, xen.Page{Frame: xen.Frame(0x1000 + id), Data: alignedPage()})
+		q.tx.bufs.refs = append(q.tx.bufs.refs, xen.GrantRef(1000+id))
+		q.tx.bufs.free = append(q.tx.bufs.free, uint16(ntx-1-id))
 	}
 	q.tx.inflight = make([]bool, ntx)
 	q.tx.space = make(chan struct{}, 1)
 	for id := 0; id < nrx; id++ {
-		q.rx.pages = append(q.rx.pages, xen.Page{Frame: xen.Frame(0x2000 + id), Data: alignedPage()})
-		q.rx.grefs = append(q.rx.grefs, xen.GrantRef(2000+id))
-		q.rx.free = append(q.rx.free, uint16(nrx-1-id))
+		q.rx.bufs.pages = append(q.rx.bufs.pages, xen.Page{Frame: xen.Frame(0x2000 + id), Data: alignedPage()})
+		q.rx.bufs.refs = append(q.rx.bufs.refs, xen.GrantRef(2000+id))
+		q.rx.bufs.free = append(q.rx.bufs.free, uint16(nrx-1-id))
 	}
 	q.rx.mask = uint32(q.rx.ring.Size() - 1)
 	q.rx.posted = make([]uint16, q.rx.ring.Size())
@@ -113,9 +113,9 @@ func (h *harness) rxReq() netif.RxRequest {
 
 // rxPage returns the frontend page behind an RX grant, as a grant copy would reach it.
 func (h *harness) rxBuf(gref uint32) []byte {
-	for i, g := range h.q.rx.grefs {
+	for i, g := range h.q.rx.bufs.refs {
 		if uint32(g) == gref {
-			return h.q.rx.pages[i].Data
+			return h.q.rx.bufs.pages[i].Data
 		}
 	}
 	h.t.Fatalf("gref %d is not an RX buffer", gref)

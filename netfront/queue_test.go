@@ -153,8 +153,8 @@ func TestTxSingleAndMultiSlot(t *testing.T) {
 	r := decodeTx(slots[0])
 	assert.Equal(t, uint16(1514), r.Size)
 	assert.Equal(t, uint16(netif.NETTXF_csum_blank|netif.NETTXF_data_validated), r.Flags)
-	assert.Equal(t, small, h.q.tx.pages[r.ID].Data[:1514])
-	assert.Equal(t, uint32(h.q.tx.grefs[r.ID]), r.Gref)
+	assert.Equal(t, small, h.q.tx.bufs.pages[r.ID].Data[:1514])
+	assert.Equal(t, uint32(h.q.tx.bufs.refs[r.ID]), r.Gref)
 
 	big := pattern(9014, 6)
 	require.NoError(t, h.d.Send(ctx, big, TxMeta{GSOType: GSOTCPv4, GSOSize: 1448}))
@@ -173,7 +173,7 @@ func TestTxSingleAndMultiSlot(t *testing.T) {
 		if i == 0 {
 			n = xen.PageSize
 		}
-		got = append(got, h.q.tx.pages[r.ID].Data[:n]...)
+		got = append(got, h.q.tx.bufs.pages[r.ID].Data[:n]...)
 		if i < 2 {
 			assert.NotZero(t, r.Flags&netif.NETTXF_more_data)
 		} else {
@@ -192,7 +192,7 @@ func TestTxSingleAndMultiSlot(t *testing.T) {
 	st := h.q.stats.snapshot()
 	assert.Zero(t, st.TxInFlight)
 	assert.Equal(t, uint64(1), st.TxErrors)
-	assert.Len(t, h.q.tx.free, 32)
+	assert.Len(t, h.q.tx.bufs.free, 32)
 }
 
 func TestTxRefusals(t *testing.T) {
@@ -265,7 +265,7 @@ func TestDatapathDoesNotAllocate(t *testing.T) {
 
 	rxAllocs := testing.AllocsPerRun(200, func() {
 		req := h.rxReqNoAlloc()
-		copy(h.q.rx.pages[h.bufIndex(req.Gref)].Data, frame)
+		copy(h.q.rx.bufs.pages[h.bufIndex(req.Gref)].Data, frame)
 		h.rxRespond(netif.RxResponse{ID: req.ID, Status: int16(len(frame))})
 		if _, err := h.q.rx.poll(); err != nil {
 			t.Fatal(err)

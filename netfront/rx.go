@@ -5,7 +5,6 @@ package netfront
 import (
 	"context"
 
-	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/netif"
 	"github.com/tamaxen/tamaxen/xen/ring"
 )
@@ -31,17 +30,15 @@ const maxRxFrame = netif.XEN_NETIF_MAX_TX_SIZE + 1
 
 // rxQueue is one queue's RX side. Only its goroutine touches it after connect.
 //
-// Each buffer page has an id (its index in pages). posted records which buffer was posted at
+// Each buffer page has an id (see buffers). posted records which buffer was posted at
 // each ring position: a response must carry the id posted at its own position, and an
 // extra-info response, which carries no id, still uses up the buffer posted at its position.
 // There may be fewer buffers than ring slots, to fit small guests.
 type rxQueue struct {
 	q      *queue
 	ring   *ring.Front
-	ch     channel // RX notifications (the queue's only channel unless split)
-	pages  []xen.Page
-	grefs  []xen.GrantRef
-	free   []uint16 // buffer ids not posted
+	ch     channel  // RX notifications (the queue's only channel unless split)
+	bufs   buffers  // granted writable; the ids not in use are those not posted
 	posted []uint16 // posted[pos & mask]: the buffer id posted at that ring position
 	mask   uint32
 
@@ -57,16 +54,15 @@ type rxQueue struct {
 // post publishes a request for every free buffer the ring has room for.
 func (r *rxQueue) post() error {
 	n := 0
-	for len(r.free) > 0 && !r.ring.Full() {
+	for r.bufs.idle() > 0 && !r.ring.Full() {
 		pos := r.ring.ReqProdPvt()
 		slot, err := r.ring.NextRequest()
 		if err != nil {
 			return err
 		}
-		id := r.free[len(r.free)-1]
-		r.free = r.free[:len(r.free)-1]
+		id := r.bufs.take()
 		r.posted[pos&r.mask] = id
-		req := netif.RxRequest{ID: id, Gref: uint32(r.grefs[id])}
+		req := netif.RxRequest{ID: id, Gref: uint32(r.bufs.refs[id])}
 		req.Encode(slot)
 		n++
 	}
@@ -113,8 +109,8 @@ func (r *rxQueue) poll() (more bool, err error) {
 		// Whatever the response says, the buffer posted at its position is free again
 		// afterwards: its data, if any, has been copied into the frame.
 		id := r.posted[pos&r.mask]
-		st, err := r.asm.feed(buf[:], id, r.pages[id].Data)
-		r.free = append(r.free, id)
+		st, err := r.asm.feed(buf[:], id, r.bufs.data(id))
+		r.bufs.give(id)
 		r.countDrop(st.drop)
 		if err != nil {
 			return false, r.q.dev.violation(r.q, "%v", err)

@@ -18,16 +18,14 @@ import (
 type txQueue struct {
 	q *queue
 
-	// mu guards the ring's producer side and consumer side, free, inflight and the pages'
+	// mu guards the ring's producer side and consumer side, bufs, inflight and the pages'
 	// contents: Send and the completion path both take it.
 	mu       sync.Mutex
 	ring     *ring.Front
-	ch       channel        // TX notifications (the queue's only channel unless split)
-	pages    []xen.Page     // pages[id] carries the slot with that id
-	grefs    []xen.GrantRef // grefs[id] grants pages[id] read-only to the backend
-	free     []uint16       // ids not in flight, used as a stack
-	inflight []bool         // inflight[id]: a request with this id awaits its response
-	seen     uint32         // responses consumed, ever (wraps): whether a wakeup found work
+	ch       channel // TX notifications (the queue's only channel unless split)
+	bufs     buffers // bufs.pages[id] carries the slot with that id, granted read-only
+	inflight []bool  // inflight[id]: a request with this id awaits its response
+	seen     uint32  // responses consumed, ever (wraps): whether a wakeup found work
 
 	// space gets a token whenever completions free slots, for senders waiting for room.
 	space chan struct{}
@@ -78,7 +76,7 @@ func (t *txQueue) send(ctx context.Context, parts [][]byte, m TxMeta) error {
 	if slots > 1 && !c.features.SG {
 		return ErrTooBig
 	}
-	if slots > netif.XEN_NETIF_NR_SLOTS_MIN || slots > len(t.pages) {
+	if slots > netif.XEN_NETIF_NR_SLOTS_MIN || slots > len(t.bufs.pages) {
 		// One page per slot never needs more than 17 slots for 65535 bytes; keep the check
 		// so a change of slot layout cannot exceed what every backend accepts.
 		t.q.stats.txDropped.Add(1)
@@ -105,18 +103,18 @@ func (t *txQueue) send(ctx context.Context, parts [][]byte, m TxMeta) error {
 			return d.downErr()
 		default:
 		}
-		before := len(t.free)
+		before := t.bufs.idle()
 		if err := t.reclaimLocked(); err != nil {
 			t.mu.Unlock()
 			return err
 		}
-		if polled && len(t.free) > before {
+		if polled && t.bufs.idle() > before {
 			t.q.stats.txPolled.Add(1)
 		}
 		polled = false
-		if t.ring.FreeRequests() >= need && len(t.free) >= slots {
+		if t.ring.FreeRequests() >= need && t.bufs.idle() >= slots {
 			err := t.queueLocked(parts, n, m, slots, gso)
-			room := len(t.free) > 0
+			room := t.bufs.idle() > 0
 			t.mu.Unlock()
 			if room {
 				// Pass the wakeup on: another sender may be waiting for this room.
@@ -169,12 +167,11 @@ func (t *txQueue) queueLocked(parts [][]byte, n int, m TxMeta, slots int, gso bo
 	var at gatherPos
 	for i := 0; i < slots; i++ {
 		size := min(xen.PageSize, n-i*xen.PageSize)
-		id := t.free[len(t.free)-1]
-		t.free = t.free[:len(t.free)-1]
+		id := t.bufs.take()
 		t.inflight[id] = true
-		at = gather(t.pages[id].Data[:size], parts, at)
+		at = gather(t.bufs.data(id)[:size], parts, at)
 
-		req = netif.TxRequest{Gref: uint32(t.grefs[id]), ID: id, Size: uint16(size)}
+		req = netif.TxRequest{Gref: uint32(t.bufs.refs[id]), ID: id, Size: uint16(size)}
 		if i == 0 {
 			// The first slot's size is the size of the whole packet.
 			req.Size = uint16(n)
@@ -265,7 +262,7 @@ func (t *txQueue) reclaimLocked() error {
 				return t.q.dev.violation(t.q, "tx response id %d not in flight", rsp.ID)
 			}
 			t.inflight[rsp.ID] = false
-			t.free = append(t.free, rsp.ID)
+			t.bufs.give(rsp.ID)
 			freed++
 			if rsp.Status != netif.NETIF_RSP_OKAY {
 				t.q.stats.txErrors.Add(1)
