@@ -99,7 +99,7 @@ func (d *Device) supervise(ctx context.Context) {
 				case <-wctx.Done():
 				}
 			}()
-			_, err = c.be.WaitFor(wctx, xenbus.Closing)
+			_, err = c.be.WaitFor(wctx, xenbus.ShouldClose)
 			cancel()
 			if err == nil || !isClosed(resumed) || c.stale() {
 				break

@@ -81,7 +81,7 @@ func (r *Ring) Read(p []byte) (int, error) {
 			return 0, io.ErrUnexpectedEOF
 		}
 		if avail > 0 {
-			off := xenstore.MASK_XENSTORE_IDX(cons)
+			off := xenstore.RingOffset(cons)
 			n := min(int(avail), int(xenstore.XENSTORE_RING_SIZE-off), len(p))
 			copy(p[:n], r.page[xenstore.InterfaceOffReq+int(off):])
 			// Ordering: the bytes are copied out before the guest may overwrite them.
@@ -110,7 +110,7 @@ func (r *Ring) Write(p []byte) (int, error) {
 			<-wake
 			continue
 		}
-		off := xenstore.MASK_XENSTORE_IDX(prod)
+		off := xenstore.RingOffset(prod)
 		n := min(int(xenstore.XENSTORE_RING_SIZE-used), int(xenstore.XENSTORE_RING_SIZE-off), len(p))
 		copy(r.page[xenstore.InterfaceOffRsp+int(off):], p[:n])
 		// Ordering: the bytes are in the ring before the index that publishes them.

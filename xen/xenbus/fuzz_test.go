@@ -97,7 +97,7 @@ func FuzzBackendStates(f *testing.F) {
 			prev = cur
 
 			s, werr := sw.Wait(done, XenbusStateClosing, XenbusStateClosed, XenbusStateUnknown)
-			if (werr == nil) != Closing(cur) || s != cur {
+			if (werr == nil) != ShouldClose(cur) || s != cur {
 				t.Fatalf("wait in %v: %v, %v", cur, s, werr)
 			}
 			if _, werr := sw.WaitChange(done, cur); werr == nil {

@@ -110,8 +110,8 @@ func (d *Device) Close(ctx context.Context, be *StateWatch) error {
 	return err
 }
 
-// Closing reports whether a backend state means the driver should close its side: the
-// backend is closing or closed, or gone.
-func Closing(s State) bool {
+// ShouldClose reports whether the backend's state s tells the frontend to close its side: the
+// backend is Closing or Closed, or gone (Unknown). It is a predicate for StateWatch.WaitFor.
+func ShouldClose(s State) bool {
 	return s == XenbusStateClosing || s == XenbusStateClosed || s == XenbusStateUnknown
 }

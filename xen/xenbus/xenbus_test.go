@@ -157,7 +157,7 @@ func TestBackendInitiatedCloseAndReconnect(t *testing.T) {
 	b.set(xenbus.XenbusStateClosing)
 	s, err := be.WaitChange(ctx, xenbus.XenbusStateConnected)
 	require.NoError(t, err)
-	assert.True(t, xenbus.Closing(s))
+	assert.True(t, xenbus.ShouldClose(s))
 	require.NoError(t, d.Close(ctx, be))
 	assert.Equal(t, xenbus.XenbusStateClosed, be.Current())
 

@@ -208,7 +208,7 @@ func FuzzRingTransport(f *testing.F) {
 				t.Fatalf("read %d of %d available into %d: %v", n, avail, len(buf), err)
 			default:
 				for i := range n {
-					if buf[i] != page[InterfaceOffRsp+int(MASK_XENSTORE_IDX(cons+uint32(i)))] {
+					if buf[i] != page[InterfaceOffRsp+int(RingOffset(cons+uint32(i)))] {
 						t.Fatalf("byte %d differs from the ring", i)
 					}
 				}

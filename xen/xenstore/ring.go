@@ -42,8 +42,8 @@ const (
 	XENSTORE_ERROR_PROTO   = 3
 )
 
-// MASK_XENSTORE_IDX reduces a free-running index to an offset within a ring.
-func MASK_XENSTORE_IDX(idx uint32) uint32 { return idx & (XENSTORE_RING_SIZE - 1) }
+// RingOffset is where a free-running index falls within a ring (MASK_XENSTORE_IDX).
+func RingOffset(idx uint32) uint32 { return idx & (XENSTORE_RING_SIZE - 1) }
 
 // RingTransport is the guest side of the shared xenstore page, an io.ReadWriteCloser carrying
 // the byte stream a Client speaks. Writes fill req, reads drain rsp; both sleep on the event
@@ -241,7 +241,7 @@ func (r *RingTransport) Read(p []byte) (int, error) {
 			return 0, r.broken("rsp_prod %#x is %d bytes past rsp_cons %#x", prod, avail, r.rspPriv)
 		}
 		if avail > 0 {
-			off := MASK_XENSTORE_IDX(r.rspPriv)
+			off := RingOffset(r.rspPriv)
 			n := min(int(avail), int(XENSTORE_RING_SIZE-off), len(p))
 			copy(p[:n], r.page[InterfaceOffRsp+int(off):])
 			r.rspPriv += uint32(n)
@@ -290,7 +290,7 @@ func (r *RingTransport) Write(p []byte) (int, error) {
 			<-wake
 			continue
 		}
-		off := MASK_XENSTORE_IDX(r.reqPriv)
+		off := RingOffset(r.reqPriv)
 		n := min(int(XENSTORE_RING_SIZE-used), int(XENSTORE_RING_SIZE-off), len(p))
 		copy(r.page[InterfaceOffReq+int(off):], p[:n])
 		r.reqPriv += uint32(n)

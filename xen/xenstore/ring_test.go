@@ -74,7 +74,7 @@ func (p ifacePage) get(off int) uint32    { return shmem.Load32(p, off) }
 func (p ifacePage) produce(b []byte) {
 	prod := p.get(InterfaceOffRspProd)
 	for _, c := range b {
-		p[InterfaceOffRsp+int(MASK_XENSTORE_IDX(prod))] = c
+		p[InterfaceOffRsp+int(RingOffset(prod))] = c
 		prod++
 	}
 	p.set(InterfaceOffRspProd, prod)
@@ -85,7 +85,7 @@ func (p ifacePage) consume() []byte {
 	cons, prod := p.get(InterfaceOffReqCons), p.get(InterfaceOffReqProd)
 	var out []byte
 	for ; cons != prod; cons++ {
-		out = append(out, p[InterfaceOffReq+int(MASK_XENSTORE_IDX(cons))])
+		out = append(out, p[InterfaceOffReq+int(RingOffset(cons))])
 	}
 	p.set(InterfaceOffReqCons, cons)
 	return out

@@ -23,7 +23,7 @@ func TestLayoutConstants(t *testing.T) {
 	assert.EqualValues(t, 21, XS_RESET_WATCHES)
 	assert.EqualValues(t, 23, XS_TYPE_COUNT)
 	assert.EqualValues(t, 0xffff, XS_INVALID)
-	assert.EqualValues(t, 0x3ff, MASK_XENSTORE_IDX(0xffffffff))
+	assert.EqualValues(t, 0x3ff, RingOffset(0xffffffff))
 }
 
 func TestMsgType(t *testing.T) {
