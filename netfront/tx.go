@@ -59,106 +59,145 @@ func (t *txQueue) releasePoll(owner bool) {
 // slotsFor returns how many data slots a frame of n bytes takes (one per page).
 func slotsFor(n int) int { return (n + xen.PageSize - 1) / xen.PageSize }
 
+// txShape is what a frame takes on the ring: its length, its data slots (one per page) and
+// the ring slots it needs (its data slots and, for GSO, the extra-info slot).
+type txShape struct {
+	n, slots int
+	need     uint32
+	gso      bool
+}
+
 // send queues one frame, given in pieces, waiting for ring space while ctx allows.
 func (t *txQueue) send(ctx context.Context, parts [][]byte, m TxMeta) error {
-	d, c := t.q.dev, t.q.c
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	switch {
-	case n < netif.ETH_HLEN:
-		return ErrTooSmall
-	case n > netif.XEN_NETIF_MAX_TX_SIZE:
-		return ErrTooBig
-	}
-	slots := slotsFor(n)
-	if slots > 1 && !c.features.SG {
-		return ErrTooBig
-	}
-	if slots > netif.XEN_NETIF_NR_SLOTS_MIN || slots > len(t.bufs.pages) {
-		// One page per slot never needs more than 17 slots for 65535 bytes; keep the check
-		// so a change of slot layout cannot exceed what every backend accepts.
-		t.q.stats.txDropped.Add(1)
-		return ErrTooBig
-	}
-	gso := m.GSOType != GSONone
-	if gso && !c.gsoAllowed(m.GSOType) {
-		return fmt.Errorf("netfront: GSO type %d not negotiated: %w", m.GSOType, ErrTooBig)
-	}
-	need := uint32(slots)
-	if gso {
-		need++ // the extra-info slot
+	f, err := t.shape(parts, m)
+	if err != nil {
+		return err
 	}
 	polled := false
 	for {
-		if err := d.err(); err != nil {
+		if err := t.q.dev.err(); err != nil {
 			return err
 		}
-		t.mu.Lock()
+		done, err := t.tryQueue(parts, m, f, polled)
+		if done {
+			return err
+		}
+		if polled, err = t.waitSpace(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// shape checks that a frame fits what was negotiated and what every backend accepts, and
+// returns what it takes on the ring.
+func (t *txQueue) shape(parts [][]byte, m TxMeta) (txShape, error) {
+	c := t.q.c
+	var f txShape
+	for _, p := range parts {
+		f.n += len(p)
+	}
+	switch {
+	case f.n < netif.ETH_HLEN:
+		return f, ErrTooSmall
+	case f.n > netif.XEN_NETIF_MAX_TX_SIZE:
+		return f, ErrTooBig
+	}
+	f.slots = slotsFor(f.n)
+	if f.slots > 1 && !c.features.SG {
+		return f, ErrTooBig
+	}
+	if f.slots > netif.XEN_NETIF_NR_SLOTS_MIN || f.slots > len(t.bufs.pages) {
+		// One page per slot never needs more than 17 slots for 65535 bytes; keep the check
+		// so a change of slot layout cannot exceed what every backend accepts.
+		t.q.stats.txDropped.Add(1)
+		return f, ErrTooBig
+	}
+	f.gso = m.GSOType != GSONone
+	if f.gso && !c.gsoAllowed(m.GSOType) {
+		return f, fmt.Errorf("netfront: GSO type %d not negotiated: %w", m.GSOType, ErrTooBig)
+	}
+	f.need = uint32(f.slots)
+	if f.gso {
+		f.need++ // the extra-info slot
+	}
+	return f, nil
+}
+
+// tryQueue reclaims completions and queues the frame if the ring and the buffers have room for
+// it. done reports that the frame was queued, or can never be (err); polled says the sender
+// was woken by its poll timer, to count the completions the poll found.
+func (t *txQueue) tryQueue(parts [][]byte, m TxMeta, f txShape, polled bool) (done bool, err error) {
+	t.mu.Lock()
+	select {
+	case <-t.q.c.done:
+		// The connection went away (its pages may be gone) since this sender took it.
+		t.mu.Unlock()
+		return true, t.q.dev.downErr()
+	default:
+	}
+	before := t.bufs.idle()
+	if err := t.reclaimLocked(); err != nil {
+		t.mu.Unlock()
+		return true, err
+	}
+	if polled && t.bufs.idle() > before {
+		t.q.stats.txPolled.Add(1)
+	}
+	if t.ring.FreeRequests() < f.need || t.bufs.idle() < f.slots {
+		t.mu.Unlock()
+		return false, nil
+	}
+	err = t.queueLocked(parts, f.n, m, f.slots, f.gso)
+	room := t.bufs.idle() > 0
+	t.mu.Unlock()
+	if room {
+		// Pass the wakeup on: another sender may be waiting for this room.
 		select {
-		case <-c.done:
-			// The connection went away (its pages may be gone) since this sender took it.
-			t.mu.Unlock()
-			return d.downErr()
+		case t.space <- struct{}{}:
 		default:
 		}
-		before := t.bufs.idle()
-		if err := t.reclaimLocked(); err != nil {
-			t.mu.Unlock()
-			return err
-		}
-		if polled && t.bufs.idle() > before {
-			t.q.stats.txPolled.Add(1)
-		}
-		polled = false
-		if t.ring.FreeRequests() >= need && t.bufs.idle() >= slots {
-			err := t.queueLocked(parts, n, m, slots, gso)
-			room := t.bufs.idle() > 0
-			t.mu.Unlock()
-			if room {
-				// Pass the wakeup on: another sender may be waiting for this room.
-				select {
-				case t.space <- struct{}{}:
-				default:
-				}
-			}
-			return err
-		}
-		t.mu.Unlock()
-		// With one event channel per queue its events go to the RX goroutine, which may be
-		// this very sender (a stack answering a received frame): look again shortly rather
-		// than wait for a wakeup that nobody else would give. With split channels the TX
-		// goroutine wakes us; a slow poll still guards against a lost event, and counts it.
-		wait := splitPoll
-		if !c.features.SplitEventChannels {
-			wait = sharedPoll
-		}
-		var pollC <-chan time.Time
-		owner := t.pollBusy.CompareAndSwap(false, true)
-		if owner {
-			if t.poll == nil {
-				t.poll = time.NewTimer(wait) // once per queue; only the holder touches it
-			} else {
-				t.poll.Reset(wait)
-			}
-			pollC = t.poll.C
-		}
-		select {
-		case <-t.space:
-		case <-pollC:
-			polled = true
-		case <-ctx.Done():
-			t.releasePoll(owner)
-			t.q.stats.txDropped.Add(1)
-			t.q.stats.txTimeouts.Add(1)
-			return ctx.Err()
-		case <-c.done:
-			t.releasePoll(owner)
-			return d.downErr()
-		}
-		t.releasePoll(owner)
 	}
+	return true, err
+}
+
+// waitSpace waits until completions may have made room: a space token, or the poll timer
+// (polled). It fails when ctx ends, counting the frame dropped, or the connection goes away.
+//
+// With one event channel per queue its events go to the RX goroutine, which may be this very
+// sender (a stack answering a received frame): look again shortly rather than wait for a
+// wakeup that nobody else would give. With split channels the TX goroutine wakes us; a slow
+// poll still guards against a lost event, and counts it.
+func (t *txQueue) waitSpace(ctx context.Context) (polled bool, err error) {
+	c := t.q.c
+	wait := splitPoll
+	if !c.features.SplitEventChannels {
+		wait = sharedPoll
+	}
+	var pollC <-chan time.Time
+	owner := t.pollBusy.CompareAndSwap(false, true)
+	if owner {
+		if t.poll == nil {
+			t.poll = time.NewTimer(wait) // once per queue; only the holder touches it
+		} else {
+			t.poll.Reset(wait)
+		}
+		pollC = t.poll.C
+	}
+	select {
+	case <-t.space:
+	case <-pollC:
+		polled = true
+	case <-ctx.Done():
+		t.releasePoll(owner)
+		t.q.stats.txDropped.Add(1)
+		t.q.stats.txTimeouts.Add(1)
+		return false, ctx.Err()
+	case <-c.done:
+		t.releasePoll(owner)
+		return false, t.q.dev.downErr()
+	}
+	t.releasePoll(owner)
+	return polled, nil
 }
 
 // queueLocked copies the frame (n bytes in parts) into free pages and publishes its requests.
