@@ -3,6 +3,10 @@
 // platform passes them, so the portable packages (evtchn, gnttab, xenstore, xenbus, netfront)
 // run unchanged against it in plain `go test -race`.
 //
+// It is a peer of the real platform (package hypercall and the board), not a user of what runs
+// on it: it is built from the portable packages and takes every ABI number from them and from
+// package xen, never from hypercall or a driver (docs/architecture.md; internal/layers checks).
+//
 // What is modelled, and after which part of Xen:
 //
 //   - Guest memory: each Domain owns an arena of page-aligned pages; a frame number is the page's
