@@ -10,9 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tamaxen/tamaxen/xen"
-	"github.com/tamaxen/tamaxen/xen/netif"
-	"github.com/tamaxen/tamaxen/xen/ring"
 	"github.com/tamaxen/tamaxen/xen/xenbus"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
@@ -33,19 +30,6 @@ type conn struct {
 	done    chan struct{}   // closed when the connection goes away
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // the queues' goroutines
-}
-
-// queue is one TX/RX ring pair; its pages are the connection's pool's.
-type queue struct {
-	dev       *Device
-	c         *conn
-	index     int
-	tx        txQueue
-	rx        rxQueue
-	txRingRef xen.GrantRef
-	rxRingRef xen.GrantRef
-	stats     *counters
-	chans     []channel // the queue's event channels, so teardown can close each
 }
 
 // connect negotiates with the vif's current backend and brings a connection up.
@@ -209,71 +193,6 @@ func (c *conn) drop() {
 	c.release()
 }
 
-// newQueue allocates a queue's rings, buffers, grants and event channels.
-func (c *conn) newQueue(index int) (*queue, error) {
-	d := c.d
-	q := &queue{dev: d, c: c, index: index, stats: d.counters(index)}
-	q.tx.q, q.rx.q = q, q
-	dom := c.dev.BackendID
-
-	txRing, txRef, err := c.pool.grant(false)
-	if err != nil {
-		return q, err
-	}
-	rxRing, rxRef, err := c.pool.grant(false)
-	if err != nil {
-		return q, err
-	}
-	q.txRingRef, q.rxRingRef = txRef, rxRef
-	if q.tx.ring, err = ring.NewFront(txRing.Data, netif.TxSlotSize); err != nil {
-		return q, err
-	}
-	if q.rx.ring, err = ring.NewFront(rxRing.Data, netif.RxSlotSize); err != nil {
-		return q, err
-	}
-
-	ntx := d.cfg.TxBuffers
-	if ntx <= 0 {
-		ntx = 64
-	}
-	ntx = min(max(ntx, MinTxBuffers), q.tx.ring.Size())
-	if q.tx.bufs, err = c.pool.buffers(ntx, true); err != nil {
-		return q, err
-	}
-	q.tx.inflight = make([]bool, ntx)
-	q.tx.space = make(chan struct{}, 1)
-	q.tx.storm.wake = make(chan struct{}, 1)
-	q.rx.storm.wake = make(chan struct{}, 1)
-
-	nrx := d.cfg.RxBuffers
-	if nrx <= 0 {
-		nrx = 128
-	}
-	nrx = min(max(nrx, minRxBuffers), q.rx.ring.Size())
-	q.rx.mask = uint32(q.rx.ring.Size() - 1)
-	q.rx.posted = make([]uint16, q.rx.ring.Size())
-	if q.rx.bufs, err = c.pool.buffers(nrx, false); err != nil {
-		return q, err
-	}
-	q.rx.asm = newRxAssembler()
-
-	ch, err := d.p.Events.AllocUnbound(dom)
-	if err != nil {
-		return q, err
-	}
-	q.chans = append(q.chans, ch)
-	q.tx.ch, q.rx.ch = ch, ch
-	if c.features.SplitEventChannels {
-		rch, err := d.p.Events.AllocUnbound(dom)
-		if err != nil {
-			return q, err
-		}
-		q.chans = append(q.chans, rch)
-		q.rx.ch = rch
-	}
-	return q, nil
-}
-
 // release closes every channel and gives back every page of the pool (pagePool.release: a
 // page the backend still maps is freed once it unmaps it, never before).
 func (c *conn) release() {
@@ -292,24 +211,6 @@ func (c *conn) release() {
 	}
 	if inUse := c.pool.release(c.d.logf); inUse > 0 {
 		c.d.logf("netfront: %d pages still mapped by the backend: freed once it unmaps them", inUse)
-	}
-}
-
-// run is the TX completion goroutine of a queue with its own TX event channel. A wakeup after
-// which no response was consumed since the last one (by this goroutine or a sender) is
-// spurious, and a run of them pauses it (see stormGuard).
-func (t *txQueue) run(ctx context.Context) {
-	t.storm.stats = t.q.stats
-	for t.ch.Wait(ctx) == nil {
-		seen, err := t.reclaimSeen()
-		if err != nil {
-			return
-		}
-		work := seen != t.lastSeen
-		t.lastSeen = seen
-		if !t.storm.after(ctx, work) {
-			return
-		}
 	}
 }
 

@@ -341,3 +341,21 @@ func (t *txQueue) reclaimSeen() (uint32, error) {
 	err := t.reclaimLocked()
 	return t.seen, err
 }
+
+// run is the TX completion goroutine of a queue with its own TX event channel. A wakeup after
+// which no response was consumed since the last one (by this goroutine or a sender) is
+// spurious, and a run of them pauses it (see stormGuard).
+func (t *txQueue) run(ctx context.Context) {
+	t.storm.stats = t.q.stats
+	for t.ch.Wait(ctx) == nil {
+		seen, err := t.reclaimSeen()
+		if err != nil {
+			return
+		}
+		work := seen != t.lastSeen
+		t.lastSeen = seen
+		if !t.storm.after(ctx, work) {
+			return
+		}
+	}
+}
