@@ -37,9 +37,25 @@ st_devid() {
 	xl network-list "$1" 2>/dev/null | awk 'NR > 1 && $1 ~ /^[0-9]+$/ { print $1; found = 1; exit } END { exit !found }'
 }
 
-# st_download N [MAX_TIME=60] [RATE] fetches N bytes of the pattern stream from the guest (at
-# most RATE bytes/s if given: curl's --limit-rate) and checks
-# length and SHA-256; prints "ok SECONDS" or why not. Expected sums are cached per size.
+# st_paced RATE copies stdin to stdout at about RATE bytes/s, 256 KiB at a time, sleeping
+# until each step is due (dom0 under TCG takes a good part of a second for the processes of
+# one step): a reader that holds a download back through its TCP window. curl's --limit-rate
+# cannot be relied on for this: it averages over seconds, and a few MiB from the guest are
+# often through before it engages (an 8 MiB download "at 256k" took 1.9 s in dom0).
+st_paced() {
+	local rate=$1 step=$((256 << 10)) n=0 t0 now due log
+	t0=${EPOCHREALTIME//[!0-9]/}
+	while log=$(dd bs=$step count=1 iflag=fullblock 2>&1 >&3) && [[ $log != "0+0 records in"* ]]; do
+		n=$((n + step))
+		due=$((t0 + n * 1000000 / rate))
+		now=${EPOCHREALTIME//[!0-9]/}
+		[ "$due" -gt "$now" ] && sleep "$(((due - now) / 1000000)).$(printf '%06d' $(((due - now) % 1000000)))"
+	done 3>&1
+}
+
+# st_download N [MAX_TIME=60] [RATE] fetches N bytes of the pattern stream from the guest
+# (read at about RATE bytes/s if given, by st_paced) and checks length and SHA-256; prints
+# "ok SECONDS" or why not. Expected sums are cached per size.
 # Call st_want N first in the main shell: st_download usually runs in $(...), which would
 # forget what it caches.
 declare -A ST_WANT
@@ -53,8 +69,8 @@ st_download() {
 	t0=$EPOCHREALTIME
 	got=$(
 		set -o pipefail
-		curl -sS --fail --max-time "$max" ${rate:+--limit-rate "$rate"} -w '%{stderr}%{size_download}\n' "$URL/download?bytes=$n" 2>"$meta" |
-			sha256sum | cut -d' ' -f1
+		curl -sS --fail --max-time "$max" -w '%{stderr}%{size_download}\n' "$URL/download?bytes=$n" 2>"$meta" |
+			if [ -n "$rate" ]; then st_paced "$rate"; else cat; fi | sha256sum | cut -d' ' -f1
 	)
 	rc=$?
 	size=$(tail -n 1 "$meta")

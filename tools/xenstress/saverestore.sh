@@ -7,8 +7,9 @@
 # watches again and reconnects netfront to the backend of the new domain. Each cycle checks:
 #   - xl save succeeds and the domain is gone; xl restore succeeds;
 #   - the console reports the resume;
-#   - a download started before the save (rate-limited so that it spans the save and the
-#     restore) completes with the right length and SHA-256: TCP connections survive;
+#   - a download started before the save (read slowly so that it spans the save and the
+#     restore, and still running when xl save starts and when xl restore returns) completes
+#     with the right length and SHA-256: TCP connections survive;
 #   - a new download and a ping pass afterwards;
 # and after the last cycle, grants in use and goroutines are what they were before the first
 # (both read from /metrics; a reading that fails is a FAIL of that check, with its reason).
@@ -16,7 +17,7 @@
 # st_saverestore CYCLES runs the phase on examples/httpd.
 st_saverestore() {
 	local cycles=${1:-2} f=/tmp/st-httpd.save c t0 out rc domid newid nlog nres res pid
-	local across=$((8 << 20)) rate=256k g0 r0 why0 size
+	local across=$((8 << 20)) rate=$((256 << 10)) g0 r0 why0 size early
 	local leak="save/restore: nothing leaked"
 	xt_domid "$HTTPD" >/dev/null || { xt_fail "save/restore" "$HTTPD is not running"; return; }
 	if ! st_int "$cycles" || [ "$cycles" -lt 1 ]; then
@@ -33,6 +34,8 @@ st_saverestore() {
 		st_download "$across" 300 "$rate" >"$res" 2>&1 &
 		pid=$!
 		sleep 5
+		early=''
+		[ -s "$res" ] && early="it ended before xl save began ($(cat "$res")): it crossed nothing"
 		nlog=$(wc -l <"$HTTPD_LOG")
 		nres=$(st_count "$HTTPD_LOG" 'resumed in a new domain after')
 		t0=$EPOCHREALTIME
@@ -61,6 +64,7 @@ st_saverestore() {
 			return
 		fi
 		xt_pass "save/restore $c: xl restore as domain $newid in $(st_secs "$t0") s"
+		[ -z "$early" ] && [ -s "$res" ] && early="it ended before xl restore returned ($(cat "$res")): it crossed nothing"
 		if st_wait_more "$HTTPD_LOG" 'resumed in a new domain after' "$nres" 60; then
 			xt_pass "save/restore $c: $(tail -n +$((nlog + 1)) "$HTTPD_LOG" | grep -a 'resumed in a new domain after' | tail -n 1 | tr -d '\r')"
 		else
@@ -72,7 +76,9 @@ st_saverestore() {
 		fi
 		wait $pid
 		out=$(cat "$res")
-		if [[ $out == ok* ]]; then
+		if [ -n "$early" ]; then
+			xt_fail "save/restore $c: a download across the save and the restore" "$early"
+		elif [[ $out == ok* ]]; then
 			xt_pass "save/restore $c: a download of $((across >> 20)) MiB across the save and the restore is intact ($out s)"
 		else
 			xt_fail "save/restore $c: a download across the save and the restore" "$out"
