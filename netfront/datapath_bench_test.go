@@ -1,7 +1,7 @@
 // Datapath benchmarks: TX and RX through the simulated netback with frames in flight, a
 // ping-pong round trip, and this host's memmove for the same sizes as the yardstick.
 
-package netfront_test
+package netfront
 
 import (
 	"context"
@@ -15,7 +15,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tamaxen/tamaxen/netfront"
 	"github.com/tamaxen/tamaxen/xen/netif"
 	"github.com/tamaxen/tamaxen/xen/sim/netback"
 )
@@ -76,10 +75,10 @@ func BenchmarkSimRX(b *testing.B) {
 func BenchmarkSimPingPong(b *testing.B) {
 	for _, s := range benchSizes {
 		b.Run(s.name, func(b *testing.B) {
-			r := newSimRig(b, netback.DefaultConfig())
+			r := newRig(b, rigOpts{})
 			r.echo()
 			back := make(chan struct{}, 1)
-			dev := r.open(b, netfront.Config{Receive: func([]byte, netfront.RxMeta) { back <- struct{}{} }})
+			dev := r.open(b, Config{Receive: func([]byte, RxMeta) { back <- struct{}{} }})
 			f, m := benchFrame(s.n, 0, 1), benchMeta(s.gso)
 			ctx := context.Background()
 			timer := time.NewTimer(benchHang)
@@ -132,7 +131,7 @@ func BenchmarkMemmove(b *testing.B) {
 // ring stays full: TxBuffers pages (64 per queue) of frames in flight.
 func benchTX(b *testing.B, queues, n int, gso bool) {
 	mm := memmoveNs(n) // before the rig's goroutines exist
-	r := newSimRig(b, netback.DefaultConfig())
+	r := newRig(b, rigOpts{})
 	var delivered, want atomic.Int64
 	done := make(chan struct{}, 1)
 	r.be.SetDeliver(func(netback.Frame) {
@@ -140,7 +139,7 @@ func benchTX(b *testing.B, queues, n int, gso bool) {
 			done <- struct{}{}
 		}
 	})
-	dev := r.open(b, netfront.Config{Queues: queues})
+	dev := r.open(b, Config{Queues: queues})
 	require.Equal(b, queues, dev.Features().Queues)
 	m := benchMeta(gso)
 	frames := make([][]byte, queues)
@@ -157,7 +156,7 @@ func benchTX(b *testing.B, queues, n int, gso bool) {
 		p.wait(b, done, timer, func() string { return fmt.Sprintf("delivered %d of %d frames", delivered.Load(), want.Load()) })
 	}
 	batch(200 * queues) // every page, id and slot used once
-	checkSpread(b, dev, func(s netfront.QueueStats) uint64 { return s.TxPackets })
+	checkSpread(b, dev, func(s QueueStats) uint64 { return s.TxPackets })
 
 	b.SetBytes(int64(n))
 	b.ReportAllocs()
@@ -174,11 +173,11 @@ func benchTX(b *testing.B, queues, n int, gso bool) {
 // frame takes a credit before Inject and Receive returns it: benchWindow frames in flight.
 func benchRX(b *testing.B, queues, n int, gso bool) {
 	mm := memmoveNs(n) // before the rig's goroutines exist
-	r := newSimRig(b, netback.DefaultConfig())
+	r := newRig(b, rigOpts{})
 	credits := make(chan struct{}, benchWindow)
 	var received, want atomic.Int64
 	done := make(chan struct{}, 1)
-	dev := r.open(b, netfront.Config{Queues: queues, Receive: func([]byte, netfront.RxMeta) {
+	dev := r.open(b, Config{Queues: queues, Receive: func([]byte, RxMeta) {
 		<-credits
 		if received.Add(1) == want.Load() {
 			done <- struct{}{}
@@ -213,7 +212,7 @@ func benchRX(b *testing.B, queues, n int, gso bool) {
 		p.wait(b, done, timer, func() string { return fmt.Sprintf("received %d of %d frames", received.Load(), want.Load()) })
 	}
 	batch(200 * queues) // every RX item, bounce page and posted buffer used once
-	checkSpread(b, dev, func(s netfront.QueueStats) uint64 { return s.RxPackets })
+	checkSpread(b, dev, func(s QueueStats) uint64 { return s.RxPackets })
 
 	b.SetBytes(int64(n))
 	b.ReportAllocs()
@@ -256,7 +255,7 @@ func (a allocCount) report(b *testing.B) {
 }
 
 // checkSpread fails the benchmark if a queue carried nothing: the flows did not spread.
-func checkSpread(b *testing.B, dev *netfront.Device, count func(netfront.QueueStats) uint64) {
+func checkSpread(b *testing.B, dev *Device, count func(QueueStats) uint64) {
 	for i, s := range dev.Stats() {
 		if count(s) == 0 {
 			b.Fatalf("queue %d carried no frame: %+v", i, dev.Stats())
@@ -264,11 +263,11 @@ func checkSpread(b *testing.B, dev *netfront.Device, count func(netfront.QueueSt
 	}
 }
 
-func benchMeta(gso bool) netfront.TxMeta {
+func benchMeta(gso bool) TxMeta {
 	if !gso {
-		return netfront.TxMeta{}
+		return TxMeta{}
 	}
-	return netfront.TxMeta{GSOType: netfront.GSOTCPv4, GSOSize: 1448, CsumBlank: true}
+	return TxMeta{GSOType: GSOTCPv4, GSOSize: 1448, CsumBlank: true}
 }
 
 // benchFrame builds an IPv4/TCP frame of n bytes (n >= 54) whose source port makes its flow

@@ -9,6 +9,7 @@ import (
 	"context"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/netif"
@@ -31,7 +32,7 @@ func BenchmarkDriverTX(b *testing.B) {
 	for _, c := range driverSizes {
 		b.Run(c.name, func(b *testing.B) {
 			limit, hot := copyLimitNs(c.n, false), copyLimitNs(c.n, true)
-			h := newHarness(b, allFeatures, 64, 64)
+			h := newQueueRig(b, allFeatures, 64, 64)
 			h.keep = false
 			frame := pattern(c.n, 1)
 			ctx := context.Background()
@@ -82,7 +83,7 @@ func BenchmarkDriverRX(b *testing.B) {
 	for _, c := range driverSizes {
 		b.Run(c.name, func(b *testing.B) {
 			limit, hot := copyLimitNs(c.n, false), copyLimitNs(c.n, true)
-			h := newHarness(b, allFeatures, 64, 64)
+			h := newQueueRig(b, allFeatures, 64, 64)
 			h.keep = false
 			delivered := 0
 			h.d.cfg.Receive = func(f []byte, _ RxMeta) { delivered += len(f) }
@@ -184,4 +185,10 @@ func copyLimitNs(n int, hot bool) float64 {
 		}
 	}
 	return best
+}
+
+// alignedPage is a page-aligned page of the Go heap, as the driver's pages are aligned.
+func alignedPage() []byte {
+	w := make([]uint64, xen.PageSize/8)
+	return unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), xen.PageSize)
 }

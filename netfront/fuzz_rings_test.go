@@ -56,14 +56,15 @@ func FuzzHostileRings(f *testing.F) {
 	f.Add(uint32(5), []byte{opSend, 0x20, 0, 0, opRawTx, 9, 0, 0, 0, opReclaimTx, opTxProd, 1, 0, 0, 0, opReclaimTx})
 	// A GSO extra with a zero size: dropped and counted, not a violation.
 	f.Add(uint32(1), []byte{opDeliverRx, 0x00, 0x08, 0x01, opRawRxExtra, 1, 0, 0, 0, 1, 0, 0, 0, opPollRx})
+	r := newRig(f, rigOpts{noBackend: true})
 	f.Fuzz(func(t *testing.T, start uint32, prog []byte) {
-		runRingProgram(t, start, prog)
+		runRingProgram(t, r, start, prog)
 	})
 }
 
 type ringProgram struct {
 	t     *testing.T
-	h     *harness
+	h     *rig
 	prog  []byte
 	clean bool // only well-formed moves so far
 
@@ -73,12 +74,6 @@ type ringProgram struct {
 	gotRx    []got
 	txBuf    [netif.TxSlotSize]byte
 	rxBuf    [netif.RxSlotSize]byte
-}
-
-// got is a frame delivered to the guest, as the fuzz target records it.
-type got struct {
-	data []byte
-	meta RxMeta
 }
 
 func (p *ringProgram) byte() byte {
@@ -100,38 +95,10 @@ func (p *ringProgram) bytes(n int) []byte {
 func (p *ringProgram) u16() uint16 { return binary.LittleEndian.Uint16(p.bytes(2)) }
 func (p *ringProgram) u32() uint32 { return binary.LittleEndian.Uint32(p.bytes(4)) }
 
-// newHarnessAt is newHarness with both rings starting at index start.
-func newHarnessAt(t testing.TB, f Features, nrx, ntx int, start uint32) *harness {
-	h := newHarness(t, f, nrx, ntx)
-	var err error
-	for _, pg := range [][]byte{h.txPage, h.rxPage} {
-		clear(pg)
-		binary.LittleEndian.PutUint32(pg[ring.OffReqProd:], start)
-		binary.LittleEndian.PutUint32(pg[ring.OffReqEvent:], start+1)
-		binary.LittleEndian.PutUint32(pg[ring.OffRspProd:], start)
-		binary.LittleEndian.PutUint32(pg[ring.OffRspEvent:], start+1)
-	}
-	h.q.tx.ring, err = ring.AttachFront(h.txPage, netif.TxSlotSize, start)
-	require.NoError(t, err)
-	h.q.rx.ring, err = ring.AttachFront(h.rxPage, netif.RxSlotSize, start)
-	require.NoError(t, err)
-	h.txBack, err = ring.AttachBack(h.txPage, netif.TxSlotSize, start)
-	require.NoError(t, err)
-	h.rxBack, err = ring.AttachBack(h.rxPage, netif.RxSlotSize, start)
-	require.NoError(t, err)
-	h.q.rx.bufs.free = h.q.rx.bufs.free[:0]
-	for id := nrx - 1; id >= 0; id-- {
-		h.q.rx.bufs.free = append(h.q.rx.bufs.free, uint16(id))
-	}
-	h.q.stats.rxPosted.Store(0)
-	require.NoError(t, h.q.rx.post())
-	return h
-}
-
-func runRingProgram(t *testing.T, start uint32, prog []byte) {
+func runRingProgram(t *testing.T, r *rig, start uint32, prog []byte) {
 	f := allFeatures
 	f.IPv6CsumOffload = true
-	h := newHarnessAt(t, f, 32, 16, start)
+	h := r.handQueue(t, f, 32, 16, start)
 	p := &ringProgram{t: t, h: h, prog: prog, clean: true}
 	h.d.cfg.Receive = func(frame []byte, m RxMeta) {
 		if len(frame) < netif.ETH_HLEN || len(frame) > maxRxFrame {

@@ -24,8 +24,9 @@ func FuzzHostileBackend(f *testing.F) {
 	f.Add(ok)
 	f.Add([]byte{3, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x20, 0x0c, 0, 1, 0, 0, 0, 1, 1, 0xa8, 5, 1, 0, 0, 0})
 	f.Add(make([]byte, 200))
+	r := newRig(f, rigOpts{noBackend: true})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		h := newHarness(t, allFeatures, 32, 16)
+		h := r.handQueue(t, allFeatures, 32, 16, 0)
 		h.keep = false
 		received := 0
 		h.d.cfg.Receive = func(frame []byte, m RxMeta) {

@@ -16,14 +16,6 @@ import (
 
 var allFeatures = Features{RxCopy: true, SG: true, GSOTCPv4: true, GSOTCPv6: true, CsumOffload: true, Queues: 1}
 
-func pattern(n, seed int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i*7 + seed)
-	}
-	return b
-}
-
 func TestRxFrames(t *testing.T) {
 	tests := []struct {
 		name string
@@ -43,7 +35,7 @@ func TestRxFrames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, allFeatures, 64, 16)
+			h := newQueueRig(t, allFeatures, 64, 16)
 			data := pattern(tt.size, 3)
 			h.deliverFrame(data, tt.flags, tt.gso)
 			more, err := h.q.rx.poll()
@@ -59,7 +51,7 @@ func TestRxFrames(t *testing.T) {
 }
 
 func TestRxFrameSpanningTwoPushes(t *testing.T) {
-	h := newHarness(t, allFeatures, 64, 16)
+	h := newQueueRig(t, allFeatures, 64, 16)
 	req := h.rxReq()
 	copy(h.rxBuf(req.Gref), pattern(xen.PageSize, 1))
 	h.rxRespond(netif.RxResponse{ID: req.ID, Status: xen.PageSize, Flags: netif.NETRXF_more_data})
@@ -76,7 +68,7 @@ func TestRxFrameSpanningTwoPushes(t *testing.T) {
 }
 
 func TestRxErrorStatusDropsFrameOnly(t *testing.T) {
-	h := newHarness(t, allFeatures, 32, 16)
+	h := newQueueRig(t, allFeatures, 32, 16)
 	req := h.rxReq()
 	h.rxRespond(netif.RxResponse{ID: req.ID, Status: netif.NETIF_RSP_ERROR})
 	h.deliverFrame(pattern(100, 2), 0, nil)
@@ -90,40 +82,40 @@ func TestRxErrorStatusDropsFrameOnly(t *testing.T) {
 func TestRxHostileBackend(t *testing.T) {
 	tests := []struct {
 		name  string
-		setup func(h *harness)
+		setup func(h *rig)
 	}{
-		{"id not posted at that position", func(h *harness) {
+		{"id not posted at that position", func(h *rig) {
 			req := h.rxReq()
 			h.rxRespond(netif.RxResponse{ID: req.ID + 1, Status: 60})
 		}},
-		{"offset and size past the page", func(h *harness) {
+		{"offset and size past the page", func(h *rig) {
 			req := h.rxReq()
 			h.rxRespond(netif.RxResponse{ID: req.ID, Offset: 4000, Status: 200})
 		}},
-		{"unknown extra type", func(h *harness) {
+		{"unknown extra type", func(h *rig) {
 			req := h.rxReq()
 			h.rxRespond(netif.RxResponse{ID: req.ID, Status: 60, Flags: netif.NETRXF_extra_info})
 			h.rxExtra(netif.ExtraInfo{Type: 9})
 		}},
-		{"extra info on a later slot", func(h *harness) {
+		{"extra info on a later slot", func(h *rig) {
 			req := h.rxReq()
 			h.rxRespond(netif.RxResponse{ID: req.ID, Status: xen.PageSize, Flags: netif.NETRXF_more_data})
 			req = h.rxReq()
 			h.rxRespond(netif.RxResponse{ID: req.ID, Status: 10, Flags: netif.NETRXF_extra_info})
 		}},
-		{"frame longer than 64 KiB", func(h *harness) {
+		{"frame longer than 64 KiB", func(h *rig) {
 			for i := 0; i < 17; i++ {
 				req := h.rxReq()
 				h.rxRespond(netif.RxResponse{ID: req.ID, Status: xen.PageSize, Flags: netif.NETRXF_more_data})
 			}
 		}},
-		{"producer past the requests", func(h *harness) {
+		{"producer past the requests", func(h *rig) {
 			h.rawRx(0, make([]byte, 8), 1000)
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, allFeatures, 64, 16)
+			h := newQueueRig(t, allFeatures, 64, 16)
 			tt.setup(h)
 			_, err := h.q.rx.poll()
 			require.ErrorIs(t, err, xen.ErrBroken)
@@ -136,14 +128,8 @@ func TestRxHostileBackend(t *testing.T) {
 	}
 }
 
-func decodeTx(b []byte) netif.TxRequest {
-	var r netif.TxRequest
-	r.Decode(b)
-	return r
-}
-
 func TestTxSingleAndMultiSlot(t *testing.T) {
-	h := newHarness(t, allFeatures, 32, 32)
+	h := newQueueRig(t, allFeatures, 32, 32)
 	ctx := context.Background()
 
 	small := pattern(1514, 5)
@@ -197,7 +183,7 @@ func TestTxSingleAndMultiSlot(t *testing.T) {
 
 func TestTxRefusals(t *testing.T) {
 	ctx := context.Background()
-	h := newHarness(t, Features{RxCopy: true, Queues: 1}, 32, 32)
+	h := newQueueRig(t, Features{RxCopy: true, Queues: 1}, 32, 32)
 	assert.ErrorIs(t, h.d.Send(ctx, pattern(13, 0), TxMeta{}), ErrTooSmall)
 	assert.ErrorIs(t, h.d.Send(ctx, pattern(5000, 0), TxMeta{}), ErrTooBig, "no SG: one page at most")
 	assert.ErrorIs(t, h.d.Send(ctx, pattern(1514, 0), TxMeta{GSOType: GSOTCPv6, GSOSize: 1400}), ErrTooBig, "GSO not negotiated")
@@ -205,7 +191,7 @@ func TestTxRefusals(t *testing.T) {
 }
 
 func TestTxWaitsForSpace(t *testing.T) {
-	h := newHarness(t, allFeatures, 32, 2)
+	h := newQueueRig(t, allFeatures, 32, 2)
 	require.NoError(t, h.d.Send(context.Background(), pattern(100, 0), TxMeta{}))
 	require.NoError(t, h.d.Send(context.Background(), pattern(100, 1), TxMeta{}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -219,23 +205,23 @@ func TestTxWaitsForSpace(t *testing.T) {
 func TestTxHostileResponses(t *testing.T) {
 	tests := []struct {
 		name    string
-		respond func(h *harness, id uint16)
+		respond func(h *rig, id uint16)
 	}{
-		{"unknown id", func(h *harness, id uint16) { h.txRespond(id+5, netif.NETIF_RSP_OKAY) }},
-		{"duplicate", func(h *harness, id uint16) {
+		{"unknown id", func(h *rig, id uint16) { h.txRespond(id+5, netif.NETIF_RSP_OKAY) }},
+		{"duplicate", func(h *rig, id uint16) {
 			require.NoError(h.t, h.d.Send(context.Background(), pattern(100, 1), TxMeta{}))
 			h.txSlots()
 			h.txRespond(id, netif.NETIF_RSP_OKAY)
 			h.txRespond(id, netif.NETIF_RSP_OKAY)
 		}},
-		{"id out of range", func(h *harness, id uint16) { h.txRespond(60000, netif.NETIF_RSP_OKAY) }},
-		{"more responses than requests", func(h *harness, id uint16) {
+		{"id out of range", func(h *rig, id uint16) { h.txRespond(60000, netif.NETIF_RSP_OKAY) }},
+		{"more responses than requests", func(h *rig, id uint16) {
 			binary.LittleEndian.PutUint32(h.txPage[ring.OffRspProd:], 200)
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, allFeatures, 32, 8)
+			h := newQueueRig(t, allFeatures, 32, 8)
 			require.NoError(t, h.d.Send(context.Background(), pattern(100, 0), TxMeta{}))
 			tt.respond(h, decodeTx(h.txSlots()[0]).ID)
 			assert.ErrorIs(t, h.q.tx.reclaim(), xen.ErrBroken)
@@ -246,7 +232,7 @@ func TestTxHostileResponses(t *testing.T) {
 }
 
 func TestDatapathDoesNotAllocate(t *testing.T) {
-	h := newHarness(t, allFeatures, 64, 64)
+	h := newQueueRig(t, allFeatures, 64, 64)
 	h.keep = false
 	ctx := context.Background()
 	frame := pattern(1514, 9)
@@ -265,7 +251,7 @@ func TestDatapathDoesNotAllocate(t *testing.T) {
 
 	rxAllocs := testing.AllocsPerRun(200, func() {
 		req := h.rxReqNoAlloc()
-		copy(h.q.rx.bufs.pages[h.bufIndex(req.Gref)].Data, frame)
+		copy(h.rxBuf(req.Gref), frame)
 		h.rxRespond(netif.RxResponse{ID: req.ID, Status: int16(len(frame))})
 		if _, err := h.q.rx.poll(); err != nil {
 			t.Fatal(err)
@@ -278,27 +264,25 @@ func TestDatapathDoesNotAllocate(t *testing.T) {
 // AllocsPerRun measures the driver alone.
 var scratch [16]byte
 
-func (h *harness) txSlots2() [][]byte {
-	h.slotBuf = h.slotBuf[:0]
+func (r *rig) txSlots2() [][]byte {
+	r.slotBuf = r.slotBuf[:0]
 	for {
-		ok, err := h.txBack.ConsumeRequest(scratch[:netif.TxSlotSize])
+		ok, err := r.txBack.ConsumeRequest(scratch[:netif.TxSlotSize])
 		if err != nil || !ok {
-			return h.slotBuf
+			return r.slotBuf
 		}
-		h.slotBuf = append(h.slotBuf, scratch[:netif.TxSlotSize])
+		r.slotBuf = append(r.slotBuf, scratch[:netif.TxSlotSize])
 	}
 }
 
-func (h *harness) rxReqNoAlloc() netif.RxRequest {
-	var r netif.RxRequest
-	ok, _ := h.rxBack.ConsumeRequest(scratch[:netif.RxSlotSize])
+func (r *rig) rxReqNoAlloc() netif.RxRequest {
+	var req netif.RxRequest
+	ok, _ := r.rxBack.ConsumeRequest(scratch[:netif.RxSlotSize])
 	if ok {
-		r.Decode(scratch[:netif.RxSlotSize])
+		req.Decode(scratch[:netif.RxSlotSize])
 	}
-	return r
+	return req
 }
-
-func (h *harness) bufIndex(gref uint32) int { return int(gref) - 2000 }
 
 func TestReadMTU(t *testing.T) {
 	srv := xenstoretest.NewServer(3, "g")
@@ -333,22 +317,22 @@ func TestReadMTU(t *testing.T) {
 // rxSlots plays a backend answering n posted requests as one frame: each slot with size bytes
 // and more_data but the last (which carries more_data too if open), polling as it goes so
 // that the buffers come back, as a backend keeping a frame open for ever can.
-func (h *harness) rxSlots(n, size int, open bool) {
+func (r *rig) rxSlots(n, size int, open bool) {
 	for i := range n {
-		req := h.rxReq()
-		copy(h.rxBuf(req.Gref), pattern(size, i))
-		r := netif.RxResponse{ID: req.ID, Status: int16(size)}
+		req := r.rxReq()
+		copy(r.rxBuf(req.Gref), pattern(size, i))
+		rsp := netif.RxResponse{ID: req.ID, Status: int16(size)}
 		if open || i < n-1 {
-			r.Flags = netif.NETRXF_more_data
+			rsp.Flags = netif.NETRXF_more_data
 		}
-		h.rxRespond(r)
+		r.rxRespond(rsp)
 		if i%16 == 15 {
-			_, err := h.q.rx.poll()
-			require.NoError(h.t, err)
+			_, err := r.q.rx.poll()
+			require.NoError(r.t, err)
 		}
 	}
-	_, err := h.q.rx.poll()
-	require.NoError(h.t, err)
+	_, err := r.q.rx.poll()
+	require.NoError(r.t, err)
 }
 
 // A frame over the slot limit a backend may use (Linux netfront's xennet_get_responses) is
@@ -367,7 +351,7 @@ func TestRxFrameOverSlotLimit(t *testing.T) {
 		{"a thousand empty slots", 1000, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, allFeatures, 32, 16)
+			h := newQueueRig(t, allFeatures, 32, 16)
 			h.rxSlots(tc.slots, tc.size, false)
 			h.deliverFrame(pattern(60, 1), 0, nil)
 			_, err := h.q.rx.poll()
@@ -389,7 +373,7 @@ func TestRxFrameOverSlotLimit(t *testing.T) {
 		})
 	}
 	// A frame the backend never ends is dropped, and counted, once it passes the limit.
-	h := newHarness(t, allFeatures, 32, 16)
+	h := newQueueRig(t, allFeatures, 32, 16)
 	h.rxSlots(5000, 0, true)
 	assert.Equal(t, uint64(1), h.q.stats.snapshot().RxErrors)
 	assert.Equal(t, uint64(1), h.q.stats.snapshot().RxOverSlots)
@@ -411,7 +395,7 @@ func TestRxExtraChainOverLimit(t *testing.T) {
 		{"a thousand", 1000, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, allFeatures, 32, 16)
+			h := newQueueRig(t, allFeatures, 32, 16)
 			req := h.rxReq()
 			copy(h.rxBuf(req.Gref), pattern(60, 2))
 			h.rxRespond(netif.RxResponse{ID: req.ID, Status: 60, Flags: netif.NETRXF_extra_info})

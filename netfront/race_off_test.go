@@ -1,5 +1,5 @@
 //go:build !race
 
-package netfront_test
+package netfront
 
 const raceEnabled = false

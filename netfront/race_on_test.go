@@ -1,6 +1,6 @@
 //go:build race
 
-package netfront_test
+package netfront
 
 // Under the race detector, copying every frame size from 14 to 65535 bytes through the
 // simulator takes minutes; the sweep steps through the sizes instead, and `make test` runs the

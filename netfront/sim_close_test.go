@@ -2,7 +2,7 @@
 // given up after it published its rings. Whatever step they stop at, both sides end closed,
 // every page comes back, and no backend is left to map what was taken back.
 
-package netfront_test
+package netfront
 
 import (
 	"context"
@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tamaxen/tamaxen/netfront"
 	"github.com/tamaxen/tamaxen/xen/xenbus"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
@@ -29,9 +28,10 @@ import (
 // nothing waits for a late unmap; the vif then connects again.
 func TestSimCloseDuringReconnect(t *testing.T) {
 	// A dry run counts the requests of one reconnection.
-	r, tap := newFaultRig(t, faultOpts{})
+	r := newRig(t, rigOpts{})
+	tap := r.tap
 	links := make(chan bool, 4)
-	dev := r.open(t, netfront.Config{Link: func(up bool) { links <- up }})
+	dev := r.open(t, Config{Link: func(up bool) { links <- up }})
 	start := tap.requests()
 	r.be.Disconnect()
 	require.False(t, nextLink(t, links))
@@ -42,11 +42,12 @@ func TestSimCloseDuringReconnect(t *testing.T) {
 
 	for k := range n {
 		t.Run(fmt.Sprintf("request-%d", k), func(t *testing.T) {
-			r, tap := newFaultRig(t, faultOpts{})
+			r := newRig(t, rigOpts{})
+			tap := r.tap
 			r.echo()
 			base := r.baseline(t)
 			links := make(chan bool, 4)
-			dev := r.open(t, netfront.Config{Link: func(up bool) { links <- up }})
+			dev := r.open(t, Config{Link: func(up bool) { links <- up }})
 
 			held := make(chan xenstore.Header, 1)
 			release := make(chan struct{})
@@ -80,7 +81,7 @@ func TestSimCloseDuringReconnect(t *testing.T) {
 
 			closed := make(chan error, 1)
 			go func() { closed <- dev.Close() }()
-			require.Eventually(t, func() bool { return errors.Is(dev.Err(), netfront.ErrClosed) }, hangDeadline, tick)
+			require.Eventually(t, func() bool { return errors.Is(dev.Err(), ErrClosed) }, hangDeadline, tick)
 			tap.setHook(nil)
 			let()
 			select {
@@ -101,7 +102,7 @@ func TestSimCloseDuringReconnect(t *testing.T) {
 			r.checkBaseline(t, base)
 
 			fn, rx := collector(4)
-			dev = r.open(t, netfront.Config{Receive: fn})
+			dev = r.open(t, Config{Receive: fn})
 			sendEcho(t, dev, rx, 1514, byte(k))
 			require.NoError(t, dev.Close())
 			r.checkBaseline(t, base)
@@ -121,7 +122,8 @@ func stateWire(s xenbus.State) string { return fmt.Sprint(int(s)) }
 func TestSimAbandonedAttemptUnpublishesRings(t *testing.T) {
 	for _, queues := range []int{1, 2} {
 		t.Run(fmt.Sprintf("queues=%d", queues), func(t *testing.T) {
-			r, tap := newFaultRig(t, faultOpts{})
+			r := newRig(t, rigOpts{})
+			tap := r.tap
 			r.echo()
 			base := r.baseline(t)
 			// The backend closes just before the transaction that publishes the rings commits.
@@ -143,7 +145,7 @@ func TestSimAbandonedAttemptUnpublishesRings(t *testing.T) {
 			})
 			ctx, cancel := context.WithTimeout(hangCtx(t), hangDeadline)
 			defer cancel()
-			dev, err := netfront.Open(ctx, r.plat, netfront.Config{Queues: queues})
+			dev, err := Open(ctx, r.plat, Config{Queues: queues})
 			tap.setHook(nil)
 			if err == nil {
 				_ = dev.Close()

@@ -3,7 +3,7 @@
 // XenStore transaction conflicts. Each fault must end with a device that works again or with
 // a clear error, and with every grant and goroutine given back.
 
-package netfront_test
+package netfront
 
 import (
 	"context"
@@ -22,7 +22,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tamaxen/tamaxen/netfront"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/evtchn"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
@@ -33,10 +32,10 @@ import (
 )
 
 // sendEcho sends one frame through an echoing backend and waits for it to come back.
-func sendEcho(t *testing.T, dev *netfront.Device, rx chan got, n int, seed byte) {
+func sendEcho(t *testing.T, dev *Device, rx chan got, n int, seed byte) {
 	t.Helper()
 	f := frame(n, seed)
-	require.NoError(t, dev.Send(hangCtx(t), f, netfront.TxMeta{}))
+	require.NoError(t, dev.Send(hangCtx(t), f, TxMeta{}))
 	g := recv(t, rx)
 	require.Equal(t, f, g.data)
 }
@@ -48,10 +47,10 @@ func sendEcho(t *testing.T, dev *netfront.Device, rx chan got, n int, seed byte)
 func TestSimFaultBackendNeverAnswers(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		setup func(t *testing.T, r *simRig)
+		setup func(t *testing.T, r *rig)
 	}{
-		{"never probes", func(t *testing.T, r *simRig) {}},
-		{"probes, never connects", func(t *testing.T, r *simRig) {
+		{"never probes", func(t *testing.T, r *rig) {}},
+		{"probes, never connects", func(t *testing.T, r *rig) {
 			// What netback_probe writes, then nothing: a driver domain that hangs after probing.
 			for _, kv := range [][2]string{{"feature-rx-copy", "1"}, {"feature-sg", "1"}, {"state", "2"}} {
 				require.NoError(t, r.xs.Write(backPath()+"/"+kv[0], kv[1]))
@@ -59,12 +58,12 @@ func TestSimFaultBackendNeverAnswers(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, _ := newFaultRig(t, faultOpts{noBackend: true})
+			r := newRig(t, rigOpts{noBackend: true})
 			tc.setup(t, r)
 			base := r.baseline(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
-			dev, err := netfront.Open(ctx, r.plat, netfront.Config{})
+			dev, err := Open(ctx, r.plat, Config{})
 			require.Error(t, err)
 			assert.Nil(t, dev)
 			assert.ErrorIs(t, err, context.DeadlineExceeded, "%v", err)
@@ -78,10 +77,11 @@ func TestSimFaultBackendNeverAnswers(t *testing.T) {
 // A backend that probes late (a driver domain booting after the guest, or a vif hot-plugged
 // while netback is busy): Open waits for it instead of reading features that are not there yet.
 func TestSimFaultBackendProbesLate(t *testing.T) {
-	r, tap := newFaultRig(t, faultOpts{noBackend: true})
+	r := newRig(t, rigOpts{noBackend: true})
+	tap := r.tap
 	base := r.baseline(t)
 	type result struct {
-		dev *netfront.Device
+		dev *Device
 		err error
 	}
 	// Open follows the backend's state from its first look at the backend on: the backend
@@ -96,7 +96,7 @@ func TestSimFaultBackendProbesLate(t *testing.T) {
 	fn, rx := collector(4)
 	done := make(chan result, 1)
 	go func() {
-		dev, err := netfront.Open(hangCtx(t), r.plat, netfront.Config{Receive: fn})
+		dev, err := Open(hangCtx(t), r.plat, Config{Receive: fn})
 		done <- result{dev, err}
 	}()
 	select {
@@ -164,7 +164,8 @@ func (s *txSteps) observe(h xenstore.Header, payload []byte) ([]string, bool) {
 func TestSimFaultTransactionConflicts(t *testing.T) {
 	for _, queues := range []int{1, 2} {
 		// A dry run counts the connect transaction's operations.
-		r, tap := newFaultRig(t, faultOpts{})
+		r := newRig(t, rigOpts{})
+		tap := r.tap
 		steps := newTxSteps()
 		var nops atomic.Int64
 		tap.setHook(func(h xenstore.Header, payload []byte) {
@@ -172,12 +173,13 @@ func TestSimFaultTransactionConflicts(t *testing.T) {
 				nops.Store(int64(len(ops)))
 			}
 		})
-		require.NoError(t, r.open(t, netfront.Config{Queues: queues}).Close())
+		require.NoError(t, r.open(t, Config{Queues: queues}).Close())
 		n := int(nops.Load())
 		require.Greater(t, n, 5, "the connect transaction was not seen")
 		for k := range n {
 			t.Run(fmt.Sprintf("queues=%d/after-op-%d", queues, k), func(t *testing.T) {
-				r, tap := newFaultRig(t, faultOpts{})
+				r := newRig(t, rigOpts{})
+				tap := r.tap
 				base := r.baseline(t)
 				steps := newTxSteps()
 				var hit atomic.Bool
@@ -201,7 +203,7 @@ func TestSimFaultTransactionConflicts(t *testing.T) {
 				conflicts := r.xs.Stats().Conflicts
 				fn, rx := collector(4)
 				r.echo()
-				dev := r.open(t, netfront.Config{Queues: queues, Receive: fn})
+				dev := r.open(t, Config{Queues: queues, Receive: fn})
 				require.True(t, hit.Load(), "the transaction has fewer than %d operations", k+1)
 				assert.Equal(t, conflicts+1, r.xs.Stats().Conflicts, "one conflict, one retry")
 				sendEcho(t, dev, rx, 1514, byte(k))
@@ -217,15 +219,17 @@ func TestSimFaultTransactionConflicts(t *testing.T) {
 // must either connect a device that then passes traffic (reconnecting by itself if need be),
 // or fail without waiting for its deadline, after which Open connects again.
 func TestSimFaultDisconnectDuringHandshake(t *testing.T) {
-	r, tap := newFaultRig(t, faultOpts{})
+	r := newRig(t, rigOpts{})
+	tap := r.tap
 	before := tap.requests()
-	dev := r.open(t, netfront.Config{})
+	dev := r.open(t, Config{})
 	n := tap.requests() - before
 	require.NoError(t, dev.Close())
 	require.Greater(t, n, 5)
 	for k := range n {
 		t.Run(fmt.Sprintf("before-request-%d", k), func(t *testing.T) {
-			r, tap := newFaultRig(t, faultOpts{})
+			r := newRig(t, rigOpts{})
+			tap := r.tap
 			base := r.baseline(t)
 			start := tap.requests()
 			states := make(chan xenbus.State, 1)
@@ -242,7 +246,7 @@ func TestSimFaultDisconnectDuringHandshake(t *testing.T) {
 			r.echo()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			dev, err := netfront.Open(ctx, r.plat, netfront.Config{Receive: fn})
+			dev, err := Open(ctx, r.plat, Config{Receive: fn})
 			tap.setHook(nil)
 			if dev != nil {
 				t.Cleanup(func() { _ = dev.Close() })
@@ -260,7 +264,7 @@ func TestSimFaultDisconnectDuringHandshake(t *testing.T) {
 				// netback connects once it has walked back to InitWait, finds no rings, and
 				// closes again. An Open that meets this fails as fast; the next one connects.
 				for attempt := 2; ; attempt++ {
-					dev, err = netfront.Open(hangCtx(t), r.plat, netfront.Config{Receive: fn})
+					dev, err = Open(hangCtx(t), r.plat, Config{Receive: fn})
 					if err == nil {
 						break
 					}
@@ -301,7 +305,7 @@ func TestSimFaultStallReleased(t *testing.T) {
 	if testing.Short() {
 		stall = 200 * time.Millisecond
 	}
-	r, _ := newFaultRig(t, faultOpts{})
+	r := newRig(t, rigOpts{})
 	var mu sync.Mutex
 	var seqs []uint32
 	r.be.SetDeliver(func(f netback.Frame) {
@@ -311,7 +315,7 @@ func TestSimFaultStallReleased(t *testing.T) {
 	})
 	base := r.baseline(t)
 	fn, rx := collector(64)
-	dev := r.open(t, netfront.Config{TxBuffers: 256, Receive: fn})
+	dev := r.open(t, Config{TxBuffers: 256, Receive: fn})
 	const total, rxFrames = 400, 20
 	require.Eventually(t, func() bool { return sumStats(dev.Stats()).RxPosted == 128 }, hangDeadline, tick)
 
@@ -320,7 +324,7 @@ func TestSimFaultStallReleased(t *testing.T) {
 	sendErr := make(chan error, 1)
 	go func() {
 		for i := range total {
-			if err := dev.Send(hangCtx(t), seqFrame(i), netfront.TxMeta{}); err != nil {
+			if err := dev.Send(hangCtx(t), seqFrame(i), TxMeta{}); err != nil {
 				sendErr <- err
 				return
 			}
@@ -369,7 +373,7 @@ func TestSimFaultStallReleased(t *testing.T) {
 // resumes, and the counters add up: whatever the backend took was sent, whatever came back
 // was taken.
 func TestSimFaultDisconnectUnderTraffic(t *testing.T) {
-	r, _ := newFaultRig(t, faultOpts{})
+	r := newRig(t, rigOpts{})
 	r.echo()
 	base := r.baseline(t)
 	dev := r.openWatched(t)
@@ -384,11 +388,11 @@ func TestSimFaultDisconnectUnderTraffic(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil; i++ {
-				err := dev.Send(ctx, udp4(60+i%1400, uint16(1000*w+i%64)), netfront.TxMeta{})
+				err := dev.Send(ctx, udp4(60+i%1400, uint16(1000*w+i%64)), TxMeta{})
 				switch {
 				case err == nil:
 					ok.Add(1)
-				case errors.Is(err, netfront.ErrDisconnected):
+				case errors.Is(err, ErrDisconnected):
 					down.Add(1)
 					time.Sleep(time.Millisecond)
 				case ctx.Err() != nil:
@@ -421,7 +425,7 @@ func TestSimFaultDisconnectUnderTraffic(t *testing.T) {
 	// queued delivered, so the counters and the callback's count no longer move apart. An echo
 	// the backend took longer than the pause to hand over may still come after: the checks
 	// below use the counters as they were found at rest, not read again.
-	var s netfront.QueueStats
+	var s QueueStats
 	require.Eventually(t, func() bool {
 		a := sumStats(dev.Stats())
 		time.Sleep(20 * time.Millisecond)
@@ -442,14 +446,14 @@ func TestSimFaultDisconnectUnderTraffic(t *testing.T) {
 // device all the references its queues need (2 rings and 192 buffers each). Open fails with
 // ErrNoRefs, having given back what it took, and succeeds once references are free.
 func TestSimFaultGrantExhaustionOpen(t *testing.T) {
-	r, _ := newFaultRig(t, faultOpts{grants: gnttab.Config{MaxFrames: 1}})
+	r := newRig(t, rigOpts{grants: gnttab.Config{MaxFrames: 1}})
 	base := r.baseline(t)
 	fn, rx := collector(4)
 	r.echo()
 	ctx := hangCtx(t)
 
 	// Four queues need 776 references.
-	_, err := netfront.Open(ctx, r.plat, netfront.Config{Queues: 4, Receive: fn})
+	_, err := Open(ctx, r.plat, Config{Queues: 4, Receive: fn})
 	require.ErrorIs(t, err, gnttab.ErrNoRefs)
 	r.checkBaseline(t, base)
 	st, _ := r.xs.Read(frontPath() + "/state")
@@ -458,7 +462,7 @@ func TestSimFaultGrantExhaustionOpen(t *testing.T) {
 	// Another user holds most references: one queue (194) does not fit either.
 	held, err := r.guest.Grants.AllocRefs(400)
 	require.NoError(t, err)
-	_, err = netfront.Open(ctx, r.plat, netfront.Config{Receive: fn})
+	_, err = Open(ctx, r.plat, Config{Receive: fn})
 	require.ErrorIs(t, err, gnttab.ErrNoRefs)
 	require.Equal(t, base.grants+400, r.guest.Grants.InUse(), "the failed Open kept references")
 
@@ -466,7 +470,7 @@ func TestSimFaultGrantExhaustionOpen(t *testing.T) {
 	for _, ref := range held {
 		require.NoError(t, r.guest.Grants.FreeRef(ref))
 	}
-	dev, err := netfront.Open(ctx, r.plat, netfront.Config{Queues: 2, Receive: fn})
+	dev, err := Open(ctx, r.plat, Config{Queues: 2, Receive: fn})
 	require.NoError(t, err)
 	sendEcho(t, dev, rx, 1514, 1)
 	require.NoError(t, dev.Close())
@@ -479,14 +483,14 @@ func TestSimFaultGrantExhaustionOpen(t *testing.T) {
 func TestSimFaultGrantExhaustionReconnect(t *testing.T) {
 	bcfg := netback.DefaultConfig()
 	bcfg.MaxQueues = 2
-	r, _ := newFaultRig(t, faultOpts{grants: gnttab.Config{MaxFrames: 1}, bcfg: &bcfg})
+	r := newRig(t, rigOpts{grants: gnttab.Config{MaxFrames: 1}, backend: &bcfg})
 	require.NoError(t, r.xs.Write(backPath()+"/multi-queue-max-queues", "1"))
 	r.echo()
 	base := r.baseline(t)
 	fn, rx := collector(4)
 	links := make(chan bool, 4)
 	logs := make(chan string, 16)
-	dev := r.open(t, netfront.Config{Queues: 2, Receive: fn, Link: func(up bool) { links <- up },
+	dev := r.open(t, Config{Queues: 2, Receive: fn, Link: func(up bool) { links <- up },
 		Logf: func(format string, args ...any) {
 			select {
 			case logs <- fmt.Sprintf(format, args...):
@@ -510,7 +514,7 @@ func TestSimFaultGrantExhaustionReconnect(t *testing.T) {
 	assert.Contains(t, msg, gnttab.ErrNoRefs.Error())
 	assert.Equal(t, base.grants+200, r.guest.Grants.InUse(), "a failed attempt kept references")
 	assert.NoError(t, dev.Err(), "running out of references broke the device")
-	assert.ErrorIs(t, dev.Send(hangCtx(t), frame(60, 0), netfront.TxMeta{}), netfront.ErrDisconnected)
+	assert.ErrorIs(t, dev.Send(hangCtx(t), frame(60, 0), TxMeta{}), ErrDisconnected)
 
 	for _, ref := range held {
 		require.NoError(t, r.guest.Grants.FreeRef(ref))
@@ -523,7 +527,7 @@ func TestSimFaultGrantExhaustionReconnect(t *testing.T) {
 }
 
 // guestPorts are the guest's event channels of the vif, as it published them.
-func guestPorts(t *testing.T, r *simRig) []xen.Port {
+func guestPorts(t *testing.T, r *rig) []xen.Port {
 	var ports []xen.Port
 	for _, key := range []string{"event-channel", "event-channel-tx", "event-channel-rx"} {
 		if v, ok := r.xs.Read(frontPath() + "/" + key); ok {
@@ -538,7 +542,7 @@ func guestPorts(t *testing.T, r *simRig) []xen.Port {
 }
 
 // dom0Port finds dom0's end of the interdomain channel bound to the guest's port.
-func dom0Port(t *testing.T, r *simRig, guestPort xen.Port) xen.Port {
+func dom0Port(t *testing.T, r *rig, guestPort xen.Port) xen.Port {
 	for p := xen.Port(1); p < 1024; p++ {
 		st, err := r.dom0.Domain.PortStatus(p)
 		if err == nil && st.Status == sim.EVTCHNSTAT_interdomain && st.Remote == guestID && st.RemotePort == guestPort {
@@ -562,11 +566,11 @@ func TestSimFaultEventStorm(t *testing.T) {
 			if testing.Short() {
 				storm = 200 * time.Millisecond
 			}
-			r, _ := newFaultRig(t, faultOpts{})
+			r := newRig(t, rigOpts{})
 			r.echo()
 			base := r.baseline(t)
 			fn, rx := collector(4)
-			dev := r.open(t, netfront.Config{NoSplitEventChannels: !split, Receive: fn})
+			dev := r.open(t, Config{NoSplitEventChannels: !split, Receive: fn})
 			var ports []xen.Port
 			for _, p := range guestPorts(t, r) {
 				ports = append(ports, dom0Port(t, r, p))
@@ -674,9 +678,10 @@ func TestSimFaultDisconnectDuringReconnect(t *testing.T) {
 		t.Skip("half a minute: every step of a reconnection, some waiting out retries")
 	}
 	// A dry run counts the requests of one reconnection.
-	r, tap := newFaultRig(t, faultOpts{})
+	r := newRig(t, rigOpts{})
+	tap := r.tap
 	links := make(chan bool, 4)
-	dev := r.open(t, netfront.Config{Link: func(up bool) { links <- up }})
+	dev := r.open(t, Config{Link: func(up bool) { links <- up }})
 	start := tap.requests()
 	r.be.Disconnect()
 	require.False(t, <-links)
@@ -687,12 +692,13 @@ func TestSimFaultDisconnectDuringReconnect(t *testing.T) {
 
 	for k := range n {
 		t.Run(fmt.Sprintf("before-request-%d", k), func(t *testing.T) {
-			r, tap := newFaultRig(t, faultOpts{})
+			r := newRig(t, rigOpts{})
+			tap := r.tap
 			r.echo()
 			base := r.baseline(t)
 			fn, rx := collector(4)
 			links := make(chan bool, 8)
-			dev := r.open(t, netfront.Config{Receive: fn, Link: func(up bool) { links <- up }})
+			dev := r.open(t, Config{Receive: fn, Link: func(up bool) { links <- up }})
 			start := tap.requests()
 			var once sync.Once
 			hit := make(chan xenbus.State, 1)
@@ -737,7 +743,7 @@ func TestSimFaultDisconnectDuringReconnect(t *testing.T) {
 // handshake and without touching Xen with its old ports, which by then name another device's
 // channels, and connects to the new backend; traffic passes again and nothing leaks.
 func TestSimResumeInNewDomain(t *testing.T) {
-	r, _ := newFaultRig(t, faultOpts{})
+	r := newRig(t, rigOpts{})
 	r.echo()
 	base := r.baseline(t)
 	dev := r.openWatched(t)
@@ -803,11 +809,11 @@ func TestSimResumeInNewDomain(t *testing.T) {
 // A Resume while the device is between connections (the backend away) is harmless: the next
 // connection is made afresh and kept.
 func TestSimResumeWhileDisconnected(t *testing.T) {
-	r, _ := newFaultRig(t, faultOpts{})
+	r := newRig(t, rigOpts{})
 	r.echo()
 	base := r.baseline(t)
 	links := make(chan bool, 16)
-	dev := r.open(t, netfront.Config{Link: func(up bool) { links <- up }})
+	dev := r.open(t, Config{Link: func(up bool) { links <- up }})
 	r.be.Disconnect()
 	require.False(t, <-links)
 	dev.Resume()
@@ -817,7 +823,7 @@ func TestSimResumeWhileDisconnected(t *testing.T) {
 		t.Fatalf("the connection made after Resume was dropped (link %v)", up)
 	case <-time.After(100 * time.Millisecond):
 	}
-	require.NoError(t, dev.Send(hangCtx(t), udp4(100, 1), netfront.TxMeta{}))
+	require.NoError(t, dev.Send(hangCtx(t), udp4(100, 1), TxMeta{}))
 	require.NoError(t, dev.Close())
 	r.checkBaseline(t, base)
 }
@@ -827,7 +833,7 @@ func TestSimResumeWhileDisconnected(t *testing.T) {
 // suspension, yet the device connects to the vif the restored domain has, once resumed, and
 // nothing leaks.
 func TestSimRestoreWhileDetached(t *testing.T) {
-	r, _ := newFaultRig(t, faultOpts{})
+	r := newRig(t, rigOpts{})
 	r.echo()
 	base := r.baseline(t)
 	dev := r.openWatched(t)
@@ -865,7 +871,7 @@ func sendEchoes(t *testing.T, dev *watchedDev, n int) {
 	t.Helper()
 	from := dev.received.Load()
 	for i := range n {
-		require.NoError(t, dev.Send(hangCtx(t), udp4(60+i, uint16(i)), netfront.TxMeta{}))
+		require.NoError(t, dev.Send(hangCtx(t), udp4(60+i, uint16(i)), TxMeta{}))
 	}
 	require.Eventually(t, func() bool { return dev.received.Load() >= from+int64(n) }, hangDeadline, tick)
 }
@@ -877,7 +883,8 @@ func sendEchoes(t *testing.T, dev *watchedDev, n int) {
 // directory of the new domain's vif. Here the old directory vanishing is the vif removed after
 // the restore, and added again.
 func TestSimRestoreBackendGoneBeforeResume(t *testing.T) {
-	r, tap := newFaultRig(t, faultOpts{})
+	r := newRig(t, rigOpts{})
+	tap := r.tap
 	r.echo()
 	base := r.baseline(t)
 	dev := r.openWatched(t)

@@ -1,7 +1,7 @@
 // A hostile backend: every misbehaviour knob of the netback model must leave a broken device,
 // counted, with no panic, and Close must still clean up.
 
-package netfront_test
+package netfront
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tamaxen/tamaxen/netfront"
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/sim"
 	"github.com/tamaxen/tamaxen/xen/sim/netback"
@@ -35,21 +34,21 @@ func TestSimHostileBackend(t *testing.T) {
 	} {
 		name := tc.fault.String() + map[bool]string{false: "/tx", true: "/rx"}[tc.rx]
 		t.Run(name, func(t *testing.T) {
-			r := newSimRig(t, netback.DefaultConfig())
+			r := newRig(t, rigOpts{})
 			r.be.SetDeliver(func(netback.Frame) {})
 			before := r.baseline(t).goroutines
-			dev := r.open(t, netfront.Config{})
+			dev := r.open(t, Config{})
 			ctx := hangCtx(t)
 			// Traffic that works, completed, then the fault. Set while the backend still
 			// answered the first frame, a duplicate response would land in the slot the next
 			// Send fills, at the same time.
-			require.NoError(t, dev.Send(ctx, frame(60, 0), netfront.TxMeta{}))
+			require.NoError(t, dev.Send(ctx, frame(60, 0), TxMeta{}))
 			require.Eventually(t, func() bool { return sumStats(dev.Stats()).TxInFlight == 0 }, hangDeadline, tick)
 			r.be.SetFault(tc.fault)
 			if tc.rx {
 				require.NoError(t, r.be.Inject(netback.Frame{Data: frame(1500, 0)}))
-			} else if err := dev.Send(ctx, frame(1500, 0), netfront.TxMeta{}); err != nil {
-				require.ErrorIs(t, err, netfront.ErrBroken)
+			} else if err := dev.Send(ctx, frame(1500, 0), TxMeta{}); err != nil {
+				require.ErrorIs(t, err, ErrBroken)
 			}
 			// TX completions are reclaimed on TX events: no further Send is needed, and none is
 			// made, since a hostile backend's extra responses land in ring slots the frontend
@@ -57,7 +56,7 @@ func TestSimHostileBackend(t *testing.T) {
 			require.Eventually(t, func() bool { return dev.Err() != nil }, hangDeadline, tick)
 			require.ErrorIs(t, dev.Err(), xen.ErrBroken)
 			assert.NotZero(t, sumStats(dev.Stats()).Violations)
-			assert.ErrorIs(t, dev.Send(ctx, frame(60, 0), netfront.TxMeta{}), netfront.ErrBroken)
+			assert.ErrorIs(t, dev.Send(ctx, frame(60, 0), TxMeta{}), ErrBroken)
 			r.be.SetFault(netback.FaultNone)
 			require.NoError(t, dev.Close())
 			r.checkClean(t, before)
@@ -68,21 +67,21 @@ func TestSimHostileBackend(t *testing.T) {
 // A stalled backend is not a protocol violation: Send waits for ring space until its context
 // ends, and traffic resumes once the backend does.
 func TestSimStalledBackend(t *testing.T) {
-	r := newSimRig(t, netback.DefaultConfig())
+	r := newRig(t, rigOpts{})
 	fn, rx := collector(16)
 	r.be.SetDeliver(func(netback.Frame) {})
 	before := r.baseline(t).goroutines
-	dev := r.open(t, netfront.Config{TxBuffers: netfront.MinTxBuffers, Receive: fn})
+	dev := r.open(t, Config{TxBuffers: MinTxBuffers, Receive: fn})
 	r.be.SetFault(netback.FaultStall)
 	require.NoError(t, r.be.Inject(netback.Frame{Data: frame(100, 0)}))
 	ctx, cancel := context.WithCancel(hangCtx(t))
 	defer cancel()
 	var err error
 	for i := 0; err == nil && i < 1000; i++ {
-		if i == netfront.MinTxBuffers {
+		if i == MinTxBuffers {
 			cancel() // every TX buffer is in flight: the next Send can only end with ctx
 		}
-		err = dev.Send(ctx, frame(60, 0), netfront.TxMeta{})
+		err = dev.Send(ctx, frame(60, 0), TxMeta{})
 	}
 	require.ErrorIs(t, err, context.Canceled)
 	assert.NoError(t, dev.Err())
@@ -93,7 +92,7 @@ func TestSimStalledBackend(t *testing.T) {
 	}
 	r.be.SetFault(netback.FaultNone)
 	recv(t, rx)
-	require.NoError(t, dev.Send(hangCtx(t), frame(60, 0), netfront.TxMeta{}))
+	require.NoError(t, dev.Send(hangCtx(t), frame(60, 0), TxMeta{}))
 	require.NoError(t, dev.Close())
 	r.checkClean(t, before)
 }
@@ -101,14 +100,14 @@ func TestSimStalledBackend(t *testing.T) {
 // The backend closing mid-stream (hot-unplug). As Linux netfront's netback_changed does, the
 // device reacts to Closing by closing its side, then connects again once the backend is back.
 func TestSimBackendDisconnect(t *testing.T) {
-	r := newSimRig(t, netback.DefaultConfig())
+	r := newRig(t, rigOpts{})
 	var delivered atomic.Int64
 	r.be.SetDeliver(func(netback.Frame) { delivered.Add(1) })
 	before := r.baseline(t).goroutines
 	links := make(chan bool, 4)
-	dev := r.open(t, netfront.Config{Link: func(up bool) { links <- up }})
+	dev := r.open(t, Config{Link: func(up bool) { links <- up }})
 	ctx := hangCtx(t)
-	require.NoError(t, dev.Send(ctx, frame(60, 0), netfront.TxMeta{}))
+	require.NoError(t, dev.Send(ctx, frame(60, 0), TxMeta{}))
 	require.Eventually(t, func() bool { return delivered.Load() == 1 }, hangDeadline, tick)
 
 	// The backend closes mid-stream: the device notices, closes its side, and connects again
@@ -118,7 +117,7 @@ func TestSimBackendDisconnect(t *testing.T) {
 	assert.True(t, nextLink(t, links), "then up again")
 	require.Equal(t, uint64(1), dev.Reconnects())
 	require.NoError(t, dev.Err())
-	require.NoError(t, dev.Send(ctx, frame(60, 1), netfront.TxMeta{}))
+	require.NoError(t, dev.Send(ctx, frame(60, 1), TxMeta{}))
 	require.Eventually(t, func() bool { return delivered.Load() == 2 }, hangDeadline, tick,
 		"traffic passes again after the reconnect")
 	require.NoError(t, dev.Close())
@@ -131,17 +130,17 @@ func TestSimBackendDisconnect(t *testing.T) {
 // step the scheduler lets it land (TestSimCloseDuringReconnect goes through each one): by then
 // the backend may be anywhere from Closing to Connected again.
 func TestSimBackendDisconnectClose(t *testing.T) {
-	r := newSimRig(t, netback.DefaultConfig())
+	r := newRig(t, rigOpts{})
 	r.be.SetDeliver(func(netback.Frame) {})
 	before := r.baseline(t).goroutines
-	dev := r.open(t, netfront.Config{})
+	dev := r.open(t, Config{})
 	ctx := hangCtx(t)
-	require.NoError(t, dev.Send(ctx, frame(60, 0), netfront.TxMeta{}))
+	require.NoError(t, dev.Send(ctx, frame(60, 0), TxMeta{}))
 	r.be.Disconnect()
 	require.NoError(t, dev.Close())
 	r.checkClean(t, before)
 	// And the vif can be connected again.
-	dev = roundTrip(t, r, netfront.Config{}, []int{60, 1514})
+	dev = roundTrip(t, r, Config{}, []int{60, 1514})
 	require.NoError(t, dev.Close())
 }
 
@@ -149,11 +148,11 @@ func TestSimBackendDisconnectClose(t *testing.T) {
 // slots after the first): each such frame is dropped and counted, the device is not broken,
 // and frames pass again once the backend behaves.
 func TestSimHostileBackendRxManySlots(t *testing.T) {
-	r := newSimRig(t, netback.DefaultConfig())
+	r := newRig(t, rigOpts{})
 	fn, rx := collector(16)
 	r.be.SetDeliver(func(netback.Frame) {})
 	before := r.baseline(t).goroutines
-	dev := r.open(t, netfront.Config{Receive: fn})
+	dev := r.open(t, Config{Receive: fn})
 	r.be.SetFault(netback.FaultRxManySlots)
 	const frames = 5
 	for i := range frames {
@@ -176,19 +175,19 @@ func TestSimHostileBackendRxManySlots(t *testing.T) {
 // a driver domain hangs on to them): those pages are neither freed nor reused while mapped,
 // and their grant references and pages come back once the backend lets go.
 func TestSimTeardownGrantStillMapped(t *testing.T) {
-	r := newSimRig(t, netback.DefaultConfig())
+	r := newRig(t, rigOpts{})
 	r.be.SetDeliver(func(netback.Frame) {})
 	base := r.baseline(t)
 	mem := r.guest.Domain.Memory().(interface{ Free() int })
 	freePages := mem.Free()
 	logs := make(chan string, 16)
-	dev := r.open(t, netfront.Config{Logf: func(format string, args ...any) {
+	dev := r.open(t, Config{Logf: func(format string, args ...any) {
 		select {
 		case logs <- fmt.Sprintf(format, args...):
 		default:
 		}
 	}})
-	require.NoError(t, dev.Send(hangCtx(t), frame(60, 0), netfront.TxMeta{}))
+	require.NoError(t, dev.Send(hangCtx(t), frame(60, 0), TxMeta{}))
 	var maps []*sim.Mapping
 	for _, key := range []string{"tx-ring-ref", "rx-ring-ref"} {
 		v, err := r.gxs.Read(hangCtx(t), frontPath()+"/"+key)
@@ -224,19 +223,19 @@ func TestSimTeardownGrantStillMapped(t *testing.T) {
 func TestSimBrokenDeviceReconnects(t *testing.T) {
 	for _, how := range []string{"backend restart", "resume"} {
 		t.Run(how, func(t *testing.T) {
-			r, _ := newFaultRig(t, faultOpts{})
+			r := newRig(t, rigOpts{})
 			r.echo()
 			base := r.baseline(t)
 			links := make(chan bool, 4)
 			fn, rx := collector(16)
-			dev := r.open(t, netfront.Config{Link: func(up bool) { links <- up }, Receive: fn})
+			dev := r.open(t, Config{Link: func(up bool) { links <- up }, Receive: fn})
 			sendEcho(t, dev, rx, 100, 1)
 
 			r.be.SetFault(netback.FaultRxBadID)
 			require.NoError(t, r.be.Inject(netback.Frame{Data: frame(100, 2)}))
 			require.Eventually(t, func() bool { return dev.Err() != nil }, hangDeadline, tick)
-			require.ErrorIs(t, dev.Err(), netfront.ErrBroken)
-			require.ErrorIs(t, dev.Send(hangCtx(t), frame(60, 0), netfront.TxMeta{}), netfront.ErrBroken)
+			require.ErrorIs(t, dev.Err(), ErrBroken)
+			require.ErrorIs(t, dev.Send(hangCtx(t), frame(60, 0), TxMeta{}), ErrBroken)
 			r.be.SetFault(netback.FaultNone)
 
 			switch how {

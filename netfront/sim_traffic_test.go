@@ -1,7 +1,7 @@
 // End-to-end traffic through the simulated Xen: sizes, offloads, queues, event channels,
 // negotiation, teardown.
 
-package netfront_test
+package netfront
 
 import (
 	"bytes"
@@ -13,14 +13,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tamaxen/tamaxen/netfront"
 	"github.com/tamaxen/tamaxen/xen/netif"
 	"github.com/tamaxen/tamaxen/xen/sim/netback"
 )
 
 // roundTrip sends one frame of every size in sizes through an echoing backend, at most window
 // in flight, and checks that each comes back intact and in order.
-func roundTrip(t *testing.T, r *simRig, cfg netfront.Config, sizes []int) *netfront.Device {
+func roundTrip(t *testing.T, r *rig, cfg Config, sizes []int) *Device {
 	const window = 32
 	credit := make(chan struct{}, window)
 	type rcv struct {
@@ -28,7 +27,7 @@ func roundTrip(t *testing.T, r *simRig, cfg netfront.Config, sizes []int) *netfr
 		bad error
 	}
 	back := make(chan rcv, window)
-	cfg.Receive = func(b []byte, m netfront.RxMeta) {
+	cfg.Receive = func(b []byte, m RxMeta) {
 		var err error
 		want := make([]byte, len(b))
 		fill(want, 3)
@@ -47,7 +46,7 @@ func roundTrip(t *testing.T, r *simRig, cfg netfront.Config, sizes []int) *netfr
 			credit <- struct{}{}
 			f := buf[:n]
 			fill(f, 3)
-			if err := dev.Send(ctx, f, netfront.TxMeta{}); err != nil {
+			if err := dev.Send(ctx, f, TxMeta{}); err != nil {
 				back <- rcv{n, err}
 				return
 			}
@@ -81,9 +80,9 @@ func TestSimRoundTripEverySizeSG(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		step = 61
 	}
-	r := newSimRig(t, netback.DefaultConfig())
+	r := newRig(t, rigOpts{})
 	before := r.baseline(t).goroutines
-	dev := roundTrip(t, r, netfront.Config{}, sizeRange(netif.ETH_HLEN, netif.XEN_NETIF_MAX_TX_SIZE, step))
+	dev := roundTrip(t, r, Config{}, sizeRange(netif.ETH_HLEN, netif.XEN_NETIF_MAX_TX_SIZE, step))
 	assert.True(t, dev.Features().SG)
 	s := sumStats(dev.Stats())
 	assert.Zero(t, s.Violations)
@@ -96,35 +95,35 @@ func TestSimRoundTripNoSG(t *testing.T) {
 	for _, side := range []string{"frontend", "backend"} {
 		t.Run(side, func(t *testing.T) {
 			bcfg := netback.DefaultConfig()
-			cfg := netfront.Config{}
+			cfg := Config{}
 			if side == "frontend" {
 				cfg.NoSG = true
 			} else {
 				bcfg.Features.SG = false
 			}
-			r := newSimRig(t, bcfg)
+			r := newRig(t, rigOpts{backend: &bcfg})
 			dev := roundTrip(t, r, cfg, sizeRange(netif.ETH_HLEN, 4096, 1))
 			assert.False(t, dev.Features().SG)
 			assert.False(t, dev.Features().GSOTCPv4, "GSO needs SG")
 			ctx := hangCtx(t)
 			for _, n := range []int{4097, 9000, 65535} {
-				assert.ErrorIs(t, dev.Send(ctx, frame(n, 0), netfront.TxMeta{}), netfront.ErrTooBig)
+				assert.ErrorIs(t, dev.Send(ctx, frame(n, 0), TxMeta{}), ErrTooBig)
 				// RX: the backend does not hand a frame larger than a page to a frontend
 				// without feature-sg.
 				assert.ErrorIs(t, r.be.Inject(netback.Frame{Data: frame(n, 0)}), netback.ErrTooBig)
 			}
-			assert.ErrorIs(t, dev.Send(ctx, frame(13, 0), netfront.TxMeta{}), netfront.ErrTooSmall)
+			assert.ErrorIs(t, dev.Send(ctx, frame(13, 0), TxMeta{}), ErrTooSmall)
 			assert.Zero(t, sumStats(dev.Stats()).Violations)
 		})
 	}
 }
 
 func TestSimGSO(t *testing.T) {
-	r := newSimRig(t, netback.DefaultConfig())
+	r := newRig(t, rigOpts{})
 	fn, rx := collector(8)
 	txd := make(chan netback.Frame, 8)
 	r.be.SetDeliver(func(f netback.Frame) { f.Data = append([]byte(nil), f.Data...); txd <- f })
-	dev := r.open(t, netfront.Config{Receive: fn})
+	dev := r.open(t, Config{Receive: fn})
 	require.True(t, dev.Features().GSOTCPv4)
 	require.True(t, dev.Features().GSOTCPv6)
 	ctx := hangCtx(t)
@@ -133,10 +132,10 @@ func TestSimGSO(t *testing.T) {
 		typ  uint8
 		size uint16
 		n    int
-	}{{netfront.GSOTCPv4, 1448, 65535}, {netfront.GSOTCPv6, 1428, 30000}, {netfront.GSOTCPv4, 536, 4097}} {
+	}{{GSOTCPv4, 1448, 65535}, {GSOTCPv6, 1428, 30000}, {GSOTCPv4, 536, 4097}} {
 		// TX: the extra-info slot reaches the backend as the frame's GSO metadata.
 		f := frame(tc.n, 1)
-		require.NoError(t, dev.Send(ctx, f, netfront.TxMeta{GSOType: tc.typ, GSOSize: tc.size, CsumBlank: true}))
+		require.NoError(t, dev.Send(ctx, f, TxMeta{GSOType: tc.typ, GSOSize: tc.size, CsumBlank: true}))
 		var d netback.Frame
 		select {
 		case d = <-txd:
@@ -161,19 +160,19 @@ func TestSimGSO(t *testing.T) {
 	assert.Equal(t, uint64(3), s.RxGSO)
 
 	// A GSO type the frontend did not negotiate is not sent to it.
-	r2 := newSimRig(t, netback.DefaultConfig())
-	dev2 := r2.open(t, netfront.Config{NoGSO: true})
+	r2 := newRig(t, rigOpts{})
+	dev2 := r2.open(t, Config{NoGSO: true})
 	assert.False(t, dev2.Features().GSOTCPv4)
-	assert.ErrorIs(t, dev2.Send(ctx, frame(9000, 0), netfront.TxMeta{GSOType: netfront.GSOTCPv4, GSOSize: 1448}), netfront.ErrTooBig)
-	assert.ErrorIs(t, r2.be.Inject(netback.Frame{Data: frame(9000, 0), GSOType: netfront.GSOTCPv4, GSOSize: 1448}), netback.ErrNotNegotiated)
+	assert.ErrorIs(t, dev2.Send(ctx, frame(9000, 0), TxMeta{GSOType: GSOTCPv4, GSOSize: 1448}), ErrTooBig)
+	assert.ErrorIs(t, r2.be.Inject(netback.Frame{Data: frame(9000, 0), GSOType: GSOTCPv4, GSOSize: 1448}), netback.ErrNotNegotiated)
 }
 
 func TestSimChecksumFlags(t *testing.T) {
-	r := newSimRig(t, netback.DefaultConfig())
+	r := newRig(t, rigOpts{})
 	fn, rx := collector(8)
 	txd := make(chan netback.Frame, 8)
 	r.be.SetDeliver(func(f netback.Frame) { f.Data = nil; txd <- f })
-	dev := r.open(t, netfront.Config{Receive: fn})
+	dev := r.open(t, Config{Receive: fn})
 	ctx := hangCtx(t)
 	for _, tc := range []struct{ blank, valid, wantBlank, wantValid bool }{
 		{false, false, false, false},
@@ -182,7 +181,7 @@ func TestSimChecksumFlags(t *testing.T) {
 		{true, true, true, true},
 	} {
 		name := fmt.Sprintf("blank=%v,valid=%v", tc.blank, tc.valid)
-		require.NoError(t, dev.Send(ctx, frame(100, 0), netfront.TxMeta{CsumBlank: tc.blank, DataValidated: tc.valid}))
+		require.NoError(t, dev.Send(ctx, frame(100, 0), TxMeta{CsumBlank: tc.blank, DataValidated: tc.valid}))
 		d := <-txd
 		assert.Equal(t, tc.wantBlank, d.CsumBlank, "tx "+name)
 		assert.Equal(t, tc.wantValid, d.DataValidated, "tx "+name)
@@ -196,9 +195,9 @@ func TestSimChecksumFlags(t *testing.T) {
 	}
 
 	// feature-no-csum-offload: the backend sends complete checksums.
-	r2 := newSimRig(t, netback.DefaultConfig())
+	r2 := newRig(t, rigOpts{})
 	fn2, rx2 := collector(8)
-	dev2 := r2.open(t, netfront.Config{NoCsumOffload: true, Receive: fn2})
+	dev2 := r2.open(t, Config{NoCsumOffload: true, Receive: fn2})
 	assert.False(t, dev2.Features().CsumOffload)
 	require.NoError(t, r2.be.Inject(netback.Frame{Data: udp4(100, 1), CsumBlank: true}))
 	g := recv(t, rx2)
@@ -213,17 +212,17 @@ func TestSimMultiQueue(t *testing.T) {
 		t.Run(fmt.Sprintf("queues=%d,split=%v", tc.queues, tc.split), func(t *testing.T) {
 			bcfg := netback.DefaultConfig()
 			bcfg.RxQueueLen = 256
-			r := newSimRig(t, bcfg)
+			r := newRig(t, rigOpts{backend: &bcfg})
 			fn, rx := collector(1024)
 			before := r.baseline(t).goroutines
-			dev := r.open(t, netfront.Config{Queues: tc.queues, NoSplitEventChannels: !tc.split, Receive: fn})
+			dev := r.open(t, Config{Queues: tc.queues, NoSplitEventChannels: !tc.split, Receive: fn})
 			require.Equal(t, tc.queues, dev.Features().Queues)
 			require.Equal(t, tc.queues, r.be.Queues())
 			require.Equal(t, tc.split, dev.Features().SplitEventChannels)
 			ctx := hangCtx(t)
 			// TX: 64 flows spread over the queues by their ports.
 			for p := range 64 {
-				require.NoError(t, dev.Send(ctx, udp4(200+p, uint16(1000+p)), netfront.TxMeta{}))
+				require.NoError(t, dev.Send(ctx, udp4(200+p, uint16(1000+p)), TxMeta{}))
 			}
 			// RX: frames on every queue, by flow and by choice.
 			for p := range 64 {
@@ -261,12 +260,12 @@ func TestSimFeatureSubsets(t *testing.T) {
 		name  string
 		f     netback.Features
 		maxQ  int
-		check func(t *testing.T, f netfront.Features)
+		check func(t *testing.T, f Features)
 	}{
-		{"rx-copy only", netback.Features{RxCopy: true}, 1, func(t *testing.T, f netfront.Features) {
-			assert.Equal(t, netfront.Features{RxCopy: true, CsumOffload: true, Queues: 1}, f)
+		{"rx-copy only", netback.Features{RxCopy: true}, 1, func(t *testing.T, f Features) {
+			assert.Equal(t, Features{RxCopy: true, CsumOffload: true, Queues: 1}, f)
 		}},
-		{"no SG", func() netback.Features { f := netback.AllFeatures(); f.SG = false; return f }(), 4, func(t *testing.T, f netfront.Features) {
+		{"no SG", func() netback.Features { f := netback.AllFeatures(); f.SG = false; return f }(), 4, func(t *testing.T, f Features) {
 			assert.False(t, f.SG)
 			assert.False(t, f.GSOTCPv4 || f.GSOTCPv6)
 			assert.Equal(t, 4, f.Queues)
@@ -275,11 +274,11 @@ func TestSimFeatureSubsets(t *testing.T) {
 			f := netback.AllFeatures()
 			f.GSOTCPv4, f.GSOTCPv6 = false, false
 			return f
-		}(), 4, func(t *testing.T, f netfront.Features) {
+		}(), 4, func(t *testing.T, f Features) {
 			assert.True(t, f.SG)
 			assert.False(t, f.GSOTCPv4 || f.GSOTCPv6)
 		}},
-		{"single queue", netback.AllFeatures(), 1, func(t *testing.T, f netfront.Features) {
+		{"single queue", netback.AllFeatures(), 1, func(t *testing.T, f Features) {
 			assert.Equal(t, 1, f.Queues)
 			assert.True(t, f.SG && f.GSOTCPv4 && f.SplitEventChannels)
 		}},
@@ -287,14 +286,14 @@ func TestSimFeatureSubsets(t *testing.T) {
 			f := netback.AllFeatures()
 			f.SplitEventChannels = false
 			return f
-		}(), 2, func(t *testing.T, f netfront.Features) {
+		}(), 2, func(t *testing.T, f Features) {
 			assert.False(t, f.SplitEventChannels)
 			assert.Equal(t, 2, f.Queues)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newSimRig(t, netback.Config{Features: tc.f, MaxQueues: tc.maxQ})
-			dev := roundTrip(t, r, netfront.Config{Queues: 4}, []int{14, 60, 1514, 4096})
+			r := newRig(t, rigOpts{backend: &netback.Config{Features: tc.f, MaxQueues: tc.maxQ}})
+			dev := roundTrip(t, r, Config{Queues: 4}, []int{14, 60, 1514, 4096})
 			tc.check(t, dev.Features())
 			assert.Zero(t, sumStats(dev.Stats()).Violations)
 		})
@@ -304,34 +303,34 @@ func TestSimFeatureSubsets(t *testing.T) {
 func TestSimNoRxCopy(t *testing.T) {
 	f := netback.AllFeatures()
 	f.RxCopy = false
-	r := newSimRig(t, netback.Config{Features: f, MaxQueues: 4})
+	r := newRig(t, rigOpts{backend: &netback.Config{Features: f, MaxQueues: 4}})
 	before := r.baseline(t).goroutines
-	_, err := netfront.Open(hangCtx(t), r.plat, netfront.Config{})
-	require.ErrorIs(t, err, netfront.ErrNoRxCopy)
+	_, err := Open(hangCtx(t), r.plat, Config{})
+	require.ErrorIs(t, err, ErrNoRxCopy)
 	r.checkClean(t, before)
 }
 
 func TestSimReconnect(t *testing.T) {
-	r := newSimRig(t, netback.DefaultConfig())
+	r := newRig(t, rigOpts{})
 	before := r.baseline(t).goroutines
 	for i := range 3 {
-		dev := roundTrip(t, r, netfront.Config{Queues: 1 + i}, []int{60, 1514, 9000})
+		dev := roundTrip(t, r, Config{Queues: 1 + i}, []int{60, 1514, 9000})
 		require.NoError(t, dev.Close())
 		r.checkClean(t, before)
 	}
 }
 
 func TestSimSendAllocs(t *testing.T) {
-	r := newSimRig(t, netback.DefaultConfig())
+	r := newRig(t, rigOpts{})
 	r.be.SetDeliver(func(netback.Frame) {})
-	dev := r.open(t, netfront.Config{})
+	dev := r.open(t, Config{})
 	ctx := context.Background()
 	f := frame(1500, 0)
 	for range 1000 { // steady state: every buffer and id used once, every slice grown
-		require.NoError(t, dev.Send(ctx, f, netfront.TxMeta{}))
+		require.NoError(t, dev.Send(ctx, f, TxMeta{}))
 	}
 	allocs := testing.AllocsPerRun(2000, func() {
-		if err := dev.Send(ctx, f, netfront.TxMeta{}); err != nil {
+		if err := dev.Send(ctx, f, TxMeta{}); err != nil {
 			panic(err)
 		}
 	})
@@ -342,10 +341,10 @@ func TestSimSendAllocs(t *testing.T) {
 
 // SendBuffers gathers a frame from pieces that straddle page boundaries in every way.
 func TestSimSendBuffers(t *testing.T) {
-	r := newSimRig(t, netback.DefaultConfig())
+	r := newRig(t, rigOpts{})
 	r.echo()
 	rx, ch := collector(16)
-	dev := r.open(t, netfront.Config{Receive: rx})
+	dev := r.open(t, Config{Receive: rx})
 	for _, cuts := range [][]int{{14}, {1, 13, 4096}, {4095, 1, 1}, {14, 4082, 4096, 7}, {100, 0, 0, 9000}} {
 		n := 0
 		for _, c := range cuts {
@@ -361,7 +360,7 @@ func TestSimSendBuffers(t *testing.T) {
 		}
 		parts = append(parts, want[at:])
 		keep := append([][]byte(nil), parts...)
-		require.NoError(t, dev.SendBuffers(hangCtx(t), parts, netfront.TxMeta{}), "cuts %v", cuts)
+		require.NoError(t, dev.SendBuffers(hangCtx(t), parts, TxMeta{}), "cuts %v", cuts)
 		assert.Equal(t, keep, parts, "SendBuffers must not modify its argument")
 		assert.Equal(t, want, recv(t, ch).data, "cuts %v", cuts)
 	}
@@ -370,17 +369,17 @@ func TestSimSendBuffers(t *testing.T) {
 // Config.TxBuffers below what the largest frame needs is raised: a 64 KiB TSO frame always
 // fits, however few TX pages were asked for.
 func TestSimTxBuffersFloor(t *testing.T) {
-	for _, n := range []int{1, 8, netfront.MinTxBuffers - 1, netfront.MinTxBuffers, netfront.MinTxBuffers + 1, 0} {
+	for _, n := range []int{1, 8, MinTxBuffers - 1, MinTxBuffers, MinTxBuffers + 1, 0} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			r := newSimRig(t, netback.DefaultConfig())
+			r := newRig(t, rigOpts{})
 			txd := make(chan int, 4)
 			r.be.SetDeliver(func(f netback.Frame) { txd <- len(f.Data) })
-			dev := r.open(t, netfront.Config{TxBuffers: n})
+			dev := r.open(t, Config{TxBuffers: n})
 			require.True(t, dev.Features().GSOTCPv4)
 			ctx := hangCtx(t)
 			for range 3 { // again once the first one's pages are back
 				f := frame(netif.XEN_NETIF_MAX_TX_SIZE, 1)
-				require.NoError(t, dev.Send(ctx, f, netfront.TxMeta{GSOType: netfront.GSOTCPv4, GSOSize: 1448, CsumBlank: true}))
+				require.NoError(t, dev.Send(ctx, f, TxMeta{GSOType: GSOTCPv4, GSOSize: 1448, CsumBlank: true}))
 				select {
 				case got := <-txd:
 					assert.Equal(t, len(f), got)
@@ -452,10 +451,10 @@ func TestSimMultiQueueFragments(t *testing.T) {
 			const queues, n = 4, 16
 			bcfg := netback.DefaultConfig()
 			bcfg.RxQueueLen = 256
-			r := newSimRig(t, bcfg)
+			r := newRig(t, rigOpts{backend: &bcfg})
 			fn, rx := collector(64)
 			r.be.SetDeliver(func(netback.Frame) {})
-			dev := r.open(t, netfront.Config{Queues: queues, Receive: fn})
+			dev := r.open(t, Config{Queues: queues, Receive: fn})
 			require.Equal(t, queues, dev.Features().Queues)
 			ctx := hangCtx(t)
 			frags := fragments(v6, n, 0)
@@ -470,7 +469,7 @@ func TestSimMultiQueueFragments(t *testing.T) {
 			assert.Len(t, seen, 1, "rx fragments per queue: %v", seen)
 			// TX: the frontend picks it.
 			for _, f := range frags {
-				require.NoError(t, dev.Send(ctx, f, netfront.TxMeta{}))
+				require.NoError(t, dev.Send(ctx, f, TxMeta{}))
 			}
 			used := 0
 			for _, s := range dev.Stats() {

@@ -1,7 +1,7 @@
 // The tests' sum of the queues' counters must add every counter: a field it leaves out reads
 // as zero, and a wait for that field to reach zero returns at once.
 
-package netfront_test
+package netfront
 
 import (
 	"reflect"
@@ -9,13 +9,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/tamaxen/tamaxen/netfront"
 )
 
 func TestSumStatsAddsEveryCounter(t *testing.T) {
 	// Two queues whose counters are all different: field i holds i+1 and 100*(i+1).
-	qs := make([]netfront.QueueStats, 2)
+	qs := make([]QueueStats, 2)
 	for k := range qs {
 		v := reflect.ValueOf(&qs[k]).Elem()
 		for i := range v.NumField() {
@@ -27,4 +25,18 @@ func TestSumStatsAddsEveryCounter(t *testing.T) {
 	for i := range sum.NumField() {
 		assert.EqualValues(t, 101*(i+1), sum.Field(i).Uint(), "QueueStats.%s", sum.Type().Field(i).Name)
 	}
+}
+
+// sumStats adds the queues' counters, every field of QueueStats (all of them uint64, as
+// TestSumStatsAddsEveryCounter checks): a field left out would read as zero, and a wait for it
+// to come down to zero would return at once.
+func sumStats(s []QueueStats) (t QueueStats) {
+	sum := reflect.ValueOf(&t).Elem()
+	for _, q := range s {
+		v := reflect.ValueOf(q)
+		for i := range v.NumField() {
+			sum.Field(i).SetUint(sum.Field(i).Uint() + v.Field(i).Uint())
+		}
+	}
+	return t
 }

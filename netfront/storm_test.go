@@ -53,7 +53,7 @@ func TestStormThrottled(t *testing.T) {
 	const span = 10 * time.Second
 	for _, tc := range []string{"rx shared", "rx split", "tx split"} {
 		t.Run(tc, func(t *testing.T) {
-			h := newHarness(t, allFeatures, 32, 16)
+			h := newQueueRig(t, allFeatures, 32, 16)
 			var clk virtualClock
 			var ch *fakeChan
 			ctx, cancel := context.WithCancel(context.Background())
@@ -131,9 +131,7 @@ func TestStormThrottled(t *testing.T) {
 // The guest sending a frame ends a pause: completions and often a reply follow, and the
 // guest's own sending is no storm.
 func TestStormPauseEndsOnSend(t *testing.T) {
-	h := newHarness(t, allFeatures, 32, 16)
-	h.q.rx.storm.wake = make(chan struct{}, 1)
-	h.q.tx.storm.wake = make(chan struct{}, 1)
+	h := newQueueRig(t, allFeatures, 32, 16)
 	paused := make(chan time.Duration, 16)
 	h.q.rx.storm.pause = func(ctx context.Context, wake <-chan struct{}, d time.Duration) bool {
 		paused <- d
