@@ -162,6 +162,10 @@ func TestSimAbandonedAttemptUnpublishesRings(t *testing.T) {
 				v, ok := r.xs.Read(frontPath() + "/" + key)
 				assert.False(t, ok, "%s = %s still published after the attempt was given up", key, v)
 			}
+			// The backend may have mapped the rings before their references were taken back:
+			// their grants end once it lets go, on seeing the frontend close.
+			require.Eventually(t, func() bool { return r.guest.Grants.RetryDeferred() == 0 }, hangDeadline, tick,
+				"grants still mapped by the backend")
 			r.checkBaseline(t, base)
 		})
 	}
