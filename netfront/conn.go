@@ -1,4 +1,4 @@
-// One connection to the backend: its queues, pages, grants and event channels.
+// One connection to the backend: how connect negotiates and starts it.
 
 package netfront
 
@@ -15,7 +15,8 @@ import (
 )
 
 // conn is the device connected to one backend instance. Everything in it is fixed once it
-// runs, except the rings' contents.
+// runs, except the rings' contents. Its life (lifecycle.go) is one connState, changed by
+// connect and the supervisor only, or by Close once the supervisor is gone.
 type conn struct {
 	d        *Device
 	dev      *xenbus.Device
@@ -25,15 +26,36 @@ type conn struct {
 	features Features
 	queues   []*queue
 	pool     *pagePool // every page granted to the backend, rings and buffers
+	state    connState
 
-	resumed <-chan struct{} // the Device's resumed when last looked at (supervise)
-	done    chan struct{}   // closed when the connection goes away
+	resumed <-chan struct{} // the Device's resumed when connect began (see supervise)
+	done    chan struct{}   // closed when the connection stops running
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // the queues' goroutines
 }
 
-// connect negotiates with the vif's current backend and brings a connection up.
+// connect negotiates with the vif's current backend and brings a connection up: found,
+// negotiated and published (starting), then running. An attempt that fails is abandoned.
 func (d *Device) connect(ctx context.Context) (*conn, error) {
+	c, err := d.newConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.handshake(ctx); err != nil {
+		return nil, err
+	}
+	// A new connection starts clean: a violation of the previous one (whose goroutines and
+	// senders are gone: it ended) does not break this one. Cleared before the queues'
+	// goroutines start, since they stop at the first sight of a broken device.
+	d.broken.Store(nil)
+	if err := c.start(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// newConn finds the vif's backend, reads the MAC address and follows the backend's state.
+func (d *Device) newConn(ctx context.Context) (*conn, error) {
 	d.mu.RLock()
 	resumed := d.resumed
 	d.mu.RUnlock()
@@ -50,6 +72,12 @@ func (d *Device) connect(ctx context.Context) (*conn, error) {
 	if c.be, err = dev.WatchBackend(ctx); err != nil {
 		return nil, err
 	}
+	return c, nil
+}
+
+// handshake negotiates with the backend, builds the queues and publishes them as the backend
+// connects. On failure the attempt ends abandoned.
+func (c *conn) handshake(ctx context.Context) error {
 	// A backend that vanishes while we wait for it (the toolstack removing a detached vif whose
 	// directory we found just before it went) ends this attempt; the caller tries again and
 	// finds the vif the toolstack adds next.
@@ -62,46 +90,54 @@ func (d *Device) connect(ctx context.Context) (*conn, error) {
 			cancel()
 		}
 	}()
-	fail := func(err error) (*conn, error) {
-		cancel()
-		if vanished.Load() {
-			err = fmt.Errorf("netfront: backend %s vanished: %w", dev.Backend, err)
-		}
-		c.abandon(ctx)
-		c.be.Close()
-		c.release()
-		return nil, fmt.Errorf("netfront: connecting %s: %w", dev.Path, err)
+	err := c.build(cctx)
+	if err == nil {
+		return nil
 	}
+	cancel()
+	if vanished.Load() {
+		err = fmt.Errorf("netfront: backend %s vanished: %w", c.dev.Backend, err)
+	}
+	_ = c.end(ctx, connAbandoned)
+	return fmt.Errorf("netfront: connecting %s: %w", c.dev.Path, err)
+}
+
+// build waits for the backend, negotiates the features, makes the queues and publishes them.
+func (c *conn) build(ctx context.Context) error {
+	xs := c.d.p.XenStore
 	// The backend's features are there once it waits for us in InitWait (netback_probe writes
 	// them first), not before: a driver domain may probe the vif after we found it.
-	if err := dev.Prepare(cctx, c.be); err != nil {
-		return fail(err)
+	if err := c.dev.Prepare(ctx, c.be); err != nil {
+		return err
 	}
-	if c.features, err = negotiate(cctx, xs, dev.Backend, d.cfg); err != nil {
-		return fail(err)
+	var err error
+	if c.features, err = negotiate(ctx, xs, c.dev.Backend, c.d.cfg); err != nil {
+		return err
 	}
-	c.mtu = readMTU(cctx, xs, dev.Path, c.features.SG)
+	c.mtu = readMTU(ctx, xs, c.dev.Path, c.features.SG)
 	for i := 0; i < c.features.Queues; i++ {
 		q, err := c.newQueue(i)
 		c.queues = append(c.queues, q) // even half-built, so release can undo it
 		if err != nil {
-			return fail(err)
+			return err
 		}
 	}
-	if err := dev.Connect(cctx, c.be, func(tx *xenstore.Tx) error { return c.publish(cctx, tx) }); err != nil {
-		return fail(err)
+	return c.dev.Connect(ctx, c.be, func(tx *xenstore.Tx) error { return c.publish(ctx, tx) })
+}
+
+// start runs the connection: each queue's RX buffers posted and its goroutines started. If a
+// queue's buffers cannot be posted, the connection, whose earlier queues run already, ends
+// closed.
+func (c *conn) start(ctx context.Context) error {
+	if err := c.to(connRunning); err != nil {
+		return err
 	}
-	cancel()
-	// A new connection starts clean: a violation of the previous one (whose goroutines and
-	// senders are gone, see close and drop) does not break this one. Cleared before the
-	// queues' goroutines start, since they stop at the first sight of a broken device.
-	d.broken.Store(nil)
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	for _, q := range c.queues {
 		if err := q.rx.post(); err != nil {
-			_ = c.close(ctx)
-			return nil, err
+			_ = c.end(ctx, connClosed)
+			return err
 		}
 		c.wg.Add(1)
 		go func() { defer c.wg.Done(); q.rx.run(runCtx, !c.features.SplitEventChannels) }()
@@ -110,61 +146,7 @@ func (d *Device) connect(ctx context.Context) (*conn, error) {
 			go func() { defer c.wg.Done(); q.tx.run(runCtx) }()
 		}
 	}
-	return c, nil
-}
-
-// abandon takes back what a connection attempt that failed may have told the backend, before
-// its grants are revoked: a backend that comes late must not find the frontend Connected with
-// ring references that no longer grant anything (or, once reused, grant something else), nor
-// the references themselves (unpublish). With time left it closes both sides as Close does;
-// without, it only says Closed. An attempt that
-// Close interrupted (a reconnection) closes both sides too, with Close's own bound: the backend
-// may already map the new rings, and Close returns once it has let go of them, as it does for
-// a connection that was made.
-func (c *conn) abandon(ctx context.Context) {
-	closing := isClosed(c.d.closing)
-	bound := time.Second
-	if closing {
-		bound = closeTimeout
-	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
-	defer cancel()
-	own, err := c.dev.State(cctx)
-	if err != nil || own == xenbus.XenbusStateInitialising || own == xenbus.XenbusStateClosed {
-		return // nothing published, or already closed
-	}
-	if err := c.unpublish(cctx); err != nil {
-		c.d.logf("netfront: taking back %s's ring references: %v", c.dev.Path, err)
-	}
-	if ctx.Err() == nil || closing {
-		if err := c.dev.Close(cctx, c.be); err == nil {
-			return
-		}
-	}
-	// A handshake that ran out of time spent cctx: saying Closed gets a bound of its own.
-	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer scancel()
-	_ = c.dev.SwitchState(sctx, xenbus.XenbusStateClosed)
-}
-
-// closeTimeout bounds the closing handshake: how long Close waits for a backend that does not
-// answer.
-const closeTimeout = 10 * time.Second
-
-// close stops the queues, runs the frontend's side of closing and releases everything.
-func (c *conn) close(ctx context.Context) error {
-	close(c.done)
-	if c.cancel != nil {
-		c.cancel()
-	}
-	c.wg.Wait()
-	// Bounded: a backend that never answers must not keep Close from returning.
-	cctx, cancel := context.WithTimeout(ctx, closeTimeout)
-	err := c.dev.Close(cctx, c.be)
-	cancel()
-	c.be.Close()
-	c.release()
-	return err
+	return nil
 }
 
 // stale reports whether the connection was made in the domain before a suspension: one of its
@@ -178,40 +160,6 @@ func (c *conn) stale() bool {
 		}
 	}
 	return false
-}
-
-// drop stops the queues and releases everything without a word to the backend: after the
-// domain resumed in a new domain, that backend and the event channels are gone (evtchn makes
-// the channels stale, so closing them leaves Xen alone) and the grant table is a new one.
-func (c *conn) drop() {
-	close(c.done)
-	if c.cancel != nil {
-		c.cancel()
-	}
-	c.wg.Wait()
-	c.be.Close()
-	c.release()
-}
-
-// release closes every channel and gives back every page of the pool (pagePool.release: a
-// page the backend still maps is freed once it unmaps it, never before).
-func (c *conn) release() {
-	for _, q := range c.queues {
-		// A sender that took this connection before it went away may still be filling a TX
-		// page: wait for it, under the TX lock, before the pages go. Senders that take the
-		// lock after this find the connection done and leave it alone.
-		q.tx.mu.Lock()
-		defer q.tx.mu.Unlock()
-		for _, ch := range q.chans {
-			_ = ch.Close()
-		}
-		q.chans = nil
-		q.stats.txInFlight.Store(0)
-		q.stats.rxPosted.Store(0)
-	}
-	if inUse := c.pool.release(c.d.logf); inUse > 0 {
-		c.d.logf("netfront: %d pages still mapped by the backend: freed once it unmaps them", inUse)
-	}
 }
 
 func (c *conn) gsoAllowed(t uint8) bool {

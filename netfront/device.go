@@ -120,8 +120,8 @@ func (d *Device) supervise(ctx context.Context) {
 		if lost {
 			// The backend, the rings' grants and the event channels belonged to the domain
 			// before the suspension: nothing to say to anyone, only our side to release.
-			c.drop()
-		} else if err := c.close(context.WithoutCancel(ctx)); err != nil && ctx.Err() == nil {
+			_ = c.end(ctx, connDropped)
+		} else if err := c.end(context.WithoutCancel(ctx), connClosed); err != nil && ctx.Err() == nil {
 			// Not cut short by Close: the handshake it interrupts is the one it would run
 			// itself, with the same bound, and both sides end Closed.
 			d.logf("netfront: closing %s: %v", c.dev.Path, err)
@@ -134,7 +134,7 @@ func (d *Device) supervise(ctx context.Context) {
 			nc, err := d.connect(ctx)
 			if ctx.Err() != nil {
 				if nc != nil {
-					_ = nc.close(context.Background())
+					_ = nc.end(context.Background(), connClosed)
 				}
 				return
 			}
@@ -329,7 +329,7 @@ func (d *Device) Close() error {
 		d.c = nil
 		d.mu.Unlock()
 		if c != nil {
-			err = c.close(context.Background())
+			err = c.end(context.Background(), connClosed)
 		}
 	})
 	return err
