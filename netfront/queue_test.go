@@ -11,7 +11,7 @@ import (
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/netif"
 	"github.com/tamaxen/tamaxen/xen/ring"
-	"github.com/tamaxen/tamaxen/xen/xenstore/xenstoretest"
+	"github.com/tamaxen/tamaxen/xen/sim/xenstoretest"
 )
 
 var allFeatures = Features{RxCopy: true, SG: true, GSOTCPv4: true, GSOTCPv6: true, CsumOffload: true, Queues: 1}

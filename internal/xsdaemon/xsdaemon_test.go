@@ -13,8 +13,8 @@ import (
 
 	"github.com/tamaxen/tamaxen/internal/xsdaemon"
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/sim/xenstoretest"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
-	"github.com/tamaxen/tamaxen/xen/xenstore/xenstoretest"
 )
 
 func TestWatchEvent(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tamaxen/tamaxen/xen/sim/xenstoretest"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
-	"github.com/tamaxen/tamaxen/xen/xenstore/xenstoretest"
 )
 
 const home = "/local/domain/7/"

@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/sim/xenstoretest"
 	"github.com/tamaxen/tamaxen/xen/xenbus"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
-	"github.com/tamaxen/tamaxen/xen/xenstore/xenstoretest"
 )
 
 const (

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tamaxen/tamaxen/xen/sim/xenstoretest"
 	"github.com/tamaxen/tamaxen/xen/xenbus"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
-	"github.com/tamaxen/tamaxen/xen/xenstore/xenstoretest"
 )
 
 // scriptedBackend plays its script one move per change of either side's state node (its own

@@ -6,8 +6,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/tamaxen/tamaxen/xen/sim/xenstoretest"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
-	"github.com/tamaxen/tamaxen/xen/xenstore/xenstoretest"
 )
 
 func BenchmarkRead(b *testing.B) {

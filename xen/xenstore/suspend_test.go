@@ -14,8 +14,8 @@ import (
 
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/shmem"
+	"github.com/tamaxen/tamaxen/xen/sim/xenstoretest"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
-	"github.com/tamaxen/tamaxen/xen/xenstore/xenstoretest"
 )
 
 // ringGuest is a client on an interface page served by srv, whose daemon can be replaced.

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tamaxen/tamaxen/xen"
+	"github.com/tamaxen/tamaxen/xen/sim/xenstoretest"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
-	"github.com/tamaxen/tamaxen/xen/xenstore/xenstoretest"
 )
 
 func next(t *testing.T, w *xenstore.Watch) xenstore.WatchEvent {

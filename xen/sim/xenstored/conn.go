@@ -68,11 +68,15 @@ func args(payload []byte, n int) ([]string, []byte, bool) {
 func (s *Store) handle(c *conn, t xenstore.MsgType, reqID, txID uint32, payload []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.counts[t]++
 	reply, err := s.dispatchLocked(c, t, txID, payload)
 	if err != nil {
 		var e xen.Errno
+		var f fault
 		name := "EINVAL"
-		if errors.As(err, &e) {
+		if errors.As(err, &f) {
+			name = string(f)
+		} else if errors.As(err, &e) {
 			name = strings.TrimPrefix(e.Error(), "xen: ")
 		}
 		c.out.Send(xenstore.XS_ERROR, reqID, txID, []byte(name+"\x00"))
@@ -110,6 +114,10 @@ func (s *Store) dispatchLocked(c *conn, t xenstore.MsgType, txID uint32, payload
 			return nil, xen.EINVAL
 		}
 		delete(s.txs, txID)
+		if a[0] == "T" && s.failCommits > 0 {
+			s.failCommits--
+			return nil, xen.EAGAIN
+		}
 		if a[0] == "T" {
 			if err := s.commitLocked(v.tx); err != nil {
 				return nil, err
@@ -147,6 +155,9 @@ func (s *Store) dispatchLocked(c *conn, t xenstore.MsgType, txID uint32, payload
 	p, err := canonical(c.dom, a[0], false)
 	if err != nil {
 		return nil, err
+	}
+	if name := s.faults[p]; name != "" {
+		return nil, fault(name)
 	}
 	switch t {
 	case xenstore.XS_READ:

@@ -13,5 +13,7 @@
 //
 // The toolstack helpers lay out a guest's home (MakeDomain, after libxl__domain_make) and a
 // vif (AddVif, after libxl__device_nic_add), checked key by key in testdata/vif-layout.txt.
-// The package is independent of xenstoretest, whose fake daemon is kept for unit tests.
+// It is also the tests' one fake xenstored: package xenstoretest sets it up for unit tests of a
+// single guest's client, and Fail, FailCommits and Count let a test make the daemon refuse
+// requests and see how many it got.
 package xenstored

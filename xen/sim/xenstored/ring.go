@@ -10,22 +10,51 @@ import (
 
 	"github.com/tamaxen/tamaxen/internal/xsdaemon"
 	"github.com/tamaxen/tamaxen/xen"
-	"github.com/tamaxen/tamaxen/xen/evtchn"
 	"github.com/tamaxen/tamaxen/xen/gnttab"
 	"github.com/tamaxen/tamaxen/xen/sim"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
 
-// ringConn is a domain's connection: its interface page mapped through the reserved grant,
-// the daemon's end of its store event channel, and the ring over them.
+// ringConn is a domain's connection over its interface page: the daemon's half of the ring and
+// the goroutines serving it.
 type ringConn struct {
-	dom     xen.DomID
-	mapping *sim.Mapping
-	ch      *evtchn.Channel
-	ring    *xsdaemon.Ring
+	cancel  context.CancelFunc
+	done    sync.WaitGroup
+	release func() // undoes what Introduce set up: the store port's binding, the page's mapping
+}
 
-	cancel context.CancelFunc
-	done   sync.WaitGroup
+// serveRing starts serving domain dom on page over ch.
+func (s *Store) serveRing(dom xen.DomID, page []byte, ch xen.EventChannel) *ringConn {
+	ring := xsdaemon.NewRing(page, ch)
+	ctx, cancel := context.WithCancel(context.Background())
+	rc := &ringConn{cancel: cancel}
+	rc.done.Add(2)
+	go func() {
+		defer rc.done.Done()
+		ring.Run(ctx)
+	}()
+	c := s.newConn(dom)
+	go func() {
+		defer rc.done.Done()
+		s.serve(c, ring)
+	}()
+	return rc
+}
+
+func (rc *ringConn) stop() {
+	rc.cancel()
+	rc.done.Wait()
+	if rc.release != nil {
+		rc.release()
+	}
+}
+
+// ServeRing serves domain dom on an interface page over ch, the daemon's end of the domain's
+// store event channel, until stop is called: Introduce's transport, on a page and a channel the
+// caller set up (a test's own page and a pair of fake channels). The page's indices are used as
+// found, like a guest's.
+func (s *Store) ServeRing(dom xen.DomID, page []byte, ch xen.EventChannel) (stop func()) {
+	return s.serveRing(dom, page, ch).stop
 }
 
 // Introduce is XS_INTRODUCE as the toolstack issues it after building a domain: xenstored
@@ -49,30 +78,21 @@ func (s *Store) Introduce(d *sim.Domain) error {
 		m.Unmap()
 		return err
 	}
-	rc := &ringConn{dom: d.ID(), mapping: m, ch: ch, ring: xsdaemon.NewRing(m.Data, ch)}
-	s.mu.Lock()
-	if s.closed || s.rings[d.ID()] != nil {
-		s.mu.Unlock()
+	release := func() {
 		_ = ch.Close()
 		m.Unmap()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.rings[d.ID()] != nil {
+		release()
 		return fmt.Errorf("xenstored: introduce dom%d: %w", d.ID(), xen.EEXIST)
 	}
+	// The connection's goroutines wait for s.mu: nothing is served before the domain is in.
+	rc := s.serveRing(d.ID(), m.Data, ch)
+	rc.release = release
 	s.rings[d.ID()] = rc
 	s.fireLocked([]change{{path: "@introduceDomain"}})
-	s.mu.Unlock()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	rc.cancel = cancel
-	rc.done.Add(2)
-	go func() {
-		defer rc.done.Done()
-		rc.ring.Run(ctx)
-	}()
-	c := s.newConn(d.ID())
-	go func() {
-		defer rc.done.Done()
-		s.serve(c, rc.ring)
-	}()
 	return nil
 }
 
@@ -91,13 +111,6 @@ func (s *Store) Release(dom xen.DomID) error {
 	s.fireLocked([]change{{path: "@releaseDomain"}})
 	s.mu.Unlock()
 	return nil
-}
-
-func (rc *ringConn) stop() {
-	rc.cancel()
-	rc.done.Wait()
-	_ = rc.ch.Close()
-	rc.mapping.Unmap()
 }
 
 // Client connects an in-process client acting as domain dom (dom0 for the toolstack and the

@@ -27,6 +27,10 @@ type Store struct {
 	dropped   int
 	closed    bool
 
+	faults      map[string]string // absolute path -> the error every request naming it gets
+	failCommits int               // commits still to refuse with EAGAIN
+	counts      map[xenstore.MsgType]int
+
 	wg sync.WaitGroup // serving goroutines
 }
 
@@ -41,6 +45,8 @@ func New(dom0 *sim.Services) *Store {
 		nextTx: 1,
 		conns:  make(map[*conn]struct{}),
 		rings:  make(map[xen.DomID]*ringConn),
+		faults: make(map[string]string),
+		counts: make(map[xenstore.MsgType]int),
 	}
 	s.nodes["/"] = &node{perms: []xenstore.Perm{{Dom: 0, Access: xenstore.AccessNone}}}
 	for _, p := range []string{"/local", "/local/domain", "/tool"} {

@@ -1,31 +1,25 @@
-// Helpers that connect a xenstore.Client to a Server for a test, and clean up after it.
+// Helpers that connect a xenstore.Client acting as the guest to a Server for a test, and clean
+// up after it.
 
 package xenstoretest
 
 import (
 	"encoding/binary"
-	"net"
 	"testing"
 
+	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
 
-// NewClient connects a client to s over net.Pipe. The client is closed, and the server side
-// of the connection stopped, when the test ends.
+// NewClient connects a client acting as the guest to s over net.Pipe. The client is closed,
+// which ends the server side of the connection, when the test ends.
 func (s *Server) NewClient(tb testing.TB) *xenstore.Client {
 	tb.Helper()
-	cs, ss := net.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.Serve(ss)
-	}()
-	c := xenstore.New(cs)
-	tb.Cleanup(func() {
-		_ = c.Close()
-		_ = ss.Close()
-		<-done
-	})
+	c, err := s.store.Client(s.domid)
+	if err != nil {
+		tb.Fatalf("xenstoretest: %v", err)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
@@ -53,4 +47,10 @@ func (s *Server) NewRingClient(tb testing.TB, start uint32) (*xenstore.Client, [
 		stop()
 	})
 	return c, page
+}
+
+// ServeRing serves the guest on an interface page and the daemon's end of its event channel,
+// until stop is called. The page's indices are used as found, like a guest's.
+func (s *Server) ServeRing(page []byte, ev xen.EventChannel) (stop func()) {
+	return s.store.ServeRing(s.domid, page, ev)
 }
