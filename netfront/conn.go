@@ -8,7 +8,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/tamaxen/tamaxen/xen/xenbus"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
@@ -164,16 +163,4 @@ func (c *conn) stale() bool {
 
 func (c *conn) gsoAllowed(t uint8) bool {
 	return t == GSOTCPv4 && c.features.GSOTCPv4 || t == GSOTCPv6 && c.features.GSOTCPv6
-}
-
-// waitRetry pauses between reconnection attempts; false if ctx ended.
-func waitRetry(ctx context.Context) bool {
-	t := time.NewTimer(time.Second)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

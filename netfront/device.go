@@ -1,4 +1,5 @@
-// The device: discovery, connections to the backend, the supervisor that reconnects, and Close.
+// The device: discovery, its current connection, Send, Resume and Close (the supervisor that
+// reconnects is in supervise.go).
 
 package netfront
 
@@ -74,86 +75,6 @@ func Open(ctx context.Context, p Platform, cfg Config) (*Device, error) {
 	return d, nil
 }
 
-// supervise waits for the backend to close, or for the domain to resume in a new domain, tears
-// the connection down, then waits for the vif to come back and connects again.
-//
-// A connection whose event channels went stale (evtchn.Dispatcher.Resume) was made in the
-// domain before a suspension: its backend, channels and grants belong to that domain, so it is
-// dropped without a word, whichever comes first, Resume or the backend's node changing (on
-// Xen the backend watch fires again when XenStore resumes, and finds the old backend gone). A
-// connection with no stale channel was made in the new domain, even if it began before the
-// suspension or Resume was called after it: it is kept.
-func (d *Device) supervise(ctx context.Context) {
-	for {
-		d.mu.RLock()
-		c := d.c
-		d.mu.RUnlock()
-		var err error
-		for {
-			wctx, cancel := context.WithCancel(ctx)
-			resumed := c.resumed
-			go func() {
-				select {
-				case <-resumed:
-					cancel()
-				case <-wctx.Done():
-				}
-			}()
-			_, err = c.be.WaitFor(wctx, xenbus.ShouldClose)
-			cancel()
-			if err == nil || !isClosed(resumed) || c.stale() {
-				break
-			}
-			// Resumed, and the connection is the new domain's: keep it, and wait again.
-			d.mu.RLock()
-			c.resumed = d.resumed
-			d.mu.RUnlock()
-		}
-		lost := c.stale()
-		if err != nil && !lost {
-			return // Close, or the XenStore connection ended
-		}
-		d.mu.Lock()
-		d.c = nil
-		d.mu.Unlock()
-		d.link(false)
-		if lost {
-			// The backend, the rings' grants and the event channels belonged to the domain
-			// before the suspension: nothing to say to anyone, only our side to release.
-			_ = c.end(ctx, connDropped)
-		} else if err := c.end(context.WithoutCancel(ctx), connClosed); err != nil && ctx.Err() == nil {
-			// Not cut short by Close: the handshake it interrupts is the one it would run
-			// itself, with the same bound, and both sides end Closed.
-			d.logf("netfront: closing %s: %v", c.dev.Path, err)
-		}
-		// A device broken by this backend is mended by the next connection (connect clears
-		// the violation), as Linux netfront starts each connection clean: a backend that
-		// restarts, or the new domain's after a resume, may be a sound one.
-		// xenbus.Open waits for the toolstack to publish the device again.
-		for {
-			nc, err := d.connect(ctx)
-			if ctx.Err() != nil {
-				if nc != nil {
-					_ = nc.end(context.Background(), connClosed)
-				}
-				return
-			}
-			if err == nil {
-				d.mu.Lock()
-				d.c = nc
-				d.mu.Unlock()
-				d.reconnects.Add(1)
-				d.link(true)
-				break
-			}
-			d.logf("netfront: reconnecting vif %s: %v", d.id, err)
-			if !waitRetry(ctx) {
-				return
-			}
-		}
-	}
-}
-
 // Resume reconnects the device after the domain was suspended and resumed in a new domain (xl
 // restore, migration), once the platform has brought event channels, the grant table and
 // XenStore back (evtchn.Dispatcher.Resume, gnttab.Table.Resume, xenstore.Client.Resume). The
@@ -168,16 +89,6 @@ func (d *Device) Resume() {
 	close(d.resumed)
 	d.resumed = make(chan struct{})
 	d.mu.Unlock()
-}
-
-// isClosed reports whether ch is closed.
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }
 
 func (d *Device) link(up bool) {

@@ -876,6 +876,30 @@ func TestSimResumeWhileDisconnected(t *testing.T) {
 	r.checkBaseline(t, base)
 }
 
+// A Resume that finds the connection made in the current domain (its event channels are not
+// stale) keeps it, and the device goes on following the backend: a close after it is met
+// with a reconnection as before.
+func TestSimResumeKeepsCurrentConnection(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.echo()
+	base := r.baseline(t)
+	dev := r.openWatched(t)
+	dev.Resume()
+	select {
+	case up := <-dev.links:
+		t.Fatalf("a connection of the current domain was dropped on Resume (link %v)", up)
+	case <-time.After(100 * time.Millisecond):
+	}
+	sendEchoes(t, dev, 10)
+	r.be.Disconnect()
+	require.False(t, nextLink(t, dev.links), "the backend's close is still seen")
+	require.True(t, nextLink(t, dev.links))
+	sendEchoes(t, dev, 10)
+	assert.EqualValues(t, 1, dev.Reconnects())
+	require.NoError(t, dev.Close())
+	r.checkBaseline(t, base)
+}
+
 // xl save and xl restore while the vif is detached (the device waiting for it to come back):
 // the reconnection attempt in progress loses its XenStore requests and watches to the
 // suspension, yet the device connects to the vif the restored domain has, once resumed, and
