@@ -103,9 +103,9 @@ func (d *Device) logf(format string, args ...any) {
 	}
 }
 
-// conn returns the current connection, or the reason there is none.
-func (d *Device) conn() (*conn, error) {
-	if err := d.err(); err != nil {
+// current returns the current connection, or the reason there is none.
+func (d *Device) current() (*conn, error) {
+	if err := d.Err(); err != nil {
 		return nil, err
 	}
 	d.mu.RLock()
@@ -117,8 +117,9 @@ func (d *Device) conn() (*conn, error) {
 	return c, nil
 }
 
-// counters returns the counters of queue i, created on first use.
-func (d *Device) counters(i int) *counters {
+// queueCounters returns the counters of queue i, created on first use and kept across
+// connections.
+func (d *Device) queueCounters(i int) *counters {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for len(d.stats) <= i {
@@ -129,7 +130,7 @@ func (d *Device) counters(i int) *counters {
 
 // MAC returns the vif's MAC address (nil while disconnected).
 func (d *Device) MAC() net.HardwareAddr {
-	if c, _ := d.conn(); c != nil {
+	if c, _ := d.current(); c != nil {
 		return c.mac
 	}
 	return nil
@@ -137,7 +138,7 @@ func (d *Device) MAC() net.HardwareAddr {
 
 // MTU returns the largest frame payload (Ethernet header excluded) the device passes.
 func (d *Device) MTU() int {
-	if c, _ := d.conn(); c != nil {
+	if c, _ := d.current(); c != nil {
 		return c.mtu
 	}
 	return 0
@@ -145,7 +146,7 @@ func (d *Device) MTU() int {
 
 // Features returns what was negotiated with the backend (zero while disconnected).
 func (d *Device) Features() Features {
-	if c, _ := d.conn(); c != nil {
+	if c, _ := d.current(); c != nil {
 		return c.features
 	}
 	return Features{}
@@ -181,7 +182,7 @@ func (d *Device) Send(ctx context.Context, frame []byte, m TxMeta) error {
 // flow hash reads the headers from parts[0], so it should hold at least the Ethernet, IP and
 // transport headers for multi-queue spreading; otherwise the frame goes to queue 0.
 func (d *Device) SendBuffers(ctx context.Context, parts [][]byte, m TxMeta) error {
-	c, err := d.conn()
+	c, err := d.current()
 	if err != nil {
 		return err
 	}
@@ -201,8 +202,9 @@ func (d *Device) violation(q *queue, format string, args ...any) error {
 	return err
 }
 
-// err returns why the device no longer works at all, or nil.
-func (d *Device) err() error {
+// Err reports why the device no longer works at all, or nil: it broke (ErrBroken, with the
+// violation; until the next connection) or was closed (ErrClosed).
+func (d *Device) Err() error {
 	if p := d.broken.Load(); p != nil {
 		return *p
 	}
@@ -216,15 +218,11 @@ func (d *Device) err() error {
 
 // downErr is what a sender blocked on a connection that went away gets.
 func (d *Device) downErr() error {
-	if err := d.err(); err != nil {
+	if err := d.Err(); err != nil {
 		return err
 	}
 	return ErrDisconnected
 }
-
-// Err reports whether the device broke (ErrBroken, with the violation; until the next
-// connection) or was closed.
-func (d *Device) Err() error { return d.err() }
 
 // Close disconnects from the backend, stops the device's goroutines, ends access to every page
 // granted and frees them. A page the backend still maps is freed, and its grant reference with

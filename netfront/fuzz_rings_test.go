@@ -187,26 +187,40 @@ func (p *ringProgram) step(op byte) {
 // serveTx is a well-formed netback consuming one packet: the first slot, its extras, its
 // continuation slots, each answered in order (NETIF_RSP_NULL for the extras).
 func (p *ringProgram) serveTx() {
-	t, h := p.t, p.h
-	n, err := h.txBack.UnconsumedRequests()
-	require.NoError(t, err, "the frontend overran its TX ring")
+	n, err := p.h.txBack.UnconsumedRequests()
+	require.NoError(p.t, err, "the frontend overran its TX ring")
 	if n == 0 {
 		return
 	}
-	var first netif.TxRequest
-	var reqs []netif.TxRequest
-	var extras []netif.ExtraInfo
-	// Hostile responses may have overwritten request slots not yet consumed: then the packet
-	// may end early, and the backend answers what it consumed.
+	pkt := p.consumeTx()
+	data := p.txData(pkt)
+	defer p.answerTx(pkt)
+	if p.clean {
+		p.checkTx(pkt, data)
+	}
+}
+
+// txPacket is a packet's requests as the backend consumed them: reqs[0] is the first slot.
+type txPacket struct {
+	reqs   []netif.TxRequest
+	extras []netif.ExtraInfo
+}
+
+// consumeTx consumes one packet's slots. Hostile responses may have overwritten request slots
+// not yet consumed: then the packet may end early, and the backend answers what it consumed.
+func (p *ringProgram) consumeTx() txPacket {
+	t, h := p.t, p.h
+	var pkt txPacket
 	next := func() bool {
 		ok, err := h.txBack.ConsumeRequest(p.txBuf[:])
 		require.NoError(t, err)
 		require.True(t, ok || !p.clean, "the frontend published half a packet")
 		return ok
 	}
+	var first netif.TxRequest
 	next()
 	first.Decode(p.txBuf[:])
-	reqs = append(reqs, first)
+	pkt.reqs = append(pkt.reqs, first)
 	more := first.Flags&netif.NETTXF_extra_info != 0
 	for more {
 		if !next() {
@@ -214,7 +228,7 @@ func (p *ringProgram) serveTx() {
 		}
 		var e netif.ExtraInfo
 		e.Decode(p.txBuf[:])
-		extras = append(extras, e)
+		pkt.extras = append(pkt.extras, e)
 		more = e.More()
 	}
 	more = first.Flags&netif.NETTXF_more_data != 0
@@ -224,12 +238,17 @@ func (p *ringProgram) serveTx() {
 		}
 		var r netif.TxRequest
 		r.Decode(p.txBuf[:])
-		reqs = append(reqs, r)
+		pkt.reqs = append(pkt.reqs, r)
 		more = r.Flags&netif.NETTXF_more_data != 0
 	}
-	// The packet as the backend reads it: the first slot's size is the whole packet's.
+	return pkt
+}
+
+// txData is the packet as the backend reads it: the first slot's size is the whole packet's.
+func (p *ringProgram) txData(pkt txPacket) []byte {
+	t, reqs := p.t, pkt.reqs
 	var data []byte
-	rest := int(first.Size)
+	rest := int(reqs[0].Size)
 	for i := len(reqs) - 1; i >= 1; i-- {
 		rest -= int(reqs[i].Size)
 	}
@@ -249,24 +268,29 @@ func (p *ringProgram) serveTx() {
 		require.NotNil(t, pg, "TX slot %d grants no TX buffer", i)
 		data = append(data, pg[int(r.Offset):int(r.Offset)+size]...)
 	}
+	return data
+}
+
+// answerTx answers every slot consumed, in order.
+func (p *ringProgram) answerTx(pkt txPacket) {
 	put := func(id uint16, st int16) {
-		slot, err := h.txBack.NextResponse()
-		require.NoError(t, err)
+		slot, err := p.h.txBack.NextResponse()
+		require.NoError(p.t, err)
 		(&netif.TxResponse{ID: id, Status: st}).Encode(slot)
 	}
-	defer func() {
-		put(first.ID, netif.NETIF_RSP_OKAY)
-		for range extras {
-			put(0, netif.NETIF_RSP_NULL)
-		}
-		for _, r := range reqs[1:] {
-			put(r.ID, netif.NETIF_RSP_OKAY)
-		}
-		h.txBack.PushResponses()
-	}()
-	if !p.clean {
-		return
+	put(pkt.reqs[0].ID, netif.NETIF_RSP_OKAY)
+	for range pkt.extras {
+		put(0, netif.NETIF_RSP_NULL)
 	}
+	for _, r := range pkt.reqs[1:] {
+		put(r.ID, netif.NETIF_RSP_OKAY)
+	}
+	p.h.txBack.PushResponses()
+}
+
+// checkTx checks a packet of a program of well-formed moves against the frame sent first.
+func (p *ringProgram) checkTx(pkt txPacket, data []byte) {
+	t, first, extras := p.t, pkt.reqs[0], pkt.extras
 	require.NotEmpty(t, p.sent, "the backend got a packet nobody sent")
 	want, m := p.sent[0], p.sentMeta[0]
 	p.sent, p.sentMeta = p.sent[1:], p.sentMeta[1:]

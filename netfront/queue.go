@@ -41,7 +41,7 @@ func (c *conn) newQueue(index int) (*queue, error) {
 
 // emptyQueue is queue index of c with nothing allocated yet.
 func (c *conn) emptyQueue(index int) *queue {
-	q := &queue{dev: c.d, c: c, index: index, stats: c.d.counters(index)}
+	q := &queue{dev: c.d, c: c, index: index, stats: c.d.queueCounters(index)}
 	q.tx.q, q.rx.q = q, q
 	q.tx.space = make(chan struct{}, 1)
 	q.tx.storm.wake = make(chan struct{}, 1)

@@ -167,7 +167,7 @@ func (r *rxQueue) run(ctx context.Context, shared bool) {
 		if err := r.ch.Wait(ctx); err != nil {
 			return
 		}
-		if r.q.dev.err() != nil {
+		if r.q.dev.Err() != nil {
 			return
 		}
 		before, work := r.seen, false

@@ -27,19 +27,7 @@ import (
 // Closed (or Initialising, if it never published), the backend has let go of every page and
 // nothing waits for a late unmap; the vif then connects again.
 func TestSimCloseDuringReconnect(t *testing.T) {
-	// A dry run counts the requests of one reconnection.
-	r := newRig(t, rigOpts{})
-	tap := r.tap
-	links := make(chan bool, 4)
-	dev := r.open(t, Config{Link: func(up bool) { links <- up }})
-	start := tap.requests()
-	r.be.Disconnect()
-	require.False(t, nextLink(t, links))
-	require.True(t, nextLink(t, links))
-	n := tap.requests() - start
-	require.NoError(t, dev.Close())
-	require.Greater(t, n, 5)
-
+	n := reconnectRequests(t)
 	for k := range n {
 		t.Run(fmt.Sprintf("request-%d", k), func(t *testing.T) {
 			r := newRig(t, rigOpts{})
@@ -108,6 +96,23 @@ func TestSimCloseDuringReconnect(t *testing.T) {
 			r.checkBaseline(t, base)
 		})
 	}
+}
+
+// reconnectRequests is a dry run: the number of XenStore requests a device makes to reconnect
+// after its backend closed (to close its side, then to connect anew).
+func reconnectRequests(t *testing.T) int {
+	r := newRig(t, rigOpts{})
+	tap := r.tap
+	links := make(chan bool, 4)
+	dev := r.open(t, Config{Link: func(up bool) { links <- up }})
+	start := tap.requests()
+	r.be.Disconnect()
+	require.False(t, nextLink(t, links))
+	require.True(t, nextLink(t, links))
+	n := tap.requests() - start
+	require.NoError(t, dev.Close())
+	require.Greater(t, n, 5)
+	return n
 }
 
 // stateWire is a state as XenStore holds it.

@@ -630,45 +630,14 @@ func TestSimFaultEventStorm(t *testing.T) {
 			start := time.Now()
 			var wg sync.WaitGroup
 			var sends atomic.Int64
-			for _, p := range ports {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					hv := r.dom0.Domain.Hypervisor()
-					for ctx.Err() == nil {
-						if evtchn.Send(hv, p) == nil {
-							sends.Add(1)
-						}
-					}
-				}()
-			}
+			notifyLoop(ctx, &wg, r, ports, &sends)
 			// The guest's other work: a 10 ms ticker, and how late it runs.
-			var ticks atomic.Int64
-			var worst atomic.Int64
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				const period = 10 * time.Millisecond
-				tk := time.NewTicker(period)
-				defer tk.Stop()
-				last := time.Now()
-				for {
-					select {
-					case now := <-tk.C:
-						if late := now.Sub(last) - period; late > time.Duration(worst.Load()) {
-							worst.Store(int64(late))
-						}
-						last = now
-						ticks.Add(1)
-					case <-ctx.Done():
-						return
-					}
-				}
-			}()
+			var tk lateTicker
+			tk.run(ctx, &wg)
 			const minSends, minEchoes = 1000, 5
 			minTicks := max(int64(storm/(10*time.Millisecond)/20), 2)
 			echoes := 0
-			for ; time.Since(start) < storm || sends.Load() <= minSends || ticks.Load() < minTicks || echoes <= minEchoes; echoes++ {
+			for ; time.Since(start) < storm || sends.Load() <= minSends || tk.ticks.Load() < minTicks || echoes <= minEchoes; echoes++ {
 				if time.Since(start) > hangDeadline {
 					break
 				}
@@ -680,11 +649,11 @@ func TestSimFaultEventStorm(t *testing.T) {
 			events := r.guest.Events.Stats().Events
 			st := sumStats(dev.Stats())
 			t.Logf("storm of %v: %d notifications, %d events delivered, %d spurious wakeups, %d pauses; %d echoes; %d ticks, worst lateness %v",
-				storm, sends.Load(), events, st.Spurious, st.Throttled, echoes, ticks.Load(), time.Duration(worst.Load()))
+				storm, sends.Load(), events, st.Spurious, st.Throttled, echoes, tk.ticks.Load(), time.Duration(tk.worst.Load()))
 			assert.Greater(t, sends.Load(), int64(minSends), "no storm")
 			// Progress, not punctuality: on a loaded host the ticker runs late and drops ticks
 			// (the lateness is logged above), but it must not stop.
-			assert.GreaterOrEqual(t, ticks.Load(), minTicks, "the ticker starved")
+			assert.GreaterOrEqual(t, tk.ticks.Load(), minTicks, "the ticker starved")
 			assert.Greater(t, echoes, minEchoes, "traffic starved")
 			require.NoError(t, dev.Err())
 			assert.Zero(t, sumStats(dev.Stats()).Violations)
@@ -692,16 +661,7 @@ func TestSimFaultEventStorm(t *testing.T) {
 			// With no traffic between its events the storm is seen for what it is: the
 			// driver pauses (TestStormThrottled bounds its pace on a virtual clock).
 			ctx, cancel = context.WithCancel(hangCtx(t))
-			for _, p := range ports {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					hv := r.dom0.Domain.Hypervisor()
-					for ctx.Err() == nil {
-						_ = evtchn.Send(hv, p)
-					}
-				}()
-			}
+			notifyLoop(ctx, &wg, r, ports, nil)
 			assert.Eventually(t, func() bool { return sumStats(dev.Stats()).Throttled > 0 }, hangDeadline, tick,
 				"the storm was not throttled")
 			cancel()
@@ -711,6 +671,50 @@ func TestSimFaultEventStorm(t *testing.T) {
 			r.checkBaseline(t, base)
 		})
 	}
+}
+
+// notifyLoop has dom0 notify each of ports in a tight loop, one goroutine per port, until ctx
+// ends; sends, if not nil, counts the notifications that went out.
+func notifyLoop(ctx context.Context, wg *sync.WaitGroup, r *rig, ports []xen.Port, sends *atomic.Int64) {
+	for _, p := range ports {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hv := r.dom0.Domain.Hypervisor()
+			for ctx.Err() == nil {
+				if evtchn.Send(hv, p) == nil && sends != nil {
+					sends.Add(1)
+				}
+			}
+		}()
+	}
+}
+
+// lateTicker is a 10 ms ticker that counts its ticks and its worst lateness.
+type lateTicker struct{ ticks, worst atomic.Int64 }
+
+// run ticks on a goroutine of its own until ctx ends.
+func (k *lateTicker) run(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		const period = 10 * time.Millisecond
+		tk := time.NewTicker(period)
+		defer tk.Stop()
+		last := time.Now()
+		for {
+			select {
+			case now := <-tk.C:
+				if late := now.Sub(last) - period; late > time.Duration(k.worst.Load()) {
+					k.worst.Store(int64(late))
+				}
+				last = now
+				k.ticks.Add(1)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 }
 
 // The backend closes again at every point of the device's own reconnection (the supervisor's
@@ -725,19 +729,7 @@ func TestSimFaultDisconnectDuringReconnect(t *testing.T) {
 	if testing.Short() {
 		t.Skip("half a minute: every step of a reconnection, some waiting out retries")
 	}
-	// A dry run counts the requests of one reconnection.
-	r := newRig(t, rigOpts{})
-	tap := r.tap
-	links := make(chan bool, 4)
-	dev := r.open(t, Config{Link: func(up bool) { links <- up }})
-	start := tap.requests()
-	r.be.Disconnect()
-	require.False(t, <-links)
-	require.True(t, <-links)
-	n := tap.requests() - start
-	require.NoError(t, dev.Close())
-	require.Greater(t, n, 5)
-
+	n := reconnectRequests(t)
 	for k := range n {
 		t.Run(fmt.Sprintf("before-request-%d", k), func(t *testing.T) {
 			r := newRig(t, rigOpts{})

@@ -75,7 +75,7 @@ func (t *txQueue) send(ctx context.Context, parts [][]byte, m TxMeta) error {
 	}
 	polled := false
 	for {
-		if err := t.q.dev.err(); err != nil {
+		if err := t.q.dev.Err(); err != nil {
 			return err
 		}
 		done, err := t.tryQueue(parts, m, f, polled)
