@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/tamaxen/tamaxen/xen/netif"
 )
 
@@ -80,4 +82,13 @@ func decodeTx(b []byte) netif.TxRequest {
 	var r netif.TxRequest
 	r.Decode(b)
 	return r
+}
+
+// sendEcho sends one frame through an echoing backend and waits for it to come back.
+func sendEcho(t *testing.T, dev *Device, rx chan got, n int, seed byte) {
+	t.Helper()
+	f := frame(n, seed)
+	require.NoError(t, dev.Send(hangCtx(t), f, TxMeta{}))
+	g := recv(t, rx)
+	require.Equal(t, f, g.data)
 }
