@@ -180,8 +180,17 @@ peak_heap() {
 
 metrics() { curl -sS --fail --max-time "${1:-10}" "http://${IP4[httpd]}/metrics" 2>&1; }
 
-# msum TEXT AWK-RE: the sum of the samples whose line matches RE (no comments, no TX).
-msum() { awk -v re="$2" '!/^#/ && $0 ~ re && !/dir="tx"/ { s += $NF } END { printf "%d", s }' <<<"$1"; }
+# msum TEXT AWK-RE: the sum of the samples whose line matches RE (no comments, no TX); fails,
+# printing nothing, when no sample matches (a metric missing is not a zero).
+msum() { awk -v re="$2" '!/^#/ && $0 ~ re && !/dir="tx"/ { s += $NF; n++ } END { if (n) printf "%d", s; exit !n }' <<<"$1"; }
+# mdelta BEFORE AFTER AWK-RE: how much msum grew between two readings of /metrics; fails,
+# printing which reading lacks it, when either has no sample matching RE.
+mdelta() {
+	local a b
+	a=$(msum "$1" "$3") || { echo "no $3 before"; return 1; }
+	b=$(msum "$2" "$3") || { echo "no $3 after"; return 1; }
+	echo $((b - a))
+}
 DROPS_RE='^tamaxen_[a-z0-9_]*(drop|malformed|checksum_error|bad_checksum|invalid|overflow|cookie|reject|refused|evict)'
 RX_RE='^tamaxen_netfront_packets_total[{].*dir="rx"'
 CSUM_RE='^tamaxen_(netstack_rx_bad_checksum_total|tcp_checksum_errors_total|udp_checksum_errors_total)'
@@ -315,26 +324,31 @@ checks() {
 	elif [ -z "$m0" ] || ! m1=$(metrics); then
 		why="httpd's /metrics could not be read (${m1:-before the attack});"
 	else
-		rx_h=$(($(msum "$m1" "$RX_RE") - $(msum "$m0" "$RX_RE")))
-		drops_h=$(($(msum "$m1" "$DROPS_RE") - $(msum "$m0" "$DROPS_RE")))
-		csum_h=$(($(msum "$m1" "$CSUM_RE") - $(msum "$m0" "$CSUM_RE")))
-		ev="httpd rx +$rx_h${sent_h:+ for $sent_h sent}, drop counters +$drops_h, checksum counters +$csum_h"
-		[ -n "$sent_h" ] && [ $((rx_h * 10)) -lt $((sent_h * 9)) ] && why="$why httpd received $rx_h frames of $sent_h sent;"
-		case $kind in
-		runt | giant | badip4 | badip6 | frag | exthdr | garbage) [ "$drops_h" -gt 0 ] || why="$why httpd's drop counters did not move;" ;;
-		badcsum) [ "$csum_h" -gt 0 ] || why="$why httpd's checksum counters did not move;" ;;
-		synflood)
-			local cookies=$(($(msum "$m1" '^tamaxen_tcp_syn_cookies_total') - $(msum "$m0" '^tamaxen_tcp_syn_cookies_total')))
-			ev="$ev, SYN cookies +$cookies"
-			[ "$cookies" -gt 0 ] || why="$why httpd sent no SYN cookie: half-open connections past its backlog;"
-			;;
-		connflood)
-			local refused=$(($(msum "$m1" '^tamaxen_tcp_refused_total') - $(msum "$m0" '^tamaxen_tcp_refused_total')))
-			ev="$ev, connections refused +$refused"
-			[ "$refused" -gt 0 ] || why="$why httpd refused no connection past its limit;"
-			;;
-		*) [ "$rx_h" -gt 0 ] || why="$why httpd's RX counter did not move;" ;;
-		esac
+		local cookies refused lack=''
+		rx_h=$(mdelta "$m0" "$m1" "$RX_RE") || lack="$lack $rx_h;"
+		drops_h=$(mdelta "$m0" "$m1" "$DROPS_RE") || lack="$lack $drops_h;"
+		csum_h=$(mdelta "$m0" "$m1" "$CSUM_RE") || lack="$lack $csum_h;"
+		cookies=$(mdelta "$m0" "$m1" '^tamaxen_tcp_syn_cookies_total') || lack="$lack $cookies;"
+		refused=$(mdelta "$m0" "$m1" '^tamaxen_tcp_refused_total') || lack="$lack $refused;"
+		if [ -n "$lack" ]; then
+			why="httpd's /metrics lacks counters:$lack"
+		else
+			ev="httpd rx +$rx_h${sent_h:+ for $sent_h sent}, drop counters +$drops_h, checksum counters +$csum_h"
+			[ -n "$sent_h" ] && [ $((rx_h * 10)) -lt $((sent_h * 9)) ] && why="$why httpd received $rx_h frames of $sent_h sent;"
+			case $kind in
+			runt | giant | badip4 | badip6 | frag | exthdr | garbage) [ "$drops_h" -gt 0 ] || why="$why httpd's drop counters did not move;" ;;
+			badcsum) [ "$csum_h" -gt 0 ] || why="$why httpd's checksum counters did not move;" ;;
+			synflood)
+				ev="$ev, SYN cookies +$cookies"
+				[ "$cookies" -gt 0 ] || why="$why httpd sent no SYN cookie: half-open connections past its backlog;"
+				;;
+			connflood)
+				ev="$ev, connections refused +$refused"
+				[ "$refused" -gt 0 ] || why="$why httpd refused no connection past its limit;"
+				;;
+			*) [ "$rx_h" -gt 0 ] || why="$why httpd's RX counter did not move;" ;;
+			esac
+		fi
 	fi
 	if [ -n "${DEAD[echo]}" ]; then
 		why="$why echo was down;"
@@ -385,9 +399,12 @@ attack() {
 	round "$1" xenhostile attack -kind "$1" -scale "$SCALE" -duration 25s -target "$(spec echo)" -target "$(spec httpd)"
 }
 
-# oracle: the checksum cases with a positive oracle, against echo's UDP and TCP port 7.
+# oracle: the checksum cases with a positive oracle, against echo's UDP and TCP port 7. Every
+# case `xenhostile kinds` lists must report ok or FAIL, and xenhostile must end with status 0
+# (all ok) or 1 (some FAIL); 2 is an error of its own.
 oracle() {
-	local out rc verdict rest
+	local out rc verdict rest want got
+	want=$(xenhostile kinds 2>/dev/null | grep -c '^csum case ')
 	out=$(xenhostile csum -target "$(spec echo)" -timeout 10s -grace 3s 2>&1)
 	rc=$?
 	while read -r verdict rest; do
@@ -396,14 +413,17 @@ oracle() {
 		FAIL) xt_fail "bad checksum ${rest%%:*}" "${rest#*: }" ;;
 		esac
 	done <<<"$out"
-	grep -qE '^(ok|FAIL) ' <<<"$out" || xt_fail "bad checksum cases" "xenhostile csum exited with status $rc: $(tail -n 1 <<<"$out")"
+	got=$(grep -cE '^(ok|FAIL) ' <<<"$out")
+	if [ "$rc" -gt 1 ] || [ "$got" -eq 0 ] || [ "$got" != "$want" ]; then
+		xt_fail "bad checksum cases" "$got of ${want:-?} cases reported, xenhostile csum exited with status $rc: $(grep -vE '^(ok|FAIL) ' <<<"$out" | tail -n 1)"
+	fi
 }
 
 # slow: slow clients stay for 20 s. Whether the guests serve others meanwhile is noted (a
 # guest may refuse new connections while its slots are taken); the checks run once they left.
 slow() {
 	local t0=$SECONDS m0 from_e from_h e0 pid rc
-	m0=$(metrics)
+	m0=$(metrics) || m0=
 	from_e=$(lines echo) from_h=$(lines httpd)
 	e0=$(last_stats echo)
 	xenhostile attack -kind slow -conns 40 -duration 20s -target "$(spec echo)" -target "$(spec httpd)" >/tmp/hostile-slow.out 2>&1 &
@@ -424,12 +444,24 @@ reconnects() {
 	m=$(metrics 4) && grep -q '^tamaxen_netfront_reconnects_total' <<<"$m" && msum "$m" '^tamaxen_netfront_reconnects_total'
 }
 
-# still_running G WHAT: a check that G runs and its console shows no fatal error.
+# xs_do CMD ARG...: a xenstore-write or xenstore-rm of the XenStore cases; a failure is noted
+# in XS_BAD, since a case that was not made tests nothing.
+XS_BAD=''
+xs_do() {
+	local out
+	out=$("$@" 2>&1) || XS_BAD="$XS_BAD \`$*\`: $(tail -n 1 <<<"$out");"
+}
+
+# still_running G WHAT: a check that G runs and its console shows no fatal error, after the
+# XenStore writes of WHAT all succeeded (XS_BAD, cleared here).
 still_running() {
-	local reason fatal
+	local reason fatal bad=$XS_BAD
+	XS_BAD=''
 	reason=$(xt_shutdown_reason "${NAME[$1]}")
 	fatal=$(crashed "$1")
-	if [ "$reason" = running ] && [ -z "$fatal" ]; then
+	if [ -n "$bad" ]; then
+		xt_fail "xenstore: $2: $1 still running" "the case was not made:${bad%;}"
+	elif [ "$reason" = running ] && [ -z "$fatal" ]; then
 		xt_pass "xenstore: $2: $1 still running"
 	else
 		xt_fail "xenstore: $2: $1 still running" "$reason${fatal:+: $fatal}"
@@ -447,29 +479,32 @@ xenstore() {
 	r0=$(reconnects) || r0=
 	from_h=$(lines httpd)
 
-	state0=$(xenstore-read "$be/state" 2>&1)
+	if ! state0=$(xenstore-read "$be/state" 2>&1); then
+		xt_fail "xenstore: the backend's state key" "xenstore-read $be/state: $state0"
+		return
+	fi
 	for v in banana "" 99 -1 18446744073709551621 "4 junk" 0x4; do
-		xenstore-write "$be/state" "$v"
+		xs_do xenstore-write -- "$be/state" "$v" # -- : "-1" is a value, not an option
 		sleep 0.5
 	done
-	xenstore-write "$be/state" "$state0"
+	xs_do xenstore-write "$be/state" "$state0"
 	sleep 1
 	still_running $g "garbage in the backend's state key"
 	xt_info "hostile xenstore: HTTP after the garbage state: $(web_state)"
 	for k in feature-sg feature-gso-tcpv4 feature-gso-tcpv6 feature-rx-copy feature-split-event-channels \
 		multi-queue-max-queues feature-ipv6-csum-offload feature-no-csum-offload feature-rx-flip mac; do
-		xenstore-write "$be/$k" "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+		xs_do xenstore-write "$be/$k" "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 	done
-	xenstore-write "$be/multi-queue-max-queues" 4294967295
+	xs_do xenstore-write "$be/multi-queue-max-queues" 4294967295
 	# A backend that goes away and comes back: the frontend reconnects and reads those keys.
-	xenstore-write "$be/state" 5
+	xs_do xenstore-write "$be/state" 5
 	sleep 2
-	xenstore-write "$be/state" 2
+	xs_do xenstore-write "$be/state" 2
 	sleep 2
-	xenstore-write "$be/state" "$state0"
+	xs_do xenstore-write "$be/state" "$state0"
 	sleep 2
 	# The frontend's directory removed while connected.
-	xenstore-rm "$fe"
+	xs_do xenstore-rm "$fe"
 	sleep 3
 	still_running $g "garbage feature keys read on a fake backend restart, then the frontend directory removed"
 	r_mid=$(reconnects) || r_mid=
@@ -478,28 +513,31 @@ xenstore() {
 	xt_info "hostile xenstore: $g console: $(tail -n +"$((from_h + 1))" "$(clog $g)" | grep -av ': stats ' | tr -d '\r' | tail -n 6 | tr '\n' '|')"
 
 	# The toolstack takes the vif away and gives it back: the device must recover.
-	out=$(timeout 60 xl network-detach "$d" 0 2>&1) || xt_info "hostile xenstore: xl network-detach: $out"
-	sleep 2
-	detached=$(web_state)
-	xt_info "hostile xenstore: HTTP with the vif detached: $detached"
-	if [ "$detached" = up ]; then
-		xt_fail "xenstore: xl network-detach takes the vif away" "httpd still answered HTTP with its vif detached"
-	elif out=$(timeout 60 xl network-attach "$d" "mac=${MAC[$g]}" bridge=$BR devid=0 2>&1); then
-		VIF[$g]=vif$d.0
-		ok="" end=$((SECONDS + 90))
-		while [ $SECONDS -lt $end ]; do
-			http_get "http://${IP4[$g]}/" >/dev/null && { ok=1; break; }
-			sleep 2
-		done
-		r1=$(reconnects) || r1=
-		if [ -n "$ok" ] && [ "${r1:-0}" -gt "${r0:-0}" ]; then
-			xt_pass "xenstore: after xl network-detach and network-attach $g serves HTTP again (reconnects_total ${r0:-0} -> $r1)"
-		else
-			xt_fail "xenstore: after xl network-detach and network-attach $g serves HTTP again" \
-				"${ok:+served, but }reconnects_total ${r0:-0} -> ${r1:-unreadable}; $(http_get "http://${IP4[$g]}/")"
-		fi
+	if ! out=$(timeout 60 xl network-detach "$d" 0 2>&1); then
+		xt_fail "xenstore: xl network-detach takes the vif away" "xl network-detach $d 0: $(tail -n 1 <<<"$out")"
 	else
-		xt_fail "xenstore: xl network-attach" "$out"
+		sleep 2
+		detached=$(web_state)
+		xt_info "hostile xenstore: HTTP with the vif detached: $detached"
+		if [ "$detached" = up ]; then
+			xt_fail "xenstore: xl network-detach takes the vif away" "httpd still answered HTTP with its vif detached"
+		elif out=$(timeout 60 xl network-attach "$d" "mac=${MAC[$g]}" bridge=$BR devid=0 2>&1); then
+			VIF[$g]=vif$d.0
+			ok="" end=$((SECONDS + 90))
+			while [ $SECONDS -lt $end ]; do
+				http_get "http://${IP4[$g]}/" >/dev/null && { ok=1; break; }
+				sleep 2
+			done
+			r1=$(reconnects) || r1=
+			if [ -n "$ok" ] && [ -n "$r0" ] && [ -n "$r1" ] && [ "$r1" -gt "$r0" ]; then
+				xt_pass "xenstore: after xl network-detach and network-attach $g serves HTTP again (reconnects_total $r0 -> $r1)"
+			else
+				xt_fail "xenstore: after xl network-detach and network-attach $g serves HTTP again" \
+					"${ok:+served, but }reconnects_total ${r0:-unreadable} -> ${r1:-unreadable}; $(http_get "http://${IP4[$g]}/")"
+			fi
+		else
+			xt_fail "xenstore: xl network-attach" "$out"
+		fi
 	fi
 	alive "after the XenStore cases"
 	serves "after the XenStore cases" httpd 4
@@ -516,7 +554,8 @@ xenstore() {
 # Fragments come right before the SYN flood: the reassembly buffers are still held when the
 # half-open connections pile up, the combination that ran a 32 MiB guest out of memory.
 KINDS=${HOSTILE_KINDS:-oracle runt giant badip4 badip6 exthdr garbage badcsum frag synflood connflood slow udpflood xenstore}
-checks baseline "before any attack" "" "$(metrics)" "$(lines echo)" "$(lines httpd)" "$(stats_after echo 0)"
+m0=$(metrics) || m0=
+checks baseline "before any attack" "" "$m0" "$(lines echo)" "$(lines httpd)" "$(stats_after echo 0)"
 for kind in $KINDS; do
 	case $kind in
 	oracle | slow | xenstore) $kind ;;
