@@ -88,9 +88,10 @@ else
 fi
 
 # What the download made the guest do: netfront sent TSO frames, the stack left checksums to
-# the backend. Counters are summed over queues.
+# the backend. Counters are summed over queues; a counter missing from /metrics reads as
+# nothing, not as 0, and fails its check.
 metrics=$(get /metrics 2>&1)
-sum() { awk -v re="$1" '$0 ~ re { s += $NF } END { printf "%d", s }' <<<"$metrics"; }
+sum() { awk -v re="$1" '$0 ~ re { s += $NF; n++ } END { if (n) printf "%d", s }' <<<"$metrics"; }
 gso_tx=$(sum '^tamaxen_netfront_gso_packets_total[{].*dir="tx"')
 pkts_tx=$(sum '^tamaxen_netfront_packets_total[{].*dir="tx"')
 pkts_rx=$(sum '^tamaxen_netfront_packets_total[{].*dir="rx"')
@@ -98,12 +99,12 @@ csum_tx=$(sum '^tamaxen_netstack_tx_csum_offload_total( |[{])')
 blank_rx=$(sum '^tamaxen_netfront_rx_csum_blank_total')
 xt_info "metrics: packets tx $pkts_tx rx $pkts_rx, gso tx $gso_tx, tx csum offload $csum_tx, rx csum blank $blank_rx"
 xt_info "features: $(grep '^tamaxen_netfront_feature' <<<"$metrics" | tr '\n' ' ')"
-if [ "$gso_tx" -gt 0 ]; then
+if [ -n "$gso_tx" ] && [ "$gso_tx" -gt 0 ]; then
 	xt_pass "guest sent TSO frames: gso_packets_total{dir=\"tx\"} = $gso_tx"
 else
 	xt_fail "guest sent TSO frames" "gso_packets_total{dir=\"tx\"} sums to '$gso_tx': $(head -n 3 <<<"$metrics" | tr '\n' '|')"
 fi
-if [ "$csum_tx" -gt 0 ]; then
+if [ -n "$csum_tx" ] && [ "$csum_tx" -gt 0 ]; then
 	xt_pass "guest offloaded TX checksums: tx_csum_offload_total = $csum_tx"
 else
 	xt_fail "guest offloaded TX checksums" "tamaxen_netstack_tx_csum_offload_total is '$csum_tx'"

@@ -31,7 +31,9 @@ if xt_wait_console "$name" '^xencheck: transactions' 300; then
 	retried=$(echo "$t" | sed -n 's/.*(\([0-9]*\) retried).*/\1/p')
 	case "$t" in
 	*"counter 100,"*)
-		if [ "${retried:-0}" -gt 0 ]; then
+		if [ -z "$retried" ]; then
+			xt_fail "xenstore transactions" "no '(N retried)' figure: $t"
+		elif [ "$retried" -gt 0 ]; then
 			xt_pass "xenstore: 100 transactions from 10 goroutines, conflicts retried ($t)"
 		else
 			xt_fail "xenstore transactions" "no conflict happened, nothing was retried: $t"
