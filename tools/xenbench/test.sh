@@ -168,11 +168,13 @@ upload_tcp() {
 
 # --- counters: snapshots are "key value" lines; delta prints "key=after-before" ------------
 
-# snap_vif DOMID: dom0's view of the guest's vif (rx = from the guest) and dom0's TCP.
+# snap_vif DOMID: dom0's view of the guest's vif (rx = from the guest) and dom0's TCP; fails,
+# printing why last, when a counter cannot be read.
 snap_vif() {
-	local d=/sys/class/net/vif$1.0/statistics f
+	local d=/sys/class/net/vif$1.0/statistics f v
 	for f in rx_packets rx_bytes tx_packets tx_bytes; do
-		echo "vif_$f $(cat "$d/$f" 2>/dev/null || echo 0)"
+		v=$(cat "$d/$f" 2>&1) || { echo "$d/$f: $v"; return 1; }
+		echo "vif_$f $v"
 	done
 	snmp_tcp </proc/net/snmp | sed 's/^/dom0_/'
 }
@@ -187,25 +189,59 @@ snmp_tcp() {
 snap_guest() {
 	local m
 	if [ "$1" = unikernel ]; then
-		m=$(curl -sS --max-time 30 "http://$IP/metrics") || return 1
+		m=$(curl -sS --fail --max-time 30 "http://$IP/metrics" 2>&1) || { echo "/metrics: $m"; return 1; }
 		awk '/^#/ || NF < 2 { next }
 			{ k = $1; d = ""; if (match(k, /dir="[a-z]+"/)) d = "_" substr(k, RSTART + 5, RLENGTH - 6)
 			  sub(/[{].*/, "", k); s[k d] += $NF }
 			END { for (k in s) print k, s[k] }' <<<"$m"
 	else
-		m=$(curl -sS --max-time 30 "http://$IP/cgi-bin/stats") || return 1
+		m=$(curl -sS --fail --max-time 30 "http://$IP/cgi-bin/stats" 2>&1) || { echo "/cgi-bin/stats: $m"; return 1; }
 		snmp_tcp <<<"$m"
 		awk '$1 == "eth0:" { print "eth0_rx_bytes", $2; print "eth0_rx_packets", $3;
 			print "eth0_tx_bytes", $10; print "eth0_tx_packets", $11 }' <<<"$m"
 	fi
 }
 
-# delta BEFORE AFTER KEYS prints "KEY=after-before" for each of the blank-separated KEYS
-# (missing keys count 0).
+# delta BEFORE AFTER KEYS prints "KEY=after-before" for each of the blank-separated KEYS; a
+# key missing from either snapshot is printed "KEY=" (report.sh shows n/a) and fails delta.
 delta() {
 	awk -v keys="${3//$'\n'/ }" 'FILENAME == ARGV[1] { b[$1] = $2; next } { a[$1] = $2 }
-		END { n = split(keys, k, " "); for (i = 1; i <= n; i++) printf "%s%s=%.0f", (i > 1 ? " " : ""), k[i], a[k[i]] - b[k[i]]; print "" }' \
+		END { n = split(keys, k, " ")
+			for (i = 1; i <= n; i++) {
+				printf "%s%s=", (i > 1 ? " " : ""), k[i]
+				if (k[i] in a && k[i] in b) printf "%.0f", a[k[i]] - b[k[i]]; else bad = 1
+			}
+			print ""; exit bad }' \
 		<(printf '%s\n' "$1") <(printf '%s\n' "$2")
+}
+
+# counters GUEST DOMID prints one snapshot of dom0's counters (snap_vif) and the guest's
+# (snap_guest); fails, printing why, when either cannot be read.
+counters() {
+	local v g
+	v=$(snap_vif "$2") || { echo "dom0: $(tail -n 1 <<<"$v")"; return 1; }
+	g=$(snap_guest "$1") || { echo "guest: $(tail -n 1 <<<"$g")"; return 1; }
+	printf '%s\n%s\n' "$v" "$g"
+}
+
+# out_deltas GUEST WHAT BEFORE AFTER WHY prints the result lines dom0_WHAT and counters_WHAT
+# from two snapshots of counters. WHY, when not empty, says why a snapshot failed: that, or a
+# counter missing from one of them, is a FAIL.
+out_deltas() {
+	local guest=$1 what=$2 c0=$3 c1=$4 why=$5 keys=$L_KEYS d r=0
+	[ "$guest" = unikernel ] && keys=$U_KEYS
+	if [ -n "$why" ]; then
+		xt_fail "bench $guest counters around the ${what}s" "$why"
+		return
+	fi
+	d=$(delta "$c0" "$c1" "$VIF_KEYS") || r=1
+	out "$guest" "dom0_$what" "$d"
+	d=$(delta "$c0" "$c1" "$keys") || r=1
+	out "$guest" "counters_$what" "$d"
+	if [ $r -ne 0 ]; then
+		xt_fail "bench $guest counters around the ${what}s" \
+			"missing from a snapshot: $(delta "$c0" "$c1" "$VIF_KEYS $keys" | tr ' ' '\n' | grep '=$' | tr '\n' ' ')"
+	fi
 }
 
 VIF_KEYS="vif_rx_packets vif_rx_bytes vif_tx_packets vif_tx_bytes dom0_tcp_OutSegs dom0_tcp_InSegs dom0_tcp_RetransSegs"
@@ -220,7 +256,7 @@ L_KEYS="tcp_OutSegs tcp_InSegs tcp_RetransSegs eth0_tx_packets eth0_tx_bytes eth
 
 # measure GUEST NAME BOOT_TIMEOUT CFG [KEY=VALUE...]: (a), (b) and (c) for one guest.
 measure() {
-	local guest=$1 name=$2 timeout=$3 cfg=$4 i r rates v0 v1 g0 g1 path
+	local guest=$1 name=$2 timeout=$3 cfg=$4 i r rates c0 c1 why path
 	shift 4
 	if ! boot "$name" "$timeout" "$cfg" "$@"; then
 		xt_fail "bench $guest boot" "$B_WHY"
@@ -241,21 +277,20 @@ measure() {
 	# (c) download: guest -> dom0.
 	path="/download?bytes=$BENCH_BYTES"
 	[ "$guest" = linux ] && path=/download
-	rates=()
-	v0=$(snap_vif "$domid") g0=$(snap_guest "$guest")
+	rates=() why=''
+	c0=$(counters "$guest" "$domid") || why="before: $c0"
 	for ((i = 1; i <= BENCH_RUNS; i++)); do
 		if r=$(download "http://$IP$path" "$BENCH_BYTES"); then rates+=("$r"); else
 			xt_fail "bench $guest download run $i" "$r"
 		fi
 	done
-	v1=$(snap_vif "$domid") g1=$(snap_guest "$guest")
+	c1=$(counters "$guest" "$domid") || why="${why:+$why; }after: $c1"
 	if [ ${#rates[@]} -gt 0 ]; then
 		out "$guest" download_runs "${rates[*]}"
 		out "$guest" download_mibs "$(median "${rates[@]}")"
 		xt_pass "bench $guest download $((BENCH_BYTES >> 20)) MiB x${#rates[@]}: ${rates[*]} MiB/s"
-		out "$guest" dom0_download "$(delta "$v0" "$v1" "$VIF_KEYS")"
+		out_deltas "$guest" download "$c0" "$c1" "$why"
 		if [ "$guest" = unikernel ]; then
-			out "$guest" counters_download "$(delta "$g0" "$g1" "$U_KEYS")"
 			# The console line stats=5s prints, the first one after the downloads.
 			local n
 			n=$(grep -c ': stats ' "$log")
@@ -263,15 +298,17 @@ measure() {
 				[ "$(grep -c ': stats ' "$log")" -gt "$n" ] && break
 				sleep 0.3
 			done
-			out "$guest" stats_line "$(grep ': stats ' "$log" | tail -n 1 | tr -d '\r')"
-		else
-			out "$guest" counters_download "$(delta "$g0" "$g1" "$L_KEYS")"
+			if [ "$(grep -c ': stats ' "$log")" -gt "$n" ]; then
+				out "$guest" stats_line "$(grep ': stats ' "$log" | tail -n 1 | tr -d '\r')"
+			else
+				xt_fail "bench $guest stats line after the downloads" "none within 9 s (stats=5s): $(tail -n 2 "$log" | tr -d '\r' | tr '\n' '|')"
+			fi
 		fi
 	fi
 
 	# (c) upload: dom0 -> guest, the same file for both guests; the guest hashes it.
-	rates=()
-	v0=$(snap_vif "$domid") g0=$(snap_guest "$guest")
+	rates=() why=''
+	c0=$(counters "$guest" "$domid") || why="before: $c0"
 	for ((i = 1; i <= BENCH_RUNS; i++)); do
 		if [ "$guest" = unikernel ]; then
 			up() { upload "http://$IP/upload" /tmp/bench-upload "$BENCH_BYTES" "$UP_SHA"; }
@@ -282,17 +319,12 @@ measure() {
 			xt_fail "bench $guest upload run $i" "$r"
 		fi
 	done
-	v1=$(snap_vif "$domid") g1=$(snap_guest "$guest")
+	c1=$(counters "$guest" "$domid") || why="${why:+$why; }after: $c1"
 	if [ ${#rates[@]} -gt 0 ]; then
 		out "$guest" upload_runs "${rates[*]}"
 		out "$guest" upload_mibs "$(median "${rates[@]}")"
 		xt_pass "bench $guest upload $((BENCH_BYTES >> 20)) MiB x${#rates[@]}: ${rates[*]} MiB/s"
-		out "$guest" dom0_upload "$(delta "$v0" "$v1" "$VIF_KEYS")"
-		if [ "$guest" = unikernel ]; then
-			out "$guest" counters_upload "$(delta "$g0" "$g1" "$U_KEYS")"
-		else
-			out "$guest" counters_upload "$(delta "$g0" "$g1" "$L_KEYS")"
-		fi
+		out_deltas "$guest" upload "$c0" "$c1" "$why"
 	fi
 	xt_destroy "$name"
 }
@@ -359,13 +391,15 @@ on_crash = "preserve"
 CFG
 
 # (e) image sizes: what the toolstack loads.
-u_size=$(stat -c %s httpd.elf)
-k_size=$(stat -c %s "$XT_LINUX_KERNEL")
-i_size=$(stat -c %s "$L_INITRD")
-out unikernel size_bytes "$u_size"
-out unikernel size_detail "httpd.elf $u_size"
-out linux size_bytes $((k_size + i_size))
-out linux size_detail "vmlinux $k_size + initramfs $i_size (busybox, $(find /lib/modules -name 'xen-netfront.ko*' | head -n 1 | xargs -r basename) and deps, init)"
+if u_size=$(stat -c %s httpd.elf 2>&1) && k_size=$(stat -c %s "$XT_LINUX_KERNEL" 2>&1) &&
+	i_size=$(stat -c %s "$L_INITRD" 2>&1); then
+	out unikernel size_bytes "$u_size"
+	out unikernel size_detail "httpd.elf $u_size"
+	out linux size_bytes $((k_size + i_size))
+	out linux size_detail "vmlinux $k_size + initramfs $i_size (busybox, $(find /lib/modules -name 'xen-netfront.ko*' | head -n 1 | xargs -r basename) and deps, init)"
+else
+	xt_fail "bench image sizes" "httpd.elf '$u_size', vmlinux '$k_size', initramfs '$i_size'"
+fi
 out unikernel memory_mib "$(sed -n 's/^[[:space:]]*memory[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$U_CFG")"
 out linux memory_mib "$BENCH_LINUX_MEM"
 
