@@ -61,10 +61,6 @@ func ether(dst, src mac, etherType uint16, payload []byte) []byte {
 	return f
 }
 
-// checksum is the Internet checksum (RFC 1071) of b, continuing the one's complement sum
-// initial: the value a checksum field holds when it was zero while summing.
-func checksum(b []byte, initial uint16) uint16 { return ^csum.Sum(b, initial) }
-
 // pseudoSum is the one's complement sum of the pseudo-header of a transport segment of length
 // bytes: RFC 768/793 for IPv4, RFC 8200 section 8.1 for IPv6 (the final destination, the
 // upper-layer length and next header, whatever extension headers come before it).
@@ -84,7 +80,7 @@ func pseudoSum(src, dst netip.Addr, proto uint8, length int) uint16 {
 // segment, from the pseudo-header of src and dst.
 func setTransportChecksum(src, dst netip.Addr, proto uint8, seg []byte, off int) {
 	seg[off], seg[off+1] = 0, 0
-	c := checksum(seg, pseudoSum(src, dst, proto, len(seg)))
+	c := csum.Checksum(seg, pseudoSum(src, dst, proto, len(seg)))
 	if proto == protoUDP && c == 0 {
 		c = 0xffff // zero would say "no checksum" (RFC 768)
 	}
@@ -159,7 +155,7 @@ func icmp4(typ, code uint8, rest uint32, body []byte) []byte {
 	m[0], m[1] = typ, code
 	be.PutUint32(m[4:], rest)
 	copy(m[8:], body)
-	be.PutUint16(m[2:], checksum(m, 0))
+	be.PutUint16(m[2:], csum.Checksum(m, 0))
 	return m
 }
 
@@ -221,7 +217,7 @@ func setIPv4Checksum(p []byte) {
 		return // no checksum field, or a header longer than the packet: left as it is
 	}
 	p[10], p[11] = 0, 0
-	be.PutUint16(p[10:], checksum(p[:ihl], 0))
+	be.PutUint16(p[10:], csum.Checksum(p[:ihl], 0))
 }
 
 // fragments4 cuts the payload of an unfragmented IPv4 packet made from h into fragments of

@@ -27,12 +27,12 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
 
 	"github.com/tamaxen/tamaxen/internal/pattern"
+	"github.com/tamaxen/tamaxen/xen/shmem"
 )
 
 // ioctl numbers: _IOC(_IOC_NONE, type, nr, size) = size<<16 | type<<8 | nr (xen/sys/*.h).
@@ -172,8 +172,8 @@ func pingPong(domid, port, seqRef uint32, count int) error {
 		return err
 	}
 	defer unmap()
-	seq := (*uint32)(unsafe.Pointer(&page[0]))
-	ack := (*uint32)(unsafe.Pointer(&page[4]))
+	// The guest's layout (examples/xencheck): seq at 0, written by us; ack at 4, by the guest.
+	seq, ack := shmem.Uint32(page, 0), shmem.Uint32(page, 4)
 
 	fd, err := syscall.Open("/dev/xen/evtchn", syscall.O_RDWR, 0)
 	if err != nil {
@@ -190,15 +190,15 @@ func pingPong(domid, port, seqRef uint32, count int) error {
 	start := time.Now()
 	events := 0
 	for i := uint32(1); i <= uint32(count); i++ {
-		atomic.StoreUint32(seq, i)
+		seq.Store(i)
 		var n [4]byte
 		binary.LittleEndian.PutUint32(n[:], uint32(local))
 		if _, err := ioctl(fd, ioctlEvtchnNotify, unsafe.Pointer(&n[0])); err != nil {
 			return fmt.Errorf("IOCTL_EVTCHN_NOTIFY %d: %w", i, err)
 		}
-		for atomic.LoadUint32(ack) != i {
+		for ack.Load() != i {
 			if err := awaitEvent(fd, uint32(local), 10*time.Second); err != nil {
-				return fmt.Errorf("ack of %d (guest acked %d): %w", i, atomic.LoadUint32(ack), err)
+				return fmt.Errorf("ack of %d (guest acked %d): %w", i, ack.Load(), err)
 			}
 			events++
 		}
