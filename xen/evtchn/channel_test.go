@@ -210,3 +210,46 @@ func TestConcurrentChannels(t *testing.T) {
 	close(stop)
 	side.Wait()
 }
+
+// An Upcall that found a port's Channel, and then lost the race to its Close and to a new
+// binding of the same number, hands the event it takes to the Channel on the port now: the new
+// one's event, sent while that Upcall ran, must not go to the closed Channel.
+func TestDeliverToTheCurrentChannel(t *testing.T) {
+	d, f := newTestDispatcher()
+	old, err := d.BindInterdomain(0, 9)
+	require.NoError(t, err)
+	require.NoError(t, old.Wait(cancelled()), "the bind's own mark")
+	var c *Channel
+	d.testHookBeforeTake = func(p xen.Port) {
+		d.testHookBeforeTake = nil
+		// The vcpu is in this Upcall: an upcall raised meanwhile waits for it.
+		upcall := f.upcall
+		f.upcall = func() {}
+		defer func() { f.upcall = upcall }()
+		require.NoError(t, old.Close())
+		c, err = d.BindInterdomain(0, 9)
+		require.NoError(t, err)
+		require.Equal(t, p, c.Port(), "the number is reused")
+		require.NoError(t, c.Wait(cancelled()), "the old event, found by attach's re-check")
+		f.remoteSend(p)
+	}
+	f.remoteSend(old.Port())
+	require.NotNil(t, c)
+	assert.NoError(t, c.Wait(cancelled()), "the event sent after c attached went to the closed channel")
+}
+
+// An event taken off a port whose Channel was closed meanwhile stays pending for the next
+// Channel attached to the port.
+func TestDeliverWithNoChannelLeft(t *testing.T) {
+	d, f := newTestDispatcher()
+	old, err := d.Attach(5)
+	require.NoError(t, err)
+	d.testHookBeforeTake = func(xen.Port) {
+		d.testHookBeforeTake = nil
+		require.NoError(t, old.Close())
+	}
+	f.remoteSend(5)
+	c, err := d.Attach(5)
+	require.NoError(t, err)
+	assert.NoError(t, c.Wait(cancelled()), "the event was not kept for the next channel")
+}

@@ -56,6 +56,11 @@ type Dispatcher struct {
 	upcalls atomic.Uint64
 	events  atomic.Uint64
 	stray   atomic.Uint64
+
+	// testHookBeforeTake, set only by tests, runs in deliver between finding a Channel on the
+	// port and taking the port's pending bit: where another goroutine may close the Channel and
+	// bind the number again.
+	testHookBeforeTake func(p xen.Port)
 }
 
 // Stats counts what the Dispatcher has seen.
@@ -116,10 +121,14 @@ func (d *Dispatcher) Upcall() {
 //  1. Mask first, so a new event on the port is latched in pending (no upcall) until the waiter
 //     unmasks, and so a concurrent attach either sees our mask and clears it, or is seen by the
 //     load below.
-//  2. Load the Channel. With none, leave pending set: attach's re-check delivers it if the port is
-//     being bound right now; otherwise it is a stray, masked so it cannot storm.
+//  2. Look for a Channel. With none, leave pending set: attach's re-check delivers it if the port
+//     is being bound right now; otherwise it is a stray, masked so it cannot storm.
 //  3. Clear pending. The one who clears it (we, or a racing Upcall or re-check) sends the token.
-//  4. Non-blocking send: a token already there means the waiter has not run yet and will see
+//  4. Load the Channel only now: the port may have been closed and its number bound again since
+//     step 2, and an event made pending after the new Channel attached is the new Channel's, not
+//     its predecessor's (a token sent to a closed Channel is lost). With no Channel any more,
+//     put the event back for the next one and look again.
+//  5. Non-blocking send: a token already there means the waiter has not run yet and will see
 //     this event too.
 //
 // A loser of step 3 must not leave its mask behind: the winner's token may already have been
@@ -128,12 +137,19 @@ func (d *Dispatcher) Upcall() {
 func (d *Dispatcher) deliver(p xen.Port) {
 	for {
 		d.si.setMask(p)
-		c := d.ports[p].Load()
-		if c == nil {
+		if d.ports[p].Load() == nil {
 			d.stray.Add(1)
 			return
 		}
+		if d.testHookBeforeTake != nil {
+			d.testHookBeforeTake(p)
+		}
 		if d.si.testAndClearPending(p) {
+			c := d.ports[p].Load()
+			if c == nil {
+				d.si.setPending(p)
+				continue
+			}
 			d.events.Add(1)
 			select {
 			case c.ch <- struct{}{}:

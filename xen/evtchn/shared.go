@@ -93,6 +93,12 @@ func (s sharedInfo) isPending(p xen.Port) bool {
 	return s.pendingWord(w).Load()&m != 0
 }
 
+// setPending puts an event back on the port, for a Channel that is not there yet.
+func (s sharedInfo) setPending(p xen.Port) {
+	w, m := bit(p)
+	s.pendingWord(w).Or(m)
+}
+
 // testAndClearPending clears the port's pending bit and reports whether it was set. The old value
 // is the arbiter between an Upcall and an unmask re-check racing for the same event: exactly one
 // of them sees the bit and wakes the waiter.
