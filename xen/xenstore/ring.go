@@ -61,22 +61,25 @@ type RingTransport struct {
 	// atomically, since a plain load could be torn, cached or reordered with the data copies.
 	reqCons, reqProd, rspCons, rspProd, features, errField *atomic.Uint32
 
-	rmu     sync.Mutex // guards rspCons' private copy: one reader drains rsp at a time
-	rspPriv uint32
-	wmu     sync.Mutex // guards reqProd's private copy: one writer fills req at a time
-	reqPriv uint32
+	wmu sync.Mutex // one writer fills req at a time, so that a message is never split by another
 
-	mu   sync.Mutex    // guards wake, err and the resync flags
-	wake chan struct{} // closed and replaced whenever the daemon notifies or the transport ends
-	err  error         // why the transport no longer works
+	// mu guards the fields below and every look at the page: a read or a write takes its bytes
+	// and moves its index under mu, so that Suspend, once it has held mu, knows nobody is
+	// looking at the page.
+	mu      sync.Mutex
+	rspPriv uint32        // our copy of rsp_cons
+	reqPriv uint32        // our copy of req_prod
+	wake    chan struct{} // closed and replaced whenever the daemon notifies or the transport ends
+	err     error         // why the transport no longer works
 
 	// resyncR and resyncW ask the reader and the writer to adopt rspFrom and reqFrom, the
 	// ring's indices when Resync ran.
 	resyncR, resyncW bool
 	rspFrom, reqFrom uint32
 
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the event goroutine returned
+	suspended bool               // between Suspend and Resume: nobody looks at the page
+	stop      context.CancelFunc // ends the event goroutine; nil while none runs
+	done      chan struct{}      // closed when the event goroutine returned
 }
 
 // NewRingTransport attaches to an interface page the daemon shares with the guest (the page
@@ -99,7 +102,6 @@ func NewRingTransport(page []byte, ev xen.EventChannel) (*RingTransport, error) 
 		features: shmem.Uint32(page, InterfaceOffServerFeatures),
 		errField: shmem.Uint32(page, InterfaceOffError),
 		wake:     make(chan struct{}),
-		done:     make(chan struct{}),
 	}
 	r.reqPriv = r.reqProd.Load()
 	r.rspPriv = r.rspCons.Load()
@@ -109,59 +111,76 @@ func NewRingTransport(page []byte, ev xen.EventChannel) (*RingTransport, error) 
 	if d := r.rspProd.Load() - r.rspPriv; d > XENSTORE_RING_SIZE {
 		return nil, brokenf("rsp ring holds %d bytes at attach", d)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	go r.events(ctx)
+	r.startEvents()
 	return r, nil
+}
+
+// startEvents starts the goroutine that waits on the event channel. Called with r.mu held, or
+// before anyone else can see r.
+func (r *RingTransport) startEvents() {
+	ctx, stop := context.WithCancel(context.Background())
+	r.stop, r.done = stop, make(chan struct{})
+	go r.events(ctx, r.done)
+}
+
+// stopEvents ends the event goroutine, if one runs, and waits for it.
+func (r *RingTransport) stopEvents() {
+	r.mu.Lock()
+	stop, done := r.stop, r.done
+	r.stop, r.done = nil, nil
+	r.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
 }
 
 // events turns event channel notifications into wake-ups. It is the only caller of ev.Wait, so
 // a reader waiting for data and a writer waiting for space never steal each other's event.
-func (r *RingTransport) events(ctx context.Context) {
-	defer close(r.done)
+// Ending ctx (Close, Suspend, a broken ring) ends it quietly: whoever ended it says why.
+func (r *RingTransport) events(ctx context.Context, done chan struct{}) {
+	defer close(done)
 	for {
-		err := r.ev.Wait(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				err = xen.ErrClosed
-			} else {
-				err = fmt.Errorf("xenstore: event channel: %w", err)
+		if err := r.ev.Wait(ctx); err != nil {
+			if ctx.Err() == nil {
+				r.setErr(fmt.Errorf("xenstore: event channel: %w", err))
 			}
-			r.setErr(err)
 			return
 		}
 		r.mu.Lock()
-		close(r.wake)
-		r.wake = make(chan struct{})
+		r.wakeLocked()
 		r.mu.Unlock()
 	}
+}
+
+// wakeLocked wakes everyone waiting on the transport. Called with r.mu held.
+func (r *RingTransport) wakeLocked() {
+	close(r.wake)
+	r.wake = make(chan struct{})
 }
 
 // setErr fails the transport, waking everyone waiting on it.
 func (r *RingTransport) setErr(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.setErrLocked(err)
+}
+
+func (r *RingTransport) setErrLocked(err error) {
 	if r.err == nil {
 		r.err = err
-		close(r.wake)
-		r.wake = make(chan struct{})
+		r.wakeLocked()
 	}
 }
 
-// waiter returns the channel the next wake-up closes. Callers take it before looking at the
-// ring: a notification that arrives after the look closes this very channel, so none is lost.
-func (r *RingTransport) waiter() (<-chan struct{}, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.wake, r.err
-}
-
-// broken fails the transport because the daemon broke the ring protocol, and stops listening.
-func (r *RingTransport) broken(format string, args ...any) error {
-	err := brokenf(format, args...)
-	r.setErr(err)
-	r.cancel()
-	return r.Err()
+// brokenLocked fails the transport because the daemon broke the ring protocol, and stops
+// listening. Called with r.mu held.
+func (r *RingTransport) brokenLocked(format string, args ...any) error {
+	r.setErrLocked(brokenf(format, args...))
+	if r.stop != nil {
+		r.stop() // Close or Suspend waits for it
+	}
+	return r.err
 }
 
 // Err returns why the transport no longer works, or nil.
@@ -171,15 +190,45 @@ func (r *RingTransport) Err() error {
 	return r.err
 }
 
-// serverError reports an error the daemon announced in the error field, if it has the feature.
-func (r *RingTransport) serverError() error {
+// serverErrorLocked reports an error the daemon announced in the error field, if it has the
+// feature. Called with r.mu held.
+func (r *RingTransport) serverErrorLocked() error {
 	if r.features.Load()&XENSTORE_SERVER_FEATURE_ERROR == 0 {
 		return nil
 	}
 	if e := r.errField.Load(); e != XENSTORE_ERROR_NONE {
-		return r.broken("daemon reports ring error %d", e)
+		return r.brokenLocked("daemon reports ring error %d", e)
 	}
 	return nil
+}
+
+// Suspend keeps the transport off the page and its event channel until Resume, as the domain
+// is about to be suspended: the toolstack may clear the page, and the channel's port may change
+// under the dispatcher (evtchn.Dispatcher.Resume, Reattach), while the domain is away. Reads and
+// writes wait, and the goroutine that waits on the channel stops. Suspend returns once nobody
+// looks at the page any more. Client.Suspend calls it; a second call does nothing.
+func (r *RingTransport) Suspend() {
+	r.mu.Lock()
+	r.suspended = true
+	r.mu.Unlock()
+	r.stopEvents()
+}
+
+// Resume lets the transport use the page and its event channel again after Suspend (in a new
+// domain, once Resync has taken the ring afresh and the channel is on its new port). Reads and
+// writes look at the ring again at once, since events sent meanwhile may have been lost.
+// Client.Resume calls it; it does nothing on a transport that is not suspended.
+func (r *RingTransport) Resume() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.suspended {
+		return
+	}
+	r.suspended = false
+	if r.err == nil {
+		r.startEvents()
+	}
+	r.wakeLocked()
 }
 
 // Resync takes the ring's indices afresh after the domain was suspended and resumed in a new
@@ -197,24 +246,13 @@ func (r *RingTransport) Resync() {
 	r.rspFrom = r.rspProd.Load()
 	r.reqFrom = r.reqProd.Load()
 	r.resyncR, r.resyncW = true, true
-	close(r.wake)
-	r.wake = make(chan struct{})
-}
-
-// takeResync clears one of the resync flags and returns the index recorded with it, if set.
-func (r *RingTransport) takeResync(flag *bool, from *uint32) (uint32, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	v := *flag
-	*flag = false
-	return *from, v
+	r.wakeLocked()
 }
 
 // Close stops the transport: blocked and later reads and writes fail with xen.ErrClosed.
 func (r *RingTransport) Close() error {
-	r.cancel()
-	<-r.done
 	r.setErr(xen.ErrClosed)
+	r.stopEvents()
 	return nil
 }
 
@@ -223,43 +261,54 @@ func (r *RingTransport) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.rmu.Lock()
-	defer r.rmu.Unlock()
 	for {
-		wake, err := r.waiter()
-		if err != nil {
-			return 0, err
-		}
-		if from, ok := r.takeResync(&r.resyncR, &r.rspFrom); ok {
-			r.rspPriv = from
-			r.rspCons.Store(from)
-		}
-		// Acquire: the bytes copied below are read only after the index that publishes them.
-		prod := r.rspProd.Load()
-		avail := prod - r.rspPriv
-		if avail > XENSTORE_RING_SIZE {
-			return 0, r.broken("rsp_prod %#x is %d bytes past rsp_cons %#x", prod, avail, r.rspPriv)
-		}
-		if avail > 0 {
-			off := RingOffset(r.rspPriv)
-			n := min(int(avail), int(XENSTORE_RING_SIZE-off), len(p))
-			copy(p[:n], r.page[InterfaceOffRsp+int(off):])
-			r.rspPriv += uint32(n)
-			// Release: the copy above completes before the daemon sees the bytes as free and
-			// may overwrite them.
-			r.rspCons.Store(r.rspPriv)
-			// The ring protocol asks for a notification after every index update; a daemon
-			// blocked on a full rsp ring waits for exactly this one.
-			if err := r.ev.Notify(); err != nil {
-				r.setErr(fmt.Errorf("xenstore: notify: %w", err))
-			}
-			return n, nil
-		}
-		if err := r.serverError(); err != nil {
-			return 0, err
+		n, wake, err := r.readSome(p)
+		if err != nil || n > 0 {
+			return n, err
 		}
 		<-wake
 	}
+}
+
+// readSome copies what rsp holds into p. With nothing there it returns the channel the next
+// wake-up closes, taken before looking, so that a notification arriving after the look closes
+// this very channel and none is lost.
+func (r *RingTransport) readSome(p []byte) (int, <-chan struct{}, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return 0, nil, r.err
+	}
+	if r.suspended {
+		return 0, r.wake, nil
+	}
+	if r.resyncR {
+		r.resyncR = false
+		r.rspPriv = r.rspFrom
+		r.rspCons.Store(r.rspFrom)
+	}
+	// Acquire: the bytes copied below are read only after the index that publishes them.
+	prod := r.rspProd.Load()
+	avail := prod - r.rspPriv
+	if avail > XENSTORE_RING_SIZE {
+		return 0, nil, r.brokenLocked("rsp_prod %#x is %d bytes past rsp_cons %#x", prod, avail, r.rspPriv)
+	}
+	if avail == 0 {
+		return 0, r.wake, r.serverErrorLocked()
+	}
+	off := RingOffset(r.rspPriv)
+	n := min(int(avail), int(XENSTORE_RING_SIZE-off), len(p))
+	copy(p[:n], r.page[InterfaceOffRsp+int(off):])
+	r.rspPriv += uint32(n)
+	// Release: the copy above completes before the daemon sees the bytes as free and may
+	// overwrite them.
+	r.rspCons.Store(r.rspPriv)
+	// The ring protocol asks for a notification after every index update; a daemon blocked on
+	// a full rsp ring waits for exactly this one.
+	if err := r.ev.Notify(); err != nil {
+		r.setErrLocked(fmt.Errorf("xenstore: notify: %w", err))
+	}
+	return n, nil, nil
 }
 
 // Write copies p into req, as much at a time as the ring has room for, and returns once all of
@@ -269,39 +318,53 @@ func (r *RingTransport) Write(p []byte) (int, error) {
 	defer r.wmu.Unlock()
 	written := 0
 	for len(p) > 0 {
-		wake, err := r.waiter()
+		n, wake, err := r.writeSome(p)
+		written += n
 		if err != nil {
 			return written, err
 		}
-		if from, ok := r.takeResync(&r.resyncW, &r.reqFrom); ok {
-			r.reqPriv = from
-		}
-		// Acquire: the daemon finished reading the bytes before req_cons before it published
-		// it, so overwriting them below is safe.
-		cons := r.reqCons.Load()
-		used := r.reqPriv - cons
-		if used > XENSTORE_RING_SIZE {
-			return written, r.broken("req_cons %#x is %d bytes behind req_prod %#x", cons, used, r.reqPriv)
-		}
-		if used == XENSTORE_RING_SIZE {
-			if err := r.serverError(); err != nil {
-				return written, err
-			}
+		if n == 0 {
 			<-wake
-			continue
-		}
-		off := RingOffset(r.reqPriv)
-		n := min(int(XENSTORE_RING_SIZE-used), int(XENSTORE_RING_SIZE-off), len(p))
-		copy(r.page[InterfaceOffReq+int(off):], p[:n])
-		r.reqPriv += uint32(n)
-		// Release: the daemon sees the bytes copied above before the index that covers them.
-		r.reqProd.Store(r.reqPriv)
-		if err := r.ev.Notify(); err != nil {
-			r.setErr(fmt.Errorf("xenstore: notify: %w", err))
-			return written + n, r.Err()
 		}
 		p = p[n:]
-		written += n
 	}
 	return written, nil
+}
+
+// writeSome copies as much of p into req as there is room for. With no room it returns the
+// channel the next wake-up closes, as readSome does.
+func (r *RingTransport) writeSome(p []byte) (int, <-chan struct{}, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return 0, nil, r.err
+	}
+	if r.suspended {
+		return 0, r.wake, nil
+	}
+	if r.resyncW {
+		r.resyncW = false
+		r.reqPriv = r.reqFrom
+	}
+	// Acquire: the daemon finished reading the bytes before req_cons before it published it,
+	// so overwriting them below is safe.
+	cons := r.reqCons.Load()
+	used := r.reqPriv - cons
+	if used > XENSTORE_RING_SIZE {
+		return 0, nil, r.brokenLocked("req_cons %#x is %d bytes behind req_prod %#x", cons, used, r.reqPriv)
+	}
+	if used == XENSTORE_RING_SIZE {
+		return 0, r.wake, r.serverErrorLocked()
+	}
+	off := RingOffset(r.reqPriv)
+	n := min(int(XENSTORE_RING_SIZE-used), int(XENSTORE_RING_SIZE-off), len(p))
+	copy(r.page[InterfaceOffReq+int(off):], p[:n])
+	r.reqPriv += uint32(n)
+	// Release: the daemon sees the bytes copied above before the index that covers them.
+	r.reqProd.Store(r.reqPriv)
+	if err := r.ev.Notify(); err != nil {
+		r.setErrLocked(fmt.Errorf("xenstore: notify: %w", err))
+		return n, nil, r.err
+	}
+	return n, nil, nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -275,4 +276,39 @@ func TestRingResync(t *testing.T) {
 			assert.Equal(t, "answer", string(got))
 		})
 	}
+}
+
+// A suspended transport keeps off the page: a read waits through the cleared page and a late
+// event, a write waits too, and both go on in the new ring after Resync and Resume.
+func TestRingSuspend(t *testing.T) {
+	p := newIfacePage(0x10, 0x10, 0x20, 0x20)
+	ev := newTestEvtchn()
+	r, err := NewRingTransport(p, ev)
+	require.NoError(t, err)
+	defer r.Close()
+	r.Suspend()
+	read := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 8)
+		n, err := r.Read(buf)
+		if err != nil {
+			read <- err.Error()
+			return
+		}
+		read <- string(buf[:n])
+	}()
+	wrote := make(chan error, 1)
+	go func() { _, err := r.Write([]byte("req")); wrote <- err }()
+	clear(p)
+	ev.Kick()
+	assert.Never(t, func() bool { return len(read)+len(wrote) > 0 || p.get(InterfaceOffReqProd) != 0 },
+		50*time.Millisecond, time.Millisecond, "the suspended transport used the page")
+
+	r.Resync()
+	r.Resume()
+	require.NoError(t, <-wrote)
+	assert.Equal(t, []byte("req"), p.consume())
+	p.produce([]byte("rsp"))
+	ev.Kick()
+	assert.Equal(t, "rsp", <-read)
 }

@@ -20,16 +20,34 @@ var ErrInterrupted = fmt.Errorf("xenstore: request interrupted by the domain's s
 // domain (RingTransport).
 type Resyncer interface{ Resync() }
 
+// Suspender is a transport that must keep off the domain's shared memory while the domain is
+// suspended (RingTransport): the toolstack may clear its page meanwhile.
+type Suspender interface {
+	Suspend()
+	Resume()
+}
+
 // Suspend quiesces the connection before the domain suspends, as Linux's xs_suspend does: new
 // requests wait until Resume, and Suspend waits until every request already sent has its reply,
 // or ctx ends (then it reports how many are left; Resume(ctx, true) fails them). Watches stay
-// registered.
+// registered. Either way the transport, if it is a Suspender, is suspended on return: nothing
+// touches the ring until Resume, so the reader never takes the page the toolstack clears for a
+// daemon breaking the protocol (Linux's xs_suspend holds the response mutex for that reason).
 func (c *Client) Suspend(ctx context.Context) error {
 	c.mu.Lock()
 	if c.gate == nil {
 		c.gate = make(chan struct{})
 	}
 	c.mu.Unlock()
+	err := c.awaitReplies(ctx)
+	if s, ok := c.t.(Suspender); ok {
+		s.Suspend()
+	}
+	return err
+}
+
+// awaitReplies waits until no request is left unanswered, the connection fails or ctx ends.
+func (c *Client) awaitReplies(ctx context.Context) error {
 	for {
 		c.mu.Lock()
 		n, err := len(c.pending), c.err
@@ -53,7 +71,8 @@ func (c *Client) Suspend(ctx context.Context) error {
 // true (xl restore, migration) the daemon on the other side knows nothing of this connection:
 // Resume takes the transport's indices afresh, fails the requests left unanswered with
 // ErrInterrupted, lets requests through and registers every watch again. The daemon fires each
-// watch once on registration, so watchers look at their nodes again.
+// watch once on registration, so watchers look at their nodes again. Either way a Suspender
+// transport is resumed first.
 func (c *Client) Resume(ctx context.Context, newDomain bool) error {
 	var lost map[uint32]*call
 	c.mu.Lock()
@@ -63,6 +82,9 @@ func (c *Client) Resume(ctx context.Context, newDomain bool) error {
 		}
 		lost = c.pending
 		c.pending = make(map[uint32]*call)
+	}
+	if s, ok := c.t.(Suspender); ok {
+		s.Resume()
 	}
 	if c.gate != nil {
 		close(c.gate)

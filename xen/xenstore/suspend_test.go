@@ -136,6 +136,28 @@ func TestResumeFailsRequestsTheOldDaemonNeverAnswered(t *testing.T) {
 	require.NoError(t, g.c.Write(ctx, "data/y", []byte("1")), "the connection works afterwards")
 }
 
+// While the connection is suspended its ring stays untouched: the old daemon's last event,
+// arriving after the toolstack cleared the page, must not have the reader take the cleared
+// indices for a daemon breaking the protocol.
+func TestSuspendKeepsOffTheClearedPage(t *testing.T) {
+	ctx := hangCtx(t)
+	g := newRingGuest(t, xenstoretest.NewServer(7, "guest"), 0)
+	require.NoError(t, g.c.Write(ctx, "data/x", []byte("1")), "the indices move off zero")
+	require.NoError(t, g.c.Suspend(ctx))
+	g.stop()
+	g.stop = func() {}
+	clear(g.page)
+	require.NoError(t, g.daemon.Notify())
+	assert.Never(t, func() bool { return g.c.Err() != nil }, 50*time.Millisecond, time.Millisecond,
+		"the reader looked at the cleared page")
+
+	g.restore(xenstoretest.NewServer(9, "guest"))
+	require.NoError(t, g.c.Resume(ctx, true))
+	v, err := g.c.Read(ctx, "name")
+	require.NoError(t, err)
+	assert.Equal(t, "guest", string(v))
+}
+
 func TestCloseReleasesRequestsWaitingForResume(t *testing.T) {
 	ctx := hangCtx(t)
 	g := newRingGuest(t, xenstoretest.NewServer(7, "guest"), 0)

@@ -184,7 +184,12 @@ func (m *Machine) startBackend() error {
 // as they would on Xen if they ran; quiesce traffic first for a clean test.
 func (m *Machine) Restore(ctx context.Context) error {
 	gxs := m.Platform.XenStore
-	if err := gxs.Suspend(ctx); err != nil {
+	err := gxs.Suspend(ctx)
+	// The ring keeps still from here on, as the guest would while it is away: the reader must
+	// not find the page the toolstack clears below. Client.Suspend suspends it too, unless
+	// WrapXenStore hid it from the client.
+	m.xsRing.Suspend()
+	if err != nil {
 		return fmt.Errorf("machine: save: %w", err)
 	}
 	if m.Backend != nil {
@@ -220,13 +225,14 @@ func (m *Machine) Restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("machine: guest resume: store evtchn: %w", err)
 	}
-	// As on the board, the ring is taken afresh before its channel is back: the reader may run
-	// at once and must not find the cleared page with the old indices (Client.Resume takes
-	// them again, with nothing written in between).
+	// As on the board, the ring's indices are taken afresh before its channel is back
+	// (Client.Resume takes them again, with nothing written in between), and the ring is used
+	// again once the channel is back.
 	m.xsRing.Resync()
 	if err := m.Guest.Events.Reattach(m.xsChan, xen.Port(port)); err != nil {
 		return fmt.Errorf("machine: guest resume: %w", err)
 	}
+	m.xsRing.Resume()
 	if err := gxs.Resume(ctx, true); err != nil {
 		return fmt.Errorf("machine: guest resume: %w", err)
 	}
