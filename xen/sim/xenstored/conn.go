@@ -90,6 +90,7 @@ func (s *Store) handle(c *conn, t xenstore.MsgType, reqID, txID uint32, payload 
 	}
 }
 
+// dispatchLocked carries out one request of c and returns the reply's payload.
 func (s *Store) dispatchLocked(c *conn, t xenstore.MsgType, txID uint32, payload []byte) ([]byte, error) {
 	v := view{s: s}
 	if txID != 0 {
@@ -109,21 +110,7 @@ func (s *Store) dispatchLocked(c *conn, t xenstore.MsgType, txID uint32, payload
 		s.txs[id] = &transaction{c: c, nodes: make(map[string]*node), accessed: make(map[string]uint64)}
 		return []byte(strconv.FormatUint(uint64(id), 10) + "\x00"), nil
 	case xenstore.XS_TRANSACTION_END:
-		a, _, ok := args(payload, 1)
-		if v.tx == nil || !ok || (a[0] != "T" && a[0] != "F") {
-			return nil, xen.EINVAL
-		}
-		delete(s.txs, txID)
-		if a[0] == "T" && s.failCommits > 0 {
-			s.failCommits--
-			return nil, xen.EAGAIN
-		}
-		if a[0] == "T" {
-			if err := s.commitLocked(v.tx); err != nil {
-				return nil, err
-			}
-		}
-		return okReply, nil
+		return s.endTxLocked(v.tx, txID, payload)
 	case xenstore.XS_WATCH, xenstore.XS_UNWATCH:
 		return c.watchOpLocked(t, payload)
 	case xenstore.XS_GET_DOMAIN_PATH:
@@ -141,18 +128,43 @@ func (s *Store) dispatchLocked(c *conn, t xenstore.MsgType, txID uint32, payload
 		return okReply, nil
 	case xenstore.XS_READ, xenstore.XS_DIRECTORY, xenstore.XS_GET_PERMS, xenstore.XS_WRITE,
 		xenstore.XS_MKDIR, xenstore.XS_RM, xenstore.XS_SET_PERMS:
-	default:
-		// Privileged or unknown requests: a guest gets EACCES, anyone EINVAL for garbage.
-		if t.Valid() {
-			return nil, xen.EACCES
-		}
+		return s.nodeOpLocked(c.dom, v, t, payload)
+	}
+	// Privileged or unknown requests: a guest gets EACCES, anyone EINVAL for garbage.
+	if t.Valid() {
+		return nil, xen.EACCES
+	}
+	return nil, xen.EINVAL
+}
+
+// endTxLocked is XS_TRANSACTION_END of tx, the transaction txID names ("T" commits, "F"
+// aborts).
+func (s *Store) endTxLocked(tx *transaction, txID uint32, payload []byte) ([]byte, error) {
+	a, _, ok := args(payload, 1)
+	if tx == nil || !ok || (a[0] != "T" && a[0] != "F") {
 		return nil, xen.EINVAL
 	}
+	delete(s.txs, txID)
+	if a[0] == "F" {
+		return okReply, nil
+	}
+	if s.failCommits > 0 {
+		s.failCommits--
+		return nil, xen.EAGAIN
+	}
+	if err := s.commitLocked(tx); err != nil {
+		return nil, err
+	}
+	return okReply, nil
+}
+
+// nodeOpLocked carries out a request on the node its payload names, as domain dom, in v.
+func (s *Store) nodeOpLocked(dom xen.DomID, v view, t xenstore.MsgType, payload []byte) ([]byte, error) {
 	a, rest, ok := args(payload, 1)
 	if !ok {
 		return nil, xen.EINVAL
 	}
-	p, err := canonical(c.dom, a[0], false)
+	p, err := canonical(dom, a[0], false)
 	if err != nil {
 		return nil, err
 	}
@@ -161,27 +173,23 @@ func (s *Store) dispatchLocked(c *conn, t xenstore.MsgType, txID uint32, payload
 	}
 	switch t {
 	case xenstore.XS_READ:
-		return opRead(v, c.dom, p)
+		return opRead(v, dom, p)
 	case xenstore.XS_DIRECTORY:
-		names, err := opDirectory(v, c.dom, p)
-		var b []byte
-		for _, n := range names {
-			b = append(append(b, n...), 0)
-		}
-		return b, err
+		names, err := opDirectory(v, dom, p)
+		return joinStrings(names), err
 	case xenstore.XS_GET_PERMS:
-		perms, err := opGetPerms(v, c.dom, p)
-		var b []byte
-		for _, perm := range perms {
-			b = append(append(b, perm.String()...), 0)
+		perms, err := opGetPerms(v, dom, p)
+		names := make([]string, len(perms))
+		for i, perm := range perms {
+			names[i] = perm.String()
 		}
-		return b, err
+		return joinStrings(names), err
 	case xenstore.XS_WRITE:
-		return okReply, opWrite(v, c.dom, p, rest)
+		return okReply, opWrite(v, dom, p, rest)
 	case xenstore.XS_MKDIR:
-		return okReply, opWrite(v, c.dom, p, nil)
+		return okReply, opWrite(v, dom, p, nil)
 	case xenstore.XS_RM:
-		return okReply, opRm(v, c.dom, p)
+		return okReply, opRm(v, dom, p)
 	}
 	// XS_SET_PERMS
 	var perms []xenstore.Perm
@@ -192,7 +200,16 @@ func (s *Store) dispatchLocked(c *conn, t xenstore.MsgType, txID uint32, payload
 		}
 		perms = append(perms, perm)
 	}
-	return okReply, opSetPerms(v, c.dom, p, perms)
+	return okReply, opSetPerms(v, dom, p, perms)
+}
+
+// joinStrings is a reply of NUL-terminated strings.
+func joinStrings(ss []string) []byte {
+	var b []byte
+	for _, s := range ss {
+		b = append(append(b, s...), 0)
+	}
+	return b
 }
 
 func (c *conn) watchOpLocked(t xenstore.MsgType, payload []byte) ([]byte, error) {
