@@ -161,19 +161,14 @@ func (r *rxQueue) skb(it *rxItem, f Fault) {
 	r.ops, r.rsps = r.ops[:0], r.rsps[:0]
 	extra := it.f.GSOType != 0 || f == FaultRxBadExtra
 	pad := padSlots(f)
-	off, slot := 0, 0
-	for off < len(data) || extra || pad > 0 {
-		ok, err := r.back.ConsumeRequest(r.req[:])
-		if err != nil || !ok {
+	off := 0
+	for slot := 0; off < len(data) || extra || pad > 0; slot++ {
+		req, rsp, ok := r.nextSlot()
+		if !ok {
 			return // slotsAvailable checked; only a broken ring gets here
 		}
-		var req netif.RxRequest
-		req.Decode(r.req[:])
-		rsp, err := r.back.NextResponse()
-		if err != nil {
-			return
-		}
-		if slot > 0 && extra {
+		switch {
+		case slot > 0 && extra:
 			// xenvif_rx_extra_slot: the GSO extra, in the response slot, with no id.
 			e := netif.ExtraInfo{Type: netif.XEN_NETIF_EXTRA_TYPE_GSO, GSOType: it.f.GSOType, GSOSize: it.f.GSOSize}
 			if f == FaultRxBadExtra {
@@ -182,10 +177,7 @@ func (r *rxQueue) skb(it *rxItem, f Fault) {
 			clear(rsp)
 			e.Encode(rsp)
 			extra = false
-			slot++
-			continue
-		}
-		if slot > 0 && pad > 0 {
+		case slot > 0 && pad > 0:
 			// FaultRxManySlots: an empty slot, which ends the frame only if nothing follows.
 			pad--
 			resp := netif.RxResponse{ID: req.ID}
@@ -193,46 +185,68 @@ func (r *rxQueue) skb(it *rxItem, f Fault) {
 				resp.Flags = netif.NETRXF_more_data
 			}
 			resp.Encode(rsp)
-			slot++
-			continue
-		}
-		// xenvif_rx_data_slot.
-		n := min(len(data)-off, xen.PageSize)
-		var flags uint16
-		if slot == 0 {
-			// RX flags swap bits 0 and 1 relative to TX: NETRXF_csum_blank is bit 1.
-			if it.f.CsumBlank {
-				flags |= netif.NETRXF_csum_blank | netif.NETRXF_data_validated
-			} else if it.f.DataValidated {
-				flags |= netif.NETRXF_data_validated
+		default:
+			// xenvif_rx_data_slot.
+			n := min(len(data)-off, xen.PageSize)
+			resp := netif.RxResponse{ID: req.ID, Status: int16(n)}
+			if slot == 0 {
+				resp.Flags = firstSlotFlags(it.f, extra)
+				switch f {
+				case FaultRxBadID:
+					resp.ID ^= 0x8000
+				case FaultRxOverPage:
+					resp.Offset = xen.PageSize - 1
+				}
 			}
-			if extra {
-				flags |= netif.NETRXF_extra_info
+			if off+n < len(data) || pad > 0 {
+				resp.Flags |= netif.NETRXF_more_data
 			}
+			resp.Encode(rsp)
+			r.ops = append(r.ops, sim.CopyOp{
+				Source: sim.CopyPtr{Ref: uint64(r.bounce[off/xen.PageSize].Frame), Domain: xen.DOMID_SELF},
+				Dest:   sim.CopyPtr{Ref: uint64(req.Gref), Domain: r.q.b.guest},
+				Len:    uint16(n), Flags: sim.GNTCOPY_dest_gref,
+			})
+			r.rsps = append(r.rsps, rsp)
+			off += n
 		}
-		if off+n < len(data) || pad > 0 {
-			flags |= netif.NETRXF_more_data
-		}
-		resp := netif.RxResponse{ID: req.ID, Flags: flags, Status: int16(n)}
-		if slot == 0 {
-			switch f {
-			case FaultRxBadID:
-				resp.ID ^= 0x8000
-			case FaultRxOverPage:
-				resp.Offset = xen.PageSize - 1
-			}
-		}
-		resp.Encode(rsp)
-		r.ops = append(r.ops, sim.CopyOp{
-			Source: sim.CopyPtr{Ref: uint64(r.bounce[off/xen.PageSize].Frame), Domain: xen.DOMID_SELF},
-			Dest:   sim.CopyPtr{Ref: uint64(req.Gref), Domain: r.q.b.guest},
-			Len:    uint16(n), Flags: sim.GNTCOPY_dest_gref,
-		})
-		r.rsps = append(r.rsps, rsp)
-		off += n
-		slot++
 	}
-	// xenvif_rx_copy_flush: one batch of copies; a failed one turns its slot into an error.
+	r.copyFlush()
+}
+
+// nextSlot takes the next posted request and the response slot it is answered in.
+func (r *rxQueue) nextSlot() (netif.RxRequest, []byte, bool) {
+	var req netif.RxRequest
+	ok, err := r.back.ConsumeRequest(r.req[:])
+	if err != nil || !ok {
+		return req, nil, false
+	}
+	req.Decode(r.req[:])
+	rsp, err := r.back.NextResponse()
+	if err != nil {
+		return req, nil, false
+	}
+	return req, rsp, true
+}
+
+// firstSlotFlags are the flags of a frame's first data slot: its checksum state, and whether
+// an extra follows. RX flags swap bits 0 and 1 relative to TX: NETRXF_csum_blank is bit 1.
+func firstSlotFlags(fr Frame, extra bool) uint16 {
+	var flags uint16
+	if fr.CsumBlank {
+		flags |= netif.NETRXF_csum_blank | netif.NETRXF_data_validated
+	} else if fr.DataValidated {
+		flags |= netif.NETRXF_data_validated
+	}
+	if extra {
+		flags |= netif.NETRXF_extra_info
+	}
+	return flags
+}
+
+// copyFlush is xenvif_rx_copy_flush: one batch of copies; a failed one turns its slot into an
+// error.
+func (r *rxQueue) copyFlush() {
 	failed := r.copy.run(r.ops) != nil
 	for i := range r.ops {
 		if failed || r.ops[i].Status != gnttab.GNTST_okay {

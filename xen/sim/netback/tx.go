@@ -94,43 +94,60 @@ func (q *txQueue) readPacket(p *txPacket) (drop error, err error) {
 	work--
 	p.first.Decode(q.slot[:])
 	if p.first.Flags&netif.NETTXF_extra_info != 0 {
-		// xenvif_get_extras: every extra slot must be a known type.
-		for {
-			if work <= 0 {
-				return nil, fatal("missing extra info")
-			}
-			if err := q.next(q.slot[:]); err != nil {
-				return nil, err
-			}
-			work--
-			var e netif.ExtraInfo
-			e.Decode(q.slot[:])
-			if e.Type == netif.XEN_NETIF_EXTRA_TYPE_NONE || e.Type >= netif.XEN_NETIF_EXTRA_TYPE_MAX {
-				return nil, fatal("invalid extra type %d", e.Type)
-			}
-			p.extras = append(p.extras, e)
-			if !e.More() {
-				break
-			}
+		if work, err = q.readExtras(p, work); err != nil {
+			return nil, err
 		}
 	}
-	// xenvif_count_requests: the first slot's size is the whole packet's; each following
-	// slot's size is subtracted from it, leaving the first slot's own size.
+	size, drop, err := q.countRequests(p, work)
+	if err != nil || drop != nil {
+		return drop, err
+	}
+	return checkFirst(p, size)
+}
+
+// readExtras is xenvif_get_extras: every extra slot must be a known type. work is the number
+// of requests the frontend has produced and we have not consumed; readExtras returns what is
+// left of it.
+func (q *txQueue) readExtras(p *txPacket, work int) (int, error) {
+	for {
+		if work <= 0 {
+			return work, fatal("missing extra info")
+		}
+		if err := q.next(q.slot[:]); err != nil {
+			return work, err
+		}
+		work--
+		var e netif.ExtraInfo
+		e.Decode(q.slot[:])
+		if e.Type == netif.XEN_NETIF_EXTRA_TYPE_NONE || e.Type >= netif.XEN_NETIF_EXTRA_TYPE_MAX {
+			return work, fatal("invalid extra type %d", e.Type)
+		}
+		p.extras = append(p.extras, e)
+		if !e.More() {
+			return work, nil
+		}
+	}
+}
+
+// countRequests is xenvif_count_requests: it consumes the continuation slots. The first
+// slot's size is the whole packet's; each following slot's size is subtracted from it, leaving
+// the first slot's own size, which it returns.
+func (q *txQueue) countRequests(p *txPacket, work int) (size uint16, drop error, err error) {
 	more := p.first.Flags&netif.NETTXF_more_data != 0
-	size := p.first.Size
+	size = p.first.Size
 	for more {
 		slots := len(p.slots) + 1
 		if slots >= work+1 {
-			return nil, fatal("asked for %d slots but exceeds this limit", slots)
+			return 0, nil, fatal("asked for %d slots but exceeds this limit", slots)
 		}
 		if slots >= fatalSkbSlots {
-			return nil, fatal("malicious frontend using %d slots, threshold %d", slots, fatalSkbSlots)
+			return 0, nil, fatal("malicious frontend using %d slots, threshold %d", slots, fatalSkbSlots)
 		}
 		if slots >= XEN_NETBK_LEGACY_SLOTS_MAX && drop == nil {
 			drop = fmt.Errorf("too many slots (%d)", slots+1)
 		}
 		if err := q.next(q.slot[:]); err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		var r netif.TxRequest
 		r.Decode(q.slot[:])
@@ -142,14 +159,16 @@ func (q *txQueue) readPacket(p *txPacket) (drop error, err error) {
 			size -= r.Size
 		}
 		if int(r.Offset)+int(r.Size) > xen.PageSize {
-			return nil, fatal("cross page boundary, txp->offset: %d, size: %d", r.Offset, r.Size)
+			return 0, nil, fatal("cross page boundary, txp->offset: %d, size: %d", r.Offset, r.Size)
 		}
 		more = r.Flags&netif.NETTXF_more_data != 0
 	}
-	if drop != nil {
-		return drop, nil
-	}
-	// xenvif_tx_build_gops: checks on the first slot once its own size is known.
+	return size, drop, nil
+}
+
+// checkFirst is xenvif_tx_build_gops' checks on the first slot, once its own size is known,
+// and xenvif_set_skb_gso's on the GSO extra.
+func checkFirst(p *txPacket, size uint16) (drop error, err error) {
 	if p.first.Size < netif.ETH_HLEN {
 		return fmt.Errorf("bad packet size: %d", p.first.Size), nil
 	}
@@ -160,7 +179,6 @@ func (q *txQueue) readPacket(p *txPacket) (drop error, err error) {
 		if e.Type != netif.XEN_NETIF_EXTRA_TYPE_GSO {
 			continue
 		}
-		// xenvif_set_skb_gso.
 		if e.GSOSize == 0 {
 			return nil, fatal("GSO size must not be zero")
 		}
