@@ -85,21 +85,10 @@ func New(cfg Config) (m *Machine, err error) {
 			m = nil
 		}
 	}()
-	m.Xen = sim.New(sim.Config{Dom0Pages: 2048})
-	m.closers = append(m.closers, m.Xen.Close)
-	if m.Dom0, err = m.Xen.Dom0().Boot(gnttab.Config{}); err != nil {
-		return m, fmt.Errorf("machine: dom0: %w", err)
+	if err = m.boot(); err != nil {
+		return m, err
 	}
-	m.closers = append(m.closers, m.Dom0.Grants.Close)
-	g, err := m.Xen.NewDomain(cfg.GuestID, sim.DomainConfig{Pages: cfg.GuestPages})
-	if err != nil {
-		return m, fmt.Errorf("machine: guest: %w", err)
-	}
-	if m.Guest, err = g.Boot(cfg.GuestGrants); err != nil {
-		return m, fmt.Errorf("machine: guest: %w", err)
-	}
-	m.closers = append(m.closers, m.Guest.Grants.Close)
-
+	g := m.Guest.Domain
 	m.Store = xenstored.New(m.Dom0)
 	m.closers = append(m.closers, m.Store.Close)
 	if err = m.Store.MakeDomain(cfg.GuestID, cfg.GuestName); err != nil {
@@ -111,34 +100,10 @@ func New(cfg Config) (m *Machine, err error) {
 	if err = m.Store.Introduce(g); err != nil {
 		return m, fmt.Errorf("machine: %w", err)
 	}
-
-	// The guest's side of XenStore, found as a PVH guest finds it: HVM params.
-	pfn, err := xen.GetParam(g.Hypervisor(), xen.HVM_PARAM_STORE_PFN)
+	gxs, err := m.connectXenStore()
 	if err != nil {
-		return m, fmt.Errorf("machine: store pfn: %w", err)
+		return m, err
 	}
-	port, err := xen.GetParam(g.Hypervisor(), xen.HVM_PARAM_STORE_EVTCHN)
-	if err != nil {
-		return m, fmt.Errorf("machine: store evtchn: %w", err)
-	}
-	ch, err := m.Guest.Events.Attach(xen.Port(port))
-	if err != nil {
-		return m, fmt.Errorf("machine: %w", err)
-	}
-	tr, err := xenstore.NewRingTransport(g.Page(xen.Frame(pfn)), ch)
-	if err != nil {
-		_ = ch.Close()
-		return m, fmt.Errorf("machine: %w", err)
-	}
-	var rw io.ReadWriteCloser = tr
-	if cfg.WrapXenStore != nil {
-		rw = cfg.WrapXenStore(tr)
-	}
-	m.xsRing = tr
-	gxs := xenstore.New(rw)
-	m.xsChan = ch
-	m.closers = append(m.closers, func() { _ = gxs.Close(); _ = ch.Close() })
-
 	m.closers = append(m.closers, func() {
 		if m.Backend != nil {
 			_ = m.Backend.Close()
@@ -149,6 +114,58 @@ func New(cfg Config) (m *Machine, err error) {
 	}
 	m.Platform = xenbus.Platform{XenStore: gxs, Grants: m.Guest.Grants, Events: m.Guest.Events, Memory: g.Memory()}
 	return m, nil
+}
+
+// boot starts the hypervisor, dom0 and the guest domain.
+func (m *Machine) boot() error {
+	m.Xen = sim.New(sim.Config{Dom0Pages: 2048})
+	m.closers = append(m.closers, m.Xen.Close)
+	var err error
+	if m.Dom0, err = m.Xen.Dom0().Boot(gnttab.Config{}); err != nil {
+		return fmt.Errorf("machine: dom0: %w", err)
+	}
+	m.closers = append(m.closers, m.Dom0.Grants.Close)
+	g, err := m.Xen.NewDomain(m.cfg.GuestID, sim.DomainConfig{Pages: m.cfg.GuestPages})
+	if err != nil {
+		return fmt.Errorf("machine: guest: %w", err)
+	}
+	if m.Guest, err = g.Boot(m.cfg.GuestGrants); err != nil {
+		return fmt.Errorf("machine: guest: %w", err)
+	}
+	m.closers = append(m.closers, m.Guest.Grants.Close)
+	return nil
+}
+
+// connectXenStore is the guest's side of XenStore, found as a PVH guest finds it: the page and
+// the port the HVM parameters name.
+func (m *Machine) connectXenStore() (*xenstore.Client, error) {
+	g := m.Guest.Domain
+	pfn, err := xen.GetParam(g.Hypervisor(), xen.HVM_PARAM_STORE_PFN)
+	if err != nil {
+		return nil, fmt.Errorf("machine: store pfn: %w", err)
+	}
+	port, err := xen.GetParam(g.Hypervisor(), xen.HVM_PARAM_STORE_EVTCHN)
+	if err != nil {
+		return nil, fmt.Errorf("machine: store evtchn: %w", err)
+	}
+	ch, err := m.Guest.Events.Attach(xen.Port(port))
+	if err != nil {
+		return nil, fmt.Errorf("machine: %w", err)
+	}
+	tr, err := xenstore.NewRingTransport(g.Page(xen.Frame(pfn)), ch)
+	if err != nil {
+		_ = ch.Close()
+		return nil, fmt.Errorf("machine: %w", err)
+	}
+	var rw io.ReadWriteCloser = tr
+	if m.cfg.WrapXenStore != nil {
+		rw = m.cfg.WrapXenStore(tr)
+	}
+	m.xsRing = tr
+	gxs := xenstore.New(rw)
+	m.xsChan = ch
+	m.closers = append(m.closers, func() { _ = gxs.Close(); _ = ch.Close() })
+	return gxs, nil
 }
 
 // startBackend starts the netback serving vif 0, unless the config says there is none.
