@@ -34,14 +34,10 @@ func (h *Hypervisor) EventChannelOp(cmd uint32, a []byte) error {
 	port := xen.Port(le.Uint32(a))
 	switch cmd {
 	case evtchn.EVTCHNOP_alloc_unbound:
-		// Only a privileged domain may allocate in another domain (the toolstack does, for
-		// the store and console ports); a guest may only name itself.
-		owner := d.x.domainLocked(d, xen.DomID(le.Uint16(a[evtchn.OffsetofEvtchnAllocUnboundDom:])))
-		if owner == nil {
-			return xen.ESRCH
-		}
-		if owner != d && d.id != 0 {
-			return xen.EPERM
+		// The toolstack allocates in the guest, for the store and console ports.
+		owner, err := d.ownerLocked(xen.DomID(le.Uint16(a[evtchn.OffsetofEvtchnAllocUnboundDom:])))
+		if err != nil {
+			return err
 		}
 		remote := xen.DomID(le.Uint16(a[evtchn.OffsetofEvtchnAllocUnboundRemote:]))
 		if remote == xen.DOMID_SELF {
@@ -73,28 +69,44 @@ func (h *Hypervisor) EventChannelOp(cmd uint32, a []byte) error {
 	case evtchn.EVTCHNOP_unmask:
 		return d.unmaskLocked(port)
 	case EVTCHNOP_status:
-		owner := d.x.domainLocked(d, xen.DomID(le.Uint16(a[OffsetofEvtchnStatusDom:])))
-		if owner == nil {
-			return xen.ESRCH
-		}
-		if owner != d && d.id != 0 {
-			return xen.EPERM
-		}
-		st, err := owner.statusLocked(xen.Port(le.Uint32(a[OffsetofEvtchnStatusPort:])))
-		if err != nil {
-			return err
-		}
-		clear(a[OffsetofEvtchnStatusStatus:])
-		le.PutUint32(a[OffsetofEvtchnStatusStatus:], st.Status)
-		switch st.Status {
-		case EVTCHNSTAT_unbound:
-			le.PutUint16(a[OffsetofEvtchnStatusUDom:], uint16(st.Remote))
-		case EVTCHNSTAT_interdomain:
-			le.PutUint16(a[OffsetofEvtchnStatusUDom:], uint16(st.Remote))
-			le.PutUint32(a[OffsetofEvtchnStatusUPort:], uint32(st.RemotePort))
-		case EVTCHNSTAT_virq:
-			le.PutUint32(a[OffsetofEvtchnStatusUVirq:], uint32(st.VIRQ))
-		}
+		return d.statusOpLocked(a)
+	}
+	return nil
+}
+
+// ownerLocked resolves the domain an operation names: itself, or for a privileged domain
+// (dom0) any other, as Xen allows only the toolstack to act on another domain's ports.
+func (d *Domain) ownerLocked(id xen.DomID) (*Domain, error) {
+	owner := d.x.domainLocked(d, id)
+	if owner == nil {
+		return nil, xen.ESRCH
+	}
+	if owner != d && d.id != 0 {
+		return nil, xen.EPERM
+	}
+	return owner, nil
+}
+
+// statusOpLocked is EVTCHNOP_status: a's struct evtchn_status filled in for the port it names.
+func (d *Domain) statusOpLocked(a []byte) error {
+	owner, err := d.ownerLocked(xen.DomID(le.Uint16(a[OffsetofEvtchnStatusDom:])))
+	if err != nil {
+		return err
+	}
+	st, err := owner.statusLocked(xen.Port(le.Uint32(a[OffsetofEvtchnStatusPort:])))
+	if err != nil {
+		return err
+	}
+	clear(a[OffsetofEvtchnStatusStatus:])
+	le.PutUint32(a[OffsetofEvtchnStatusStatus:], st.Status)
+	switch st.Status {
+	case EVTCHNSTAT_unbound:
+		le.PutUint16(a[OffsetofEvtchnStatusUDom:], uint16(st.Remote))
+	case EVTCHNSTAT_interdomain:
+		le.PutUint16(a[OffsetofEvtchnStatusUDom:], uint16(st.Remote))
+		le.PutUint32(a[OffsetofEvtchnStatusUPort:], uint32(st.RemotePort))
+	case EVTCHNSTAT_virq:
+		le.PutUint32(a[OffsetofEvtchnStatusUVirq:], uint32(st.VIRQ))
 	}
 	return nil
 }
