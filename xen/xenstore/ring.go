@@ -72,11 +72,6 @@ type RingTransport struct {
 	wake    chan struct{} // closed and replaced whenever the daemon notifies or the transport ends
 	err     error         // why the transport no longer works
 
-	// resyncR and resyncW ask the reader and the writer to adopt rspFrom and reqFrom, the
-	// ring's indices when Resync ran.
-	resyncR, resyncW bool
-	rspFrom, reqFrom uint32
-
 	suspended bool               // between Suspend and Resume: nobody looks at the page
 	stop      context.CancelFunc // ends the event goroutine; nil while none runs
 	done      chan struct{}      // closed when the event goroutine returned
@@ -234,8 +229,8 @@ func (r *RingTransport) Resume() {
 // Resync takes the ring's indices afresh after the domain was suspended and resumed in a new
 // domain: the toolstack clears the interface page on restore, so the private copies of req_prod
 // and rsp_cons no longer describe it. Response bytes the old daemon left unread are dropped, as
-// Linux's xb_init_comms does. Resync wakes the reader and the writer, which adopt the new
-// indices before they next look at the ring.
+// Linux's xb_init_comms does. Reads and writes look at the ring under the same lock, so none is
+// halfway through meanwhile; Resync wakes them to look again.
 //
 // The indices are read here, before anything new is written: the reader may not run until the
 // daemon has already answered the first request sent after Resync, and that answer must not be
@@ -243,9 +238,9 @@ func (r *RingTransport) Resume() {
 func (r *RingTransport) Resync() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.rspFrom = r.rspProd.Load()
-	r.reqFrom = r.reqProd.Load()
-	r.resyncR, r.resyncW = true, true
+	r.rspPriv = r.rspProd.Load()
+	r.rspCons.Store(r.rspPriv)
+	r.reqPriv = r.reqProd.Load()
 	r.wakeLocked()
 }
 
@@ -262,7 +257,7 @@ func (r *RingTransport) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		n, wake, err := r.readSome(p)
+		n, wake, err := r.look(func() (int, error) { return r.readLocked(p) })
 		if err != nil || n > 0 {
 			return n, err
 		}
@@ -270,10 +265,31 @@ func (r *RingTransport) Read(p []byte) (int, error) {
 	}
 }
 
-// readSome copies what rsp holds into p. With nothing there it returns the channel the next
-// wake-up closes, taken before looking, so that a notification arriving after the look closes
-// this very channel and none is lost.
-func (r *RingTransport) readSome(p []byte) (int, <-chan struct{}, error) {
+// Write copies p into req, as much at a time as the ring has room for, and returns once all of
+// it is in the ring (not once the daemon has read it).
+func (r *RingTransport) Write(p []byte) (int, error) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	written := 0
+	for len(p) > 0 {
+		n, wake, err := r.look(func() (int, error) { return r.writeLocked(p) })
+		written += n
+		if err != nil {
+			return written, err
+		}
+		if n == 0 {
+			<-wake
+		}
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// look runs move, a read's or a write's look at the page, under r.mu, unless the transport
+// has failed or is suspended. When move moved nothing (rsp empty, req full) or the transport
+// is suspended, look returns the channel the next wake-up closes, taken under the same lock as
+// the look: a notification arriving after the look closes this very channel, so none is lost.
+func (r *RingTransport) look(move func() (int, error)) (int, <-chan struct{}, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
@@ -282,19 +298,23 @@ func (r *RingTransport) readSome(p []byte) (int, <-chan struct{}, error) {
 	if r.suspended {
 		return 0, r.wake, nil
 	}
-	if r.resyncR {
-		r.resyncR = false
-		r.rspPriv = r.rspFrom
-		r.rspCons.Store(r.rspFrom)
+	n, err := move()
+	if n > 0 || err != nil {
+		return n, nil, err
 	}
+	return 0, r.wake, r.serverErrorLocked()
+}
+
+// readLocked copies what rsp holds into p. Called by look.
+func (r *RingTransport) readLocked(p []byte) (int, error) {
 	// Acquire: the bytes copied below are read only after the index that publishes them.
 	prod := r.rspProd.Load()
 	avail := prod - r.rspPriv
 	if avail > XENSTORE_RING_SIZE {
-		return 0, nil, r.brokenLocked("rsp_prod %#x is %d bytes past rsp_cons %#x", prod, avail, r.rspPriv)
+		return 0, r.brokenLocked("rsp_prod %#x is %d bytes past rsp_cons %#x", prod, avail, r.rspPriv)
 	}
 	if avail == 0 {
-		return 0, r.wake, r.serverErrorLocked()
+		return 0, nil
 	}
 	off := RingOffset(r.rspPriv)
 	n := min(int(avail), int(XENSTORE_RING_SIZE-off), len(p))
@@ -308,53 +328,20 @@ func (r *RingTransport) readSome(p []byte) (int, <-chan struct{}, error) {
 	if err := r.ev.Notify(); err != nil {
 		r.setErrLocked(fmt.Errorf("xenstore: notify: %w", err))
 	}
-	return n, nil, nil
+	return n, nil
 }
 
-// Write copies p into req, as much at a time as the ring has room for, and returns once all of
-// it is in the ring (not once the daemon has read it).
-func (r *RingTransport) Write(p []byte) (int, error) {
-	r.wmu.Lock()
-	defer r.wmu.Unlock()
-	written := 0
-	for len(p) > 0 {
-		n, wake, err := r.writeSome(p)
-		written += n
-		if err != nil {
-			return written, err
-		}
-		if n == 0 {
-			<-wake
-		}
-		p = p[n:]
-	}
-	return written, nil
-}
-
-// writeSome copies as much of p into req as there is room for. With no room it returns the
-// channel the next wake-up closes, as readSome does.
-func (r *RingTransport) writeSome(p []byte) (int, <-chan struct{}, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.err != nil {
-		return 0, nil, r.err
-	}
-	if r.suspended {
-		return 0, r.wake, nil
-	}
-	if r.resyncW {
-		r.resyncW = false
-		r.reqPriv = r.reqFrom
-	}
+// writeLocked copies as much of p into req as there is room for. Called by look.
+func (r *RingTransport) writeLocked(p []byte) (int, error) {
 	// Acquire: the daemon finished reading the bytes before req_cons before it published it,
 	// so overwriting them below is safe.
 	cons := r.reqCons.Load()
 	used := r.reqPriv - cons
 	if used > XENSTORE_RING_SIZE {
-		return 0, nil, r.brokenLocked("req_cons %#x is %d bytes behind req_prod %#x", cons, used, r.reqPriv)
+		return 0, r.brokenLocked("req_cons %#x is %d bytes behind req_prod %#x", cons, used, r.reqPriv)
 	}
 	if used == XENSTORE_RING_SIZE {
-		return 0, r.wake, r.serverErrorLocked()
+		return 0, nil
 	}
 	off := RingOffset(r.reqPriv)
 	n := min(int(XENSTORE_RING_SIZE-used), int(XENSTORE_RING_SIZE-off), len(p))
@@ -364,7 +351,7 @@ func (r *RingTransport) writeSome(p []byte) (int, <-chan struct{}, error) {
 	r.reqProd.Store(r.reqPriv)
 	if err := r.ev.Notify(); err != nil {
 		r.setErrLocked(fmt.Errorf("xenstore: notify: %w", err))
-		return n, nil, r.err
+		return n, r.err
 	}
-	return n, nil, nil
+	return n, nil
 }
