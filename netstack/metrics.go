@@ -18,6 +18,18 @@ import (
 func (s *Stack) WriteMetrics(w io.Writer) error {
 	mw := &metricWriter{w: w}
 	stats := s.dev.Stats()
+	writeQueueCounters(mw, stats)
+	writeQueueCauses(mw, stats)
+	writeQueueGauges(mw, stats)
+	s.writeDevice(mw)
+	s.writeEndpoint(mw)
+	s.writeProtocols(mw)
+	s.writeRuntime(mw)
+	return mw.err
+}
+
+// writeQueueCounters writes netfront's frames, bytes and GSO frames per queue and direction.
+func writeQueueCounters(mw *metricWriter, stats []netfront.QueueStats) {
 	type qmetric struct {
 		name, help string
 		tx, rx     func(q netfront.QueueStats) uint64
@@ -33,7 +45,11 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 			mw.value(m.name, m.rx(q), "queue", strconv.Itoa(i), "dir", "rx")
 		}
 	}
-	// Errors and drops by cause; summed over cause they are the per-direction totals.
+}
+
+// writeQueueCauses writes netfront's errors and drops per queue by cause; summed over cause
+// they are the per-direction totals.
+func writeQueueCauses(mw *metricWriter, stats []netfront.QueueStats) {
 	type cause struct {
 		dir, cause string
 		get        func(q netfront.QueueStats) uint64
@@ -60,6 +76,10 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 			}
 		}
 	}
+}
+
+// writeQueueGauges writes netfront's other per-queue counters and its ring occupancy.
+func writeQueueGauges(mw *metricWriter, stats []netfront.QueueStats) {
 	type one struct {
 		name, kind, help string
 		get              func(q netfront.QueueStats) uint64
@@ -79,6 +99,10 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 			mw.value(m.name, m.get(q), "queue", strconv.Itoa(i))
 		}
 	}
+}
+
+// writeDevice writes the device's state and the features negotiated with its backend.
+func (s *Stack) writeDevice(mw *metricWriter) {
 	mw.header("tamaxen_netfront_reconnects_total", "counter", "Connections to a new backend after the first.")
 	mw.value("tamaxen_netfront_reconnects_total", s.dev.Reconnects())
 	mw.header("tamaxen_netfront_broken", "gauge", "1 once the device stopped for good (protocol violation or close).")
@@ -97,7 +121,11 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 	}
 	mw.header("tamaxen_netfront_queues", "gauge", "Queues in use.")
 	mw.value("tamaxen_netfront_queues", uint64(f.Queues))
+}
 
+// writeEndpoint writes the link endpoint's offload counters and drops, what the limits let in
+// and the limits themselves.
+func (s *Stack) writeEndpoint(mw *metricWriter) {
 	e := s.ep.Stats()
 	for _, m := range []struct {
 		name, help string
@@ -141,7 +169,10 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 	mw.header("tamaxen_netstack_rx_dropped_total", "counter", "Received frames not delivered to the stack: another host's unicast (other_host), malformed or no stack attached (malformed).")
 	mw.value("tamaxen_netstack_rx_dropped_total", e.RxOtherHost, "cause", "other_host")
 	mw.value("tamaxen_netstack_rx_dropped_total", sub(e.RxDropped, e.RxOtherHost), "cause", "malformed")
+}
 
+// writeProtocols writes gVisor's TCP, UDP and IP counters.
+func (s *Stack) writeProtocols(mw *metricWriter) {
 	st := s.S.Stats()
 	for _, m := range []struct {
 		name, kind, help string
@@ -163,7 +194,10 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 		mw.header(m.name, m.kind, m.help)
 		mw.value(m.name, m.v)
 	}
+}
 
+// writeRuntime writes the grant references in use, where the CPU went, goroutines and heap.
+func (s *Stack) writeRuntime(mw *metricWriter) {
 	if g := s.plat.Grants; g != nil {
 		mw.header("tamaxen_gnttab_refs_in_use", "gauge", "Grant references in use by the guest.")
 		mw.value("tamaxen_gnttab_refs_in_use", uint64(g.InUse()))
@@ -192,7 +226,6 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 	mw.value("go_memstats_heap_inuse_bytes", ms.HeapInuse)
 	mw.header("go_memstats_heap_alloc_bytes", "gauge", "Heap objects' bytes.")
 	mw.value("go_memstats_heap_alloc_bytes", ms.HeapAlloc)
-	return mw.err
 }
 
 // sub is a - b for a total and a part of it read at different moments: a part counted after
