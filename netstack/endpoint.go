@@ -79,8 +79,8 @@ type EndpointStats struct {
 // the device's Receive callback, called by netfront without any ring lock held.
 //
 // WritePackets waits for ring space, and for the link while the backend is away, so the NIC
-// must put a queueing discipline in front of it (Open uses gVisor's FIFO): gVisor calls a
-// link endpoint with TCP locks held.
+// must put a queueing discipline in front of it (Open uses txQueues): gVisor calls a link
+// endpoint with TCP locks held.
 type Endpoint struct {
 	dev  *netfront.Device
 	ctx  context.Context // ends on Close: unblocks senders waiting for ring space

@@ -24,8 +24,11 @@ import (
 //     fragments after 30 s (IPv4) or 60 s (IPv6), so no more than that is ever held;
 //   - UDP receive queues: UDPQueue datagrams per socket (gVisor counts only payload bytes,
 //     212 KiB, so empty datagrams would queue without end);
-//   - the neighbour cache: gVisor's 512 entries; the outgoing queue: txQueueLen packets per
-//     netfront queue, whose TCP payload is the connections' send buffers above.
+//   - the neighbour cache: gVisor's 512 entries;
+//   - the outgoing queue (txqueue.go): TxSegments TCP segments, whose payload is the
+//     connections' send buffers above and which cost segmentCost each beyond it, and TxBytes
+//     of everything else (ACKs, SYN-ACKs, resets, ICMP, UDP), charged at their size plus
+//     segmentCost.
 type Limits struct {
 	Memory    uint64 // the heap size they derive from
 	Backlog   int    // per listener: half-open before SYN cookies; accept queue
@@ -34,10 +37,15 @@ type Limits struct {
 	// FastConns accepted connections at a time get FastBuffer instead: enough window for a
 	// bulk transfer. Connections the program opens itself tune theirs up to FastBuffer.
 	FastConns, FastBuffer int
-	FragBytes             int           // fragment memory admitted per ReassembleWindow
-	UDPQueue              int           // datagrams a UDP socket's queue holds for its reader
-	TimeWait              time.Duration // how long a closed connection stays in TIME-WAIT
-	Stall                 time.Duration // TCP user timeout of accepted connections, and FIN-WAIT-2's
+	FragBytes             int // fragment memory admitted per ReassembleWindow
+	UDPQueue              int // datagrams a UDP socket's queue holds for its reader
+	// TxSegments is how many TCP segments carrying payload the outgoing queue holds: the
+	// FastConns connections' send buffers and one TCPBuffer in full-size segments, so that
+	// TCP, which cannot be told to wait, does not lose a bulk transfer's segments to its own
+	// queue (0: derived so). TxBytes bounds the other packets queued.
+	TxSegments, TxBytes int
+	TimeWait            time.Duration // how long a closed connection stays in TIME-WAIT
+	Stall               time.Duration // TCP user timeout of accepted connections, and FIN-WAIT-2's
 }
 
 // ReassembleWindow is the length of the fragment budget's window: the longer of gVisor's
@@ -68,14 +76,27 @@ func LimitsFor(mem uint64) Limits {
 	// for an 8 MiB heap, 256 KiB and 48 for 512 MiB.
 	l.TCPBuffer = int(clamp(uint64(64<<10*math.Sqrt(float64(mem)/(32<<20))), 16<<10, 4<<20)) &^ 1023
 	l.FastConns = 4
-	l.FastBuffer = max(int(min(budget/32, 1<<20))&^1023, l.TCPBuffer)
+	// Each holds a FastBuffer to send and one to receive, and its sent segments wait in the
+	// outgoing queue at segmentCost per full-size segment on top of its send buffer.
+	l.FastBuffer = max(int(min(budget/32*2*fullSegment/(2*fullSegment+segmentCost), 1<<20))&^1023, l.TCPBuffer)
 	l.Conns = int(clamp(budget*3/8/(4*uint64(l.TCPBuffer)), 4, 4096))
 	l.Backlog = int(clamp(uint64(l.Conns)/4, 4, 1024))
 	// A sixteenth of it for fragments, at most what gVisor itself would hold for one family.
 	l.FragBytes = int(clamp(budget/16, 64<<10, 4<<20))
 	// A sixteenth for each UDP socket's queue, at what a full-size datagram held costs.
 	l.UDPQueue = int(clamp(budget/16/uint64(udpCost), 16, 1024))
+	l.TxSegments = txSegmentsFor(l)
+	// A sixty-fourth for the other packets in the outgoing queue.
+	l.TxBytes = int(clamp(budget/64, 16<<10, 4<<20))
 	return l
+}
+
+// txSegmentsFor returns the outgoing queue's room for TCP segments: the send buffers of the
+// FastConns bulk connections and one ordinary connection's, in full-size segments. A bulk
+// transfer has its whole send buffer in flight when the backend falls behind; the ordinary
+// connections' small windows share the rest of the room.
+func txSegmentsFor(l Limits) int {
+	return max((l.FastConns*l.FastBuffer+l.TCPBuffer)/fullSegment, 16)
 }
 
 // valid returns l with every limit at least what lets the stack work at all.
@@ -87,6 +108,10 @@ func (l Limits) valid() Limits {
 	l.FastBuffer = max(l.FastBuffer, l.TCPBuffer)
 	l.FragBytes = max(l.FragBytes, fragCost(1514))
 	l.UDPQueue = max(l.UDPQueue, 1)
+	if l.TxSegments <= 0 {
+		l.TxSegments = txSegmentsFor(l)
+	}
+	l.TxBytes = max(l.TxBytes, 16<<10)
 	if l.TimeWait <= 0 {
 		l.TimeWait = time.Second
 	}

@@ -9,7 +9,8 @@ import (
 // TestLimitsFor: the limits of the examples' heaps (on Xen at memory = 16, 32 and 64, see
 // unikernel's heapCapacity; hosted), and at every heap size from 4 MiB up the worst case they
 // allow (every connection open or lingering, the fast ones among them, and those queued on two
-// listeners, with both buffers full, the fragment budget, and two UDP sockets' full queues)
+// listeners, with both buffers full, the fragment budget, two UDP sockets' full queues and a
+// full outgoing queue)
 // fits the quarter of the heap the network may hold.
 func TestLimitsFor(t *testing.T) {
 	for _, tc := range []struct {
@@ -33,7 +34,7 @@ func TestLimitsFor(t *testing.T) {
 	for mib := uint64(4); mib <= 8192; mib += mib / 4 {
 		l := LimitsFor(mib << 20)
 		worst := uint64(l.FastConns*2*l.FastBuffer + (2*l.Conns-l.FastConns+2*l.Backlog)*2*l.TCPBuffer +
-			l.FragBytes + 2*l.UDPQueue*udpCost)
+			l.FragBytes + 2*l.UDPQueue*udpCost + l.TxSegments*segmentCost + l.TxBytes)
 		assert.LessOrEqual(t, worst, l.Memory/4, "%d MiB: %+v", mib, l)
 		assert.GreaterOrEqual(t, l.Backlog, 4)
 		assert.GreaterOrEqual(t, l.Conns, 4)

@@ -148,6 +148,14 @@ func (s *Stack) writeEndpoint(mw *metricWriter) {
 	mw.value("tamaxen_netstack_tx_errors_total", sub(e.TxErrors, e.TxUnsupported), "cause", "device")
 	mw.header("tamaxen_netstack_rx_frag_dropped_total", "counter", "IP fragments dropped over the reassembly memory budget.")
 	mw.value("tamaxen_netstack_rx_frag_dropped_total", e.RxFragDropped)
+	tq := s.TxQueueStats()
+	mw.header("tamaxen_netstack_tx_queue_dropped_total", "counter", "Packets the outgoing queue refused for want of room (TCP takes each for a loss): TCP segments carrying payload (segment), the rest (other).")
+	mw.value("tamaxen_netstack_tx_queue_dropped_total", tq.SegmentDrops, "class", "segment")
+	mw.value("tamaxen_netstack_tx_queue_dropped_total", tq.OtherDrops, "class", "other")
+	mw.header("tamaxen_netstack_tx_queue_segments", "gauge", "TCP segments waiting in the outgoing queue (limit: tamaxen_limit{name=\"tx_segments\"}).")
+	mw.value("tamaxen_netstack_tx_queue_segments", tq.Segments)
+	mw.header("tamaxen_netstack_tx_queue_bytes", "gauge", "What the other packets waiting in the outgoing queue are charged (limit: tamaxen_limit{name=\"tx_bytes\"}).")
+	mw.value("tamaxen_netstack_tx_queue_bytes", tq.Bytes)
 	open, lingering, refused := s.admitted()
 	mw.header("tamaxen_tcp_accepted_open", "gauge", "Accepted TCP connections open now (limit: tamaxen_limit{name=\"conns\"}).")
 	mw.value("tamaxen_tcp_accepted_open", uint64(open))
@@ -163,7 +171,8 @@ func (s *Stack) writeEndpoint(mw *metricWriter) {
 		v    uint64
 	}{{"memory_bytes", s.limits.Memory}, {"backlog", uint64(s.limits.Backlog)}, {"conns", uint64(s.limits.Conns)},
 		{"tcp_buffer_bytes", uint64(s.limits.TCPBuffer)}, {"frag_bytes", uint64(s.limits.FragBytes)},
-		{"udp_queue", uint64(s.limits.UDPQueue)}} {
+		{"udp_queue", uint64(s.limits.UDPQueue)}, {"tx_segments", uint64(s.limits.TxSegments)},
+		{"tx_bytes", uint64(s.limits.TxBytes)}} {
 		mw.value("tamaxen_limit", l.v, "name", l.name)
 	}
 	mw.header("tamaxen_netstack_rx_dropped_total", "counter", "Received frames not delivered to the stack: another host's unicast (other_host), malformed or no stack attached (malformed).")

@@ -23,7 +23,6 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
-	"gvisor.dev/gvisor/pkg/tcpip/link/qdisc/fifo"
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
@@ -39,10 +38,6 @@ import (
 
 // nicID is the stack's only NIC.
 const nicID tcpip.NICID = 1
-
-// txQueueLen is how many packets each outgoing queue holds before it drops: a ring's worth of
-// TSO frames and their ACKs, several times netfront's 64 TX slots.
-const txQueueLen = 256
 
 // Config is what Open needs beyond the platform.
 type Config struct {
@@ -84,6 +79,7 @@ type Stack struct {
 	limits Limits
 	adm    admission // accepted TCP connections under limits.Conns
 	udpq   udpQueues // the UDP sockets' queues, under limits.UDPQueue
+	txq    *txQueues // the outgoing queues, under limits.TxSegments and TxBytes
 }
 
 // Open opens the vif with netfront and starts the stack on it. It returns once IPv4 is
@@ -173,9 +169,11 @@ func (s *Stack) start(ctx context.Context) error {
 	// on it (the TCP processor retries TryLock in a loop without yielding), and with no
 	// preemption on TamaGo that spin never lets the TX completions that free the ring run: the
 	// guest livelocked under load on real Xen. The queue's goroutine waits holding nothing.
-	// A full queue drops (gVisor's ErrNoBufferSpace; TCP retransmits).
-	qdisc := fifo.New(s.ep, max(1, s.dev.Features().Queues), txQueueLen)
-	if err := s.S.CreateNICWithOptions(nicID, s.ep, stack.NICOptions{Name: "vif" + s.dev.Path()[len("device/vif/"):], QDisc: qdisc}); err != nil {
+	// A full queue drops, which TCP takes for a loss on the wire, so the queue holds what
+	// TCP's send buffers can have in flight (txqueue.go).
+	s.txq = newTxQueues(s.ep.writePacket, s.dev.Features().Queues, s.limits)
+	if err := s.S.CreateNICWithOptions(nicID, s.ep, stack.NICOptions{Name: "vif" + s.dev.Path()[len("device/vif/"):], QDisc: s.txq}); err != nil {
+		s.txq.Close()
 		return fmt.Errorf("netstack: NIC: %s", err)
 	}
 
