@@ -40,17 +40,9 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "build", "[-o FILE] [-v] [PACKAGE]", buildDoc)
 	out := fs.String("o", "", "write the image to `FILE` (default: the package folder's name + .elf)")
 	verbose := fs.Bool("v", false, "print the compiler's command line")
-	pos, _, err := parseArgs(fs, args)
+	pkg, _, err := packageArg(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) > 1 {
-		fs.Usage()
-		return errUsage
-	}
-	pkg := "."
-	if len(pos) == 1 {
-		pkg = pos[0]
 	}
 	img, err := buildImage(ctx, env, pkg, *out, *verbose)
 	if err != nil {
@@ -88,9 +80,7 @@ func buildImage(ctx context.Context, env *Env, pkg, out string, verbose bool) (*
 	if out == "" {
 		out = filepath.Base(p.Dir) + ".elf"
 	}
-	if !filepath.IsAbs(out) {
-		out = filepath.Join(env.Dir, out)
-	}
+	out = inDir(env.Dir, out)
 	img := &image{Path: out, Package: p, Tamaxen: tx}
 	args := []string{"build", "-tags", tamagoTags, "-ldflags", tamagoLdflags}
 	if needsBoard(p) {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -214,6 +215,44 @@ func parseArgs(fs *flag.FlagSet, args []string) (pos, rest []string, err error) 
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// packageArg parses args for a command on one optional package (default "."): the package
+// and the arguments after --.
+func packageArg(fs *flag.FlagSet, args []string) (pkg string, rest []string, err error) {
+	pos, rest, err := parseArgs(fs, args)
+	if err != nil {
+		return "", nil, err
+	}
+	switch len(pos) {
+	case 0:
+		return ".", rest, nil
+	case 1:
+		return pos[0], rest, nil
+	}
+	fs.Usage()
+	return "", nil, errUsage
+}
+
+// oneArg parses args for a command on exactly one file or folder, which it returns as given.
+func oneArg(fs *flag.FlagSet, args []string) (string, error) {
+	pos, _, err := parseArgs(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return "", errUsage
+	}
+	return pos[0], nil
+}
+
+// inDir returns path, made absolute against dir when it is relative.
+func inDir(dir, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
 }
 
 // withEnv returns base with the variables of set replacing any of the same name.

@@ -165,20 +165,13 @@ func runNew(ctx context.Context, env *Env, args []string) error {
 	module := fs.String("module", "", "the module `path` (default: DIR's last element)")
 	replace := fs.String("replace", "", "require tamaxen through a replace directive to this checkout `DIR`")
 	version := fs.String("version", "", "require this published tamaxen `version`")
-	pos, _, err := parseArgs(fs, args)
+	dir, err := oneArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	dir := pos[0]
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(env.Dir, dir)
-	}
-	if *replace != "" && !filepath.IsAbs(*replace) {
-		*replace = filepath.Join(env.Dir, *replace)
+	dir = inDir(env.Dir, dir)
+	if *replace != "" {
+		*replace = inDir(env.Dir, *replace)
 	}
 	s := scaffold{Name: programName(dir), Module: *module}
 	s.Elf, s.Cfg = s.Name+".elf", s.Name+".cfg"

@@ -23,17 +23,9 @@ Arguments after -- go to the program: -forward 127.0.0.1:9090-:80, -cmdline 'ip=
 
 func runHosted(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "run", "[PACKAGE] [-- program arguments]", runDoc)
-	pos, rest, err := parseArgs(fs, args)
+	pkg, rest, err := packageArg(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) > 1 {
-		fs.Usage()
-		return errUsage
-	}
-	pkg := "."
-	if len(pos) == 1 {
-		pkg = pos[0]
 	}
 	gocmd, err := env.LookPath("go")
 	if err != nil {

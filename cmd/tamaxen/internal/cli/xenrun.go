@@ -36,17 +36,13 @@ func runXen(ctx context.Context, env *Env, args []string) error {
 	guestPort := fs.Int("guest-port", 80, "the guest's TCP `port` it reaches")
 	memory := fs.Int("memory", 64, "guest memory in `MiB`")
 	extra := fs.String("extra", "", "more of the guest command line, e.g. stats=5s")
-	pos, _, err := parseArgs(fs, args)
+	pkg, _, err := packageArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 1 || *port <= 0 || *port > 65535 || *guestPort <= 0 || *guestPort > 65535 {
+	if *port <= 0 || *port > 65535 || *guestPort <= 0 || *guestPort > 65535 {
 		fs.Usage()
 		return errUsage
-	}
-	pkg := "."
-	if len(pos) == 1 {
-		pkg = pos[0]
 	}
 	payload, err := os.MkdirTemp("", "tamaxen-xen-run-")
 	if err != nil {

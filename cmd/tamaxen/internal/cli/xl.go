@@ -146,23 +146,16 @@ func runXL(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "xl", "[-name NAME] [-memory MiB] [-mac MAC] [-bridge BR] [-extra ARGS] [-o FILE] FILE.elf", xlDoc)
 	f := addXLFlags(fs, "")
 	out := fs.String("o", "", "write the config to `FILE` (default: the image's name with .cfg; - for stdout)")
-	pos, _, err := parseArgs(fs, args)
+	arg, err := oneArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	elfPath := pos[0]
-	if !filepath.IsAbs(elfPath) {
-		elfPath = filepath.Join(env.Dir, elfPath)
-	}
+	elfPath := inDir(env.Dir, arg)
 	if _, err := os.Stat(elfPath); err != nil {
-		return fmt.Errorf("%w (build it first: tamaxen build -o %s)", err, pos[0])
+		return fmt.Errorf("%w (build it first: tamaxen build -o %s)", err, arg)
 	}
 	if _, err := pvhEntry(elfPath); err != nil {
-		return fmt.Errorf("%s: %w", pos[0], err)
+		return fmt.Errorf("%s: %w", arg, err)
 	}
 	c, err := f.config(elfPath)
 	if err != nil {
@@ -175,8 +168,8 @@ func runXL(ctx context.Context, env *Env, args []string) error {
 	path := *out
 	if path == "" {
 		path = strings.TrimSuffix(elfPath, ".elf") + ".cfg"
-	} else if !filepath.IsAbs(path) {
-		path = filepath.Join(env.Dir, path)
+	} else {
+		path = inDir(env.Dir, path)
 	}
 	if err := os.WriteFile(path, c.render(filepath.Base(path)), 0o644); err != nil {
 		return err
