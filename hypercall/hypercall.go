@@ -54,16 +54,6 @@ const (
 	CONSOLEIO_write = 0
 )
 
-// The memory and HVM operations the simulated Xen and package gnttab speak too are defined in
-// package xen; these names, which the board uses, refer to them.
-const (
-	XENMAPSPACE_shared_info  = xen.XENMAPSPACE_shared_info
-	HVM_PARAM_STORE_PFN      = xen.HVM_PARAM_STORE_PFN
-	HVM_PARAM_STORE_EVTCHN   = xen.HVM_PARAM_STORE_EVTCHN
-	HVM_PARAM_CONSOLE_PFN    = xen.HVM_PARAM_CONSOLE_PFN
-	HVM_PARAM_CONSOLE_EVTCHN = xen.HVM_PARAM_CONSOLE_EVTCHN
-)
-
 // ShutdownReason is the reason given to SCHEDOP_shutdown (sched.h).
 type ShutdownReason uint32
 

@@ -57,7 +57,7 @@ func TestHostBuildHasNoHypervisor(t *testing.T) {
 	assert.ErrorIs(t, err, xen.ErrNotSupported)
 	_, _, err = Version()
 	assert.ErrorIs(t, err, xen.ErrNotSupported)
-	_, err = GetParam(HVM_PARAM_STORE_PFN)
+	_, err = GetParam(xen.HVM_PARAM_STORE_PFN)
 	assert.ErrorIs(t, err, xen.ErrNotSupported)
 	assert.ErrorIs(t, Shutdown(SHUTDOWN_poweroff), xen.ErrNotSupported)
 	assert.ErrorIs(t, Xen{}.EventChannelOp(4, make([]byte, 8)), xen.ErrNotSupported)

@@ -92,7 +92,7 @@ func Init() {
 	p := sharedInfoArea[off : off+xen.PageSize]
 	// The address of a package-level array, which never moves (unlike a goroutine stack).
 	frame := xen.Frame(uintptr(unsafe.Pointer(&sharedInfoArea[off])) >> 12)
-	if err := hypercall.AddToPhysmap(hypercall.XENMAPSPACE_shared_info, 0, frame); err != nil {
+	if err := hypercall.AddToPhysmap(xen.XENMAPSPACE_shared_info, 0, frame); err != nil {
 		fatal("xenpvh: mapping shared_info: " + err.Error())
 	}
 	sec, nsec := pvclock.Wallclock(p)

@@ -48,11 +48,11 @@ func notifyConsole() {
 // initConsole switches output to the PV console ring whose page and event channel the toolstack
 // set up (HVM params CONSOLE_PFN and CONSOLE_EVTCHN). Without them output stays on port 0xe9.
 func initConsole() {
-	pfn, err := hypercall.GetParam(hypercall.HVM_PARAM_CONSOLE_PFN)
+	pfn, err := hypercall.GetParam(xen.HVM_PARAM_CONSOLE_PFN)
 	if err != nil || pfn == 0 {
 		return
 	}
-	port, err := hypercall.GetParam(hypercall.HVM_PARAM_CONSOLE_EVTCHN)
+	port, err := hypercall.GetParam(xen.HVM_PARAM_CONSOLE_EVTCHN)
 	if err != nil || port == 0 {
 		return
 	}

@@ -59,7 +59,7 @@ func (*suspender) SetUpcallVector() error {
 func (*suspender) AttachConsole() { initConsole() }
 
 func (*suspender) StoreEvtchn() (xen.Port, error) {
-	port, err := hypercall.GetParam(hypercall.HVM_PARAM_STORE_EVTCHN)
+	port, err := hypercall.GetParam(xen.HVM_PARAM_STORE_EVTCHN)
 	return xen.Port(port), err
 }
 
@@ -75,7 +75,7 @@ func (*suspender) Logf(format string, args ...any) {
 // timers require a monotonic clock.
 func resumeSharedInfo(before int64) error {
 	p := sharedInfo
-	if err := hypercall.AddToPhysmap(hypercall.XENMAPSPACE_shared_info, 0, sharedInfoFrame); err != nil {
+	if err := hypercall.AddToPhysmap(xen.XENMAPSPACE_shared_info, 0, sharedInfoFrame); err != nil {
 		return fmt.Errorf("xenpvh: resume: mapping shared_info: %w", err)
 	}
 	sec, nsec := pvclock.Wallclock(p)

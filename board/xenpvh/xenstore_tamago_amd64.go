@@ -36,11 +36,11 @@ func XenStore() (*xenstore.Client, error) {
 }
 
 func connectXenStore() (*xenstore.Client, error) {
-	pfn, err := hypercall.GetParam(hypercall.HVM_PARAM_STORE_PFN)
+	pfn, err := hypercall.GetParam(xen.HVM_PARAM_STORE_PFN)
 	if err != nil {
 		return nil, fmt.Errorf("xenpvh: HVM_PARAM_STORE_PFN: %w", err)
 	}
-	port, err := hypercall.GetParam(hypercall.HVM_PARAM_STORE_EVTCHN)
+	port, err := hypercall.GetParam(xen.HVM_PARAM_STORE_EVTCHN)
 	if err != nil {
 		return nil, fmt.Errorf("xenpvh: HVM_PARAM_STORE_EVTCHN: %w", err)
 	}
