@@ -291,3 +291,45 @@ func TestFaultViolationUnderTCP(t *testing.T) {
 	cancel()
 	r.m.Backend.SetFault(netback.FaultNone)
 }
+
+// Closing the stack while the backend has stopped taking frames (stalled, or gone while
+// detached) must not wait for it: the outgoing queue's goroutines are then blocked handing a
+// packet to netfront, and the stack's Close waits for them, so the endpoint's waits end
+// first.
+func TestCloseWithBackendStalled(t *testing.T) {
+	// Without TSO a frame takes one slot, so the send buffer outgrows the ring and packets
+	// wait in the queue behind it.
+	r := newRig(t, "ip=10.0.0.2/24", nil, netfront.Config{NoGSO: true})
+	l, err := r.guest.Listen("tcp", ":80")
+	require.NoError(t, err)
+	serveHTTP(t, l)
+	resp, err := r.client(netip.MustParseAddrPort("10.0.0.2:80")).Get("http://guest/download?bytes=67108864")
+	require.NoError(t, err)
+	// 16 MiB first, so that TCP's congestion window has grown past what the ring holds.
+	_, err = io.CopyN(io.Discard, resp.Body, 16<<20)
+	require.NoError(t, err)
+	// The client goes on reading, so that TCP's window stays open and the guest keeps
+	// sending into the stalled ring until its queue fills.
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}()
+	r.m.Backend.SetFault(netback.FaultStall)
+	defer func() {
+		r.m.Backend.SetFault(netback.FaultNone)
+		resp.Body.Close()
+		<-read
+	}()
+	require.Eventually(t, func() bool {
+		return readMetrics(t, r.guest).sum("tamaxen_netstack_tx_queue_segments") > 0
+	}, 30*time.Second, time.Millisecond, "the outgoing queue never filled behind the stalled ring")
+	done := make(chan error, 1)
+	go func() { done <- r.guest.Close() }()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Stack.Close is waiting for the stalled backend")
+	}
+}

@@ -323,6 +323,10 @@ func (s *Stack) DNS() []netip.Addr {
 
 // Close stops the stack and closes the device.
 func (s *Stack) Close() error {
+	// The endpoint's waits end first: closing the NIC waits for the outgoing queue's
+	// goroutines, which may be waiting in the endpoint for ring space or for the link, and
+	// would wait for good behind a backend that stalled or left.
+	s.ep.stop()
 	if s.S != nil {
 		s.S.Close()
 		s.S.Wait()

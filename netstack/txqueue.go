@@ -111,6 +111,13 @@ func (d *txQueues) WritePacket(pkt *stack.PacketBuffer) tcpip.Error {
 	}
 	q := &d.qs[int(pkt.Hash)%len(d.qs)]
 	q.mu.Lock()
+	// Checked again under the queue's lock: Close may have come since, and the goroutine's
+	// last pass, which takes this lock after Close, would never see a packet put in later.
+	if d.closed.Load() {
+		q.mu.Unlock()
+		d.refund(bytes)
+		return &tcpip.ErrClosedForSend{}
+	}
 	q.pkts[(q.head+q.n)%len(q.pkts)] = txItem{pkt.IncRef(), bytes}
 	q.n++
 	q.mu.Unlock()
@@ -161,10 +168,15 @@ func (d *txQueues) drain(q *txFIFO) {
 // release gives back what pkt was charged, once netfront has copied it.
 func (d *txQueues) release(p txItem) {
 	p.pkt.DecRef()
-	if p.bytes == 0 {
+	d.refund(p.bytes)
+}
+
+// refund gives back a charge: a segment when bytes is 0, else bytes.
+func (d *txQueues) refund(bytes int64) {
+	if bytes == 0 {
 		d.segments.Add(-1)
 	} else {
-		d.bytes.Add(-p.bytes)
+		d.bytes.Add(-bytes)
 	}
 }
 
