@@ -119,11 +119,15 @@ else
 	mkdir -p "$rootfs"
 fi
 tar -C "$rootfs" -xf "$stage"
-# Unquoted on purpose: the recipe's paths may be shell patterns (python3.*), expanded here.
-for p in $XI_PRUNE; do
-	# shellcheck disable=SC2086
-	rm -rf "${rootfs:?}"/$p
-done
+# The recipe's paths may be shell patterns (python3.*): expanded inside the tree, never
+# against the folder build.sh was started from.
+(
+	cd "${rootfs:?}" || exit 1
+	for p in $XI_PRUNE; do
+		# shellcheck disable=SC2086
+		rm -rf -- $p
+	done
+) || xi_die "cannot prune the dom0 tree"
 
 # --- 3. Kernel: vmlinux ELF out of the bzImage, and the modules we need ---------------------
 

@@ -195,7 +195,7 @@ boot() {
 			if [ -z "$ready" ] && [[ $line == *"Kernel panic"* ]]; then
 				early_panic=$line
 				xi_log "dom0 panicked before it was ready: $line"
-				kill "$qpid" 2>/dev/null
+				kill "$qpid" 2>/dev/null || true # it may have ended already
 			else
 				printf 'xen-test: FAIL panic: %s\n' "$line"
 				failed=$((failed + 1))
@@ -224,6 +224,7 @@ boot() {
 }
 
 tries=${XEN_BOOT_TRIES:-3}
+case $tries in '' | *[!0-9]* | 0) xi_die "XEN_BOOT_TRIES wants a whole number of boots, 1 or more" ;; esac
 for try in $(seq "$tries"); do
 	boot
 	[ -n "$early_panic" ] && [ "$try" -lt "$tries" ] || break

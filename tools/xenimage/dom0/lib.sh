@@ -283,10 +283,12 @@ xt_linux_initrd() {
 		f=${ko##*/}
 		case $ko in
 		*.ko.xz) busybox unxz -c "$ko" >"$d/lib/modules/$i-${f%.xz}" ;;
-		*.ko.zst) zstd -qdc "$ko" >"$d/lib/modules/$i-${f%.zst}" ;;
 		*.ko.gz) gzip -dc "$ko" >"$d/lib/modules/$i-${f%.gz}" ;;
 		*) cp "$ko" "$d/lib/modules/$i-$f" ;;
-		esac || return 1
+		esac || {
+			rm -rf "$d"
+			return 1
+		}
 		i=$((i + 1))
 	done
 	for f in "$@"; do
