@@ -5,7 +5,7 @@
 //	/healthz     "ok"
 //	/metrics     netfront's per-queue counters, offloads, TCP, grants and heap (Prometheus text)
 //	/download    ?bytes=N: N bytes of a deterministic stream (internal/pattern), for throughput
-//	/upload      POST: answers the body's length and SHA-256
+//	/upload      POST: answers the body's length and SHA-256 (?hash=0: the length only)
 //	/debug/pprof the runtime's profiles and execution tracer (net/http/pprof)
 //
 // The same handler is served with TLS on port 443 (crypto/tls, unmodified), with a
@@ -157,6 +157,15 @@ func handler(u *unikernel.Unikernel) http.Handler {
 		_, _ = io.CopyBuffer(w, pattern.NewReader(n), buf)
 	})
 	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("hash") == "0" { // a sink for throughput: the length only
+			n, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, r.Body, make([]byte, 256<<10))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			fmt.Fprintf(w, "%d\n", n)
+			return
+		}
 		h := sha256.New()
 		n, err := io.Copy(h, r.Body)
 		if err != nil {

@@ -98,6 +98,12 @@ func TestHostedHTTPD(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, fmt.Sprintf("%d %x\n", size, want.Sum(nil)), string(b))
 
+	resp, err = http.Post(base+"/upload?hash=0", "application/octet-stream", pattern.NewReader(size))
+	require.NoError(t, err)
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, fmt.Sprintf("%d\n", size), string(b))
+
 	resp, err = http.Get(base + "/download?bytes=-1")
 	require.NoError(t, err)
 	resp.Body.Close()
