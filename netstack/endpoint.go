@@ -103,6 +103,7 @@ type Endpoint struct {
 	rxValidated, rxGSO, rxDropped, rxBadCsum                   atomic.Uint64
 	txUnsupported, rxOtherHost                                 atomic.Uint64
 	rxUnchecked                                                atomic.Uint64
+	txGSOSizes                                                 gsoSizes // TSO frames by size (metrics.go)
 
 	checked       checkedSet // packets going up whose checksums need no more checking
 	frags         fragBudget // IP fragments admitted for reassembly (Limits.FragBytes)
@@ -354,6 +355,7 @@ func (e *Endpoint) writePacket(pkt *stack.PacketBuffer) tcpip.Error {
 	if m.GSOType != netfront.GSONone {
 		e.txGSO.Add(1)
 		e.txGSOBytes.Add(uint64(pkt.Size()))
+		e.txGSOSizes.observe(pkt.Size())
 	}
 	return nil
 }

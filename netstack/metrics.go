@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/tamaxen/tamaxen/netfront"
 )
@@ -23,6 +24,7 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 	writeQueueGauges(mw, stats)
 	s.writeDevice(mw)
 	s.writeEndpoint(mw)
+	s.ep.txGSOSizes.write(mw)
 	s.writeProtocols(mw)
 	s.writeRuntime(mw)
 	return mw.err
@@ -235,6 +237,37 @@ func (s *Stack) writeRuntime(mw *metricWriter) {
 	mw.value("go_memstats_heap_inuse_bytes", ms.HeapInuse)
 	mw.header("go_memstats_heap_alloc_bytes", "gauge", "Heap objects' bytes.")
 	mw.value("go_memstats_heap_alloc_bytes", ms.HeapAlloc)
+}
+
+// gsoBounds are the upper bounds (bytes, inclusive) of the TSO frame size buckets but the
+// last, which takes the rest (up to the 64 KiB a frame may hold); gsoLabels name them all.
+var (
+	gsoBounds = [...]int{8 << 10, 16 << 10, 32 << 10, 48 << 10, 60 << 10}
+	gsoLabels = [...]string{"8k", "16k", "32k", "48k", "60k", "64k"}
+)
+
+// gsoSizes counts the TSO frames handed to netfront by size, in fixed buckets: how far the
+// stack fills the 64 KiB a frame may carry. Counted on the datapath: atomic, no allocation.
+type gsoSizes struct {
+	n [len(gsoLabels)]atomic.Uint64
+}
+
+// observe counts one frame of size bytes.
+func (h *gsoSizes) observe(size int) {
+	i := 0
+	for i < len(gsoBounds) && size > gsoBounds[i] {
+		i++
+	}
+	h.n[i].Add(1)
+}
+
+// write writes one counter per bucket, labelled with its upper bound.
+func (h *gsoSizes) write(mw *metricWriter) {
+	const name = "tamaxen_netstack_tx_gso_by_size_total"
+	mw.header(name, "counter", "TSO frames handed to netfront by size: size=\"16k\" counts those of more than 8 KiB and at most 16 KiB.")
+	for i := range h.n {
+		mw.value(name, h.n[i].Load(), "size", gsoLabels[i])
+	}
 }
 
 // sub is a - b for a total and a part of it read at different moments: a part counted after
