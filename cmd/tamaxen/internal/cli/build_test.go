@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -50,6 +51,14 @@ func TestBuild(t *testing.T) {
 		assert.Regexp(t, `^web\.elf: [0-9.]+ MiB \([0-9]+ bytes\), Xen PVH entry 0x[0-9a-f]+\n$`, stdout)
 		_, err = pvhEntry(filepath.Join(dir, "web.elf"))
 		assert.NoError(t, err)
+		// Built with -trimpath: the image names its source files by module path, not by the
+		// folders of the machine that built it (the build info keeps go.mod's replace line).
+		img, err := os.ReadFile(filepath.Join(dir, "web.elf"))
+		require.NoError(t, err)
+		assert.NotContains(t, string(img), dir, "the module's folder")
+		assert.NotContains(t, string(img), filepath.Join(repo, "board", "xenpvh")+string(filepath.Separator), "tamaxen's source files")
+		assert.True(t, regexp.MustCompile(`github\.com/tamaxen/tamaxen(@[^/]+)?/board/xenpvh/`).Match(img),
+			"tamaxen's source files by module path")
 	})
 
 	t.Run("no board import", func(t *testing.T) {

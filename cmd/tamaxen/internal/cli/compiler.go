@@ -35,6 +35,9 @@ var (
 	tamagoTags = "linkcpuinit,linkramstart"
 	// -s -w: no symbol table or DWARF; the image is loaded by Xen, not debugged in place.
 	tamagoLdflags = "-T 0x201000 -R 0x1000 -s -w"
+	// -trimpath: file names in the image (panics, tracebacks, profiles) are module paths, not
+	// this machine's folders, which also makes the image smaller and reproducible.
+	tamagoFlags = []string{"-trimpath", "-tags", tamagoTags, "-ldflags", tamagoLdflags}
 )
 
 // tamagoSteps are the README's steps to build the TamaGo compiler.
