@@ -315,22 +315,36 @@ func (e *Endpoint) writePacket(pkt *stack.PacketBuffer) tcpip.Error {
 		return &tcpip.ErrNotSupported{}
 	}
 	var arr [maxParts][]byte
-	parts := arr[:0]
 	vl, off := pkt.AsViewList()
+	parts, ok := appendViews(arr[:0], vl, off, maxParts)
+	if !ok {
+		// Rare: more pieces than gathered without allocating; flatten the packet.
+		parts = append(arr[:0], pkt.ToView().AsSlice())
+	}
+	return e.send(parts, m, pkt.Size())
+}
+
+// appendViews appends to parts the views of vl from byte skip on, reporting false if parts
+// would hold more than most pieces.
+func appendViews(parts [][]byte, vl buffer.ViewList, skip, most int) ([][]byte, bool) {
 	for v := vl.Front(); v != nil; v = v.Next() {
 		b := v.AsSlice()
-		if off >= len(b) {
-			off -= len(b)
+		if skip >= len(b) {
+			skip -= len(b)
 			continue
 		}
-		b, off = b[off:], 0
-		if len(parts) == maxParts {
-			// Rare: merge the rest into the last piece's place by flattening.
-			parts = append(parts[:0], pkt.ToView().AsSlice())
-			break
+		b, skip = b[skip:], 0
+		if len(parts) == most {
+			return parts, false
 		}
 		parts = append(parts, b)
 	}
+	return parts, true
+}
+
+// send hands one frame of size bytes, gathered from parts, to netfront, waiting for the link
+// while the backend is away, and counts it.
+func (e *Endpoint) send(parts [][]byte, m netfront.TxMeta, size int) tcpip.Error {
 	if w := e.capture.Load(); w != nil {
 		e.captureOut(w, parts, m)
 	}
@@ -354,8 +368,7 @@ func (e *Endpoint) writePacket(pkt *stack.PacketBuffer) tcpip.Error {
 	}
 	if m.GSOType != netfront.GSONone {
 		e.txGSO.Add(1)
-		e.txGSOBytes.Add(uint64(pkt.Size()))
-		e.txGSOSizes.observe(pkt.Size())
+		e.txGSOBytes.Add(uint64(size))
 	}
 	return nil
 }

@@ -33,11 +33,15 @@ const fullSegment = 1448
 // Limits.TxBytes of it; a backend that stops taking frames costs at most the two.
 type txQueues struct {
 	write func(*stack.PacketBuffer) tcpip.Error // the endpoint's writePacket
-	qs    []txFIFO
+	// writeMerged sends consecutive segments of one flow as one frame (the endpoint's, when
+	// it has TSO; nil: every packet goes alone). See txmerge.go.
+	writeMerged func([]*stack.PacketBuffer) tcpip.Error
+	qs          []txFIFO
 
 	maxSegments, maxBytes int64
 	segments, bytes       atomic.Int64  // queued, across the queues
 	segDrops, otherDrops  atomic.Uint64 // refused for want of room
+	merged                atomic.Uint64 // segments sent as part of the frame ahead of them
 
 	closed atomic.Bool
 	wg     sync.WaitGroup
@@ -62,9 +66,10 @@ type txItem struct {
 
 var _ stack.QueueingDiscipline = (*txQueues)(nil)
 
-// newTxQueues starts n queues feeding write, within the limits' TxSegments and TxBytes.
-func newTxQueues(write func(*stack.PacketBuffer) tcpip.Error, n int, l Limits) *txQueues {
-	d := &txQueues{write: write, qs: make([]txFIFO, max(n, 1)),
+// newTxQueues starts n queues feeding write (and writeMerged, if not nil, with segments that
+// join), within the limits' TxSegments and TxBytes.
+func newTxQueues(write func(*stack.PacketBuffer) tcpip.Error, writeMerged func([]*stack.PacketBuffer) tcpip.Error, n int, l Limits) *txQueues {
+	d := &txQueues{write: write, writeMerged: writeMerged, qs: make([]txFIFO, max(n, 1)),
 		maxSegments: int64(l.TxSegments), maxBytes: int64(l.TxBytes)}
 	// A queue can hold every admitted packet: each costs at least segmentCost of TxBytes.
 	size := l.TxSegments + l.TxBytes/segmentCost + 1
@@ -142,6 +147,21 @@ func (q *txFIFO) pop() (p txItem, ok bool) {
 	return p, true
 }
 
+// popJoining takes the oldest packet if it can join the frame whose last segment is prev, of
+// size bytes in parts pieces so far (canMerge).
+func (q *txFIFO) popJoining(prev *stack.PacketBuffer, size, parts int) (p txItem, taken bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == 0 || !canMerge(prev, q.pkts[q.head].pkt, size, parts) {
+		return p, false
+	}
+	p = q.pkts[q.head]
+	q.pkts[q.head] = txItem{}
+	q.head = (q.head + 1) % len(q.pkts)
+	q.n--
+	return p, true
+}
+
 // drain is a queue's goroutine: it hands the packets to the endpoint in order, waiting for
 // ring space there, until Close. What is still queued then is dropped.
 func (d *txQueues) drain(q *txFIFO) {
@@ -155,12 +175,42 @@ func (d *txQueues) drain(q *txFIFO) {
 			return
 		}
 		for p, ok := q.pop(); ok; p, ok = q.pop() {
+			// Segments of p's flow queued right behind it join its frame (txmerge.go); they
+			// are released with it once netfront has copied the frame.
+			var joined [maxMergedParts]txItem
+			n := 0
+			if d.writeMerged != nil && mergeable(p.pkt) {
+				// The frame: one piece of headers, then each segment's payload views.
+				prev, size, parts := p.pkt, p.pkt.Size(), 1+payloadViews(p.pkt)
+				for ; n < len(joined)-1; n++ {
+					next, ok := q.popJoining(prev, size, parts)
+					if !ok {
+						break
+					}
+					prev, size, parts = next.pkt, size+next.pkt.Data().Size(), parts+payloadViews(next.pkt)
+					joined[n] = next
+				}
+			}
 			select {
 			case <-q.done:
 			default:
-				_ = d.write(p.pkt) // the endpoint counts its failures
+				if n == 0 {
+					_ = d.write(p.pkt) // the endpoint counts its failures
+					break
+				}
+				var segs [maxMergedParts]*stack.PacketBuffer
+				segs[0] = p.pkt
+				for i := range n {
+					segs[i+1] = joined[i].pkt
+				}
+				if d.writeMerged(segs[:n+1]) == nil {
+					d.merged.Add(uint64(n))
+				}
 			}
 			d.release(p)
+			for _, j := range joined[:n] {
+				d.release(j)
+			}
 		}
 	}
 }
@@ -198,6 +248,9 @@ type TxQueueStats struct {
 	Segments, Bytes uint64
 	// SegmentDrops and OtherDrops: packets refused for want of room (TCP sees them as lost).
 	SegmentDrops, OtherDrops uint64
+	// Merged: TCP segments that left as part of the frame of the segment queued ahead of them
+	// (consecutive segments of one flow join into one TSO frame of up to 64 KiB).
+	Merged uint64
 }
 
 // TxQueueStats returns the outgoing queue's counters.
@@ -208,6 +261,6 @@ func (s *Stack) TxQueueStats() TxQueueStats {
 	}
 	return TxQueueStats{
 		Segments: uint64(max(d.segments.Load(), 0)), Bytes: uint64(max(d.bytes.Load(), 0)),
-		SegmentDrops: d.segDrops.Load(), OtherDrops: d.otherDrops.Load(),
+		SegmentDrops: d.segDrops.Load(), OtherDrops: d.otherDrops.Load(), Merged: d.merged.Load(),
 	}
 }

@@ -26,7 +26,7 @@ func testPacket(proto tcpip.TransportProtocolNumber, payload int) *stack.PacketB
 func TestTxQueuesBounded(t *testing.T) {
 	block := make(chan struct{})
 	l := Limits{TxSegments: 10, TxBytes: 4 * (segmentCost + 1514)}
-	d := newTxQueues(func(*stack.PacketBuffer) tcpip.Error { <-block; return nil }, 2, l)
+	d := newTxQueues(func(*stack.PacketBuffer) tcpip.Error { <-block; return nil }, nil, 2, l)
 
 	var pkts []*stack.PacketBuffer
 	write := func(pkt *stack.PacketBuffer) tcpip.Error {
@@ -68,7 +68,7 @@ func TestTxQueuesBounded(t *testing.T) {
 // Queueing a packet and handing it to the device allocates nothing.
 func TestTxQueuesNoAllocs(t *testing.T) {
 	sent := make(chan struct{}, 1)
-	d := newTxQueues(func(*stack.PacketBuffer) tcpip.Error { sent <- struct{}{}; return nil }, 1, LimitsFor(0))
+	d := newTxQueues(func(*stack.PacketBuffer) tcpip.Error { sent <- struct{}{}; return nil }, nil, 1, LimitsFor(0))
 	defer d.Close()
 	pkt := testPacket(header.TCPProtocolNumber, 1448)
 	defer pkt.DecRef()
