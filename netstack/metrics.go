@@ -158,6 +158,8 @@ func (s *Stack) writeEndpoint(mw *metricWriter) {
 	mw.value("tamaxen_netstack_tx_queue_segments", tq.Segments)
 	mw.header("tamaxen_netstack_tx_queue_bytes", "gauge", "What the other packets waiting in the outgoing queue are charged (limit: tamaxen_limit{name=\"tx_bytes\"}).")
 	mw.value("tamaxen_netstack_tx_queue_bytes", tq.Bytes)
+	mw.header("tamaxen_netstack_tx_merged_total", "counter", "TCP segments that left in the TSO frame of the segment queued ahead of them (consecutive segments of one flow, joined up to 64 KiB).")
+	mw.value("tamaxen_netstack_tx_merged_total", tq.Merged)
 	open, lingering, refused := s.admitted()
 	mw.header("tamaxen_tcp_accepted_open", "gauge", "Accepted TCP connections open now (limit: tamaxen_limit{name=\"conns\"}).")
 	mw.value("tamaxen_tcp_accepted_open", uint64(open))
