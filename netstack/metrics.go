@@ -27,6 +27,7 @@ func (s *Stack) WriteMetrics(w io.Writer) error {
 	s.ep.txGSOSizes.write(mw)
 	s.writeProtocols(mw)
 	s.writeRuntime(mw)
+	s.writeTimeline(mw)
 	return mw.err
 }
 

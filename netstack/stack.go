@@ -56,6 +56,9 @@ type Config struct {
 	// (LimitsFor); 0 means DefaultMemory. Limits, if set, replaces the derived limits.
 	Memory uint64
 	Limits *Limits
+	// Timeline, if set, receives StageNetfront and StageStack from Open and StageFirstPacket
+	// from the first frame received after that.
+	Timeline *Timeline
 }
 
 // Stack is a running network stack over one netfront device.
@@ -80,6 +83,10 @@ type Stack struct {
 	adm    admission // accepted TCP connections under limits.Conns
 	udpq   udpQueues // the UDP sockets' queues, under limits.UDPQueue
 	txq    *txQueues // the outgoing queues, under limits.TxSegments and TxBytes
+
+	up        atomic.Bool    // Open configured the stack: a link coming back announces again
+	announced atomic.Uint64  // announcements sent (announce.go)
+	wg        sync.WaitGroup // announcements after a reconnection
 }
 
 // Open opens the vif with netfront and starts the stack on it. It returns once IPv4 is
@@ -103,6 +110,11 @@ func Open(ctx context.Context, p xenbus.Platform, cfg Config) (*Stack, error) {
 	dcfg.Link = func(up bool) {
 		s.logf("netstack: link %s", map[bool]string{true: "up", false: "down"}[up])
 		s.ep.SetLink(up)
+		if up {
+			// A new backend (a reconnection, a resume in a new domain) sits behind a bridge
+			// whose peers may have forgotten us: say where we are again.
+			s.reannounce()
+		}
 		if userLink != nil {
 			userLink(up)
 		}
@@ -112,6 +124,7 @@ func Open(ctx context.Context, p xenbus.Platform, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	s.dev = dev
+	cfg.Timeline.Mark(StageNetfront)
 	s.ep.Bind(dev)
 	if cfg.Net.MTU == 0 {
 		s.ep.SetMTU(uint32(dev.MTU()))
@@ -120,6 +133,9 @@ func Open(ctx context.Context, p xenbus.Platform, cfg Config) (*Stack, error) {
 		s.Close()
 		return nil, err
 	}
+	s.up.Store(true)
+	s.announce(ctx)
+	cfg.Timeline.Mark(StageStack)
 	l := s.limits
 	s.logf("netstack: limits for a %d MiB heap: %d connections, backlog %d, TCP buffers %d KiB, fragments %d KiB",
 		l.Memory>>20, l.Conns, l.Backlog, l.TCPBuffer>>10, l.FragBytes>>10)
@@ -134,6 +150,7 @@ func (s *Stack) logf(format string, args ...any) {
 
 // receive is the device's Receive callback.
 func (s *Stack) receive(frame []byte, m netfront.RxMeta) {
+	s.cfg.Timeline.packet()
 	if c := s.dhcpc.Load(); c != nil {
 		c.Input(frame)
 	}
@@ -336,6 +353,7 @@ func (s *Stack) Close() error {
 		return nil
 	}
 	err := s.dev.Close()
+	s.wg.Wait() // an announcement still going fails once the device is closed
 	if errors.Is(err, netfront.ErrClosed) {
 		err = nil
 	}
