@@ -141,6 +141,7 @@ func start(ctx context.Context, o Options) (u *Unikernel, err error) {
 	if p.m, err = machine.New(machine.Config{GuestName: o.Name, MAC: "00:16:3e:5a:11:03", Netback: &nb}); err != nil {
 		return nil, err
 	}
+	o.timeline.Mark(netstack.StageXenStore)
 	if hf.Tap != "" {
 		if p.tap, err = openTap(hf.Tap, p.m.Backend); err != nil {
 			return nil, err
@@ -148,7 +149,7 @@ func start(ctx context.Context, o Options) (u *Unikernel, err error) {
 	} else if p.host, err = hostnet.New(p.m.Backend, hostnet.Config{Logf: u.Logf}); err != nil {
 		return nil, err
 	}
-	cfg := netstack.Config{Net: nc, Device: netfront.Config{Queues: hf.Queues}, Logf: u.Logf}
+	cfg := netstack.Config{Net: nc, Device: netfront.Config{Queues: hf.Queues}, Logf: u.Logf, Timeline: o.timeline}
 	if hf.Pcap != "" {
 		if p.pcapf, err = os.Create(hf.Pcap); err != nil {
 			return nil, err

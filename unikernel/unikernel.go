@@ -56,6 +56,8 @@ type Options struct {
 	Name string
 	// Forward are the default port forwards of hosted mode (its -forward flag replaces them).
 	Forward []Forward
+
+	timeline *netstack.Timeline // the boot timeline, started by Start (timeline.go)
 }
 
 // Unikernel is the running program's environment.
@@ -147,7 +149,14 @@ func Start(ctx context.Context, o Options) (*Unikernel, error) {
 	if o.Name == "" {
 		o.Name = "unikernel"
 	}
-	return start(ctx, o)
+	o.timeline = newTimeline()
+	out := os.Stdout // the console now: showTimeline's later line goes there too
+	u, err := start(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	u.showTimeline(out)
+	return u, nil
 }
 
 // Fatal reports an error that ends the program before Start returned an environment: on Xen

@@ -77,6 +77,7 @@ func start(ctx context.Context, o Options) (*Unikernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.timeline.Mark(netstack.StageXenStore)
 	gt, err := xenpvh.GrantTable()
 	if err != nil {
 		return nil, err
@@ -88,7 +89,7 @@ func start(ctx context.Context, o Options) (*Unikernel, error) {
 	u := &Unikernel{opts: o, p: xenPlatform{}}
 	began := time.Now()
 	u.Net, err = netstack.Open(ctx, xenbus.Platform{XenStore: xs, Grants: gt, Events: xenpvh.Events, Memory: xenpvh.Memory},
-		netstack.Config{Net: nc, Device: netfront.Config{Queues: queues}, Logf: u.Logf, Memory: heap})
+		netstack.Config{Net: nc, Device: netfront.Config{Queues: queues}, Logf: u.Logf, Memory: heap, Timeline: o.timeline})
 	if err != nil {
 		return nil, err
 	}

@@ -99,6 +99,7 @@ func Init() {
 	wallOffset = int64(sec)*1e9 + int64(nsec)
 	sharedInfo, sharedInfoFrame = p, frame
 	bootTime = nanotime()
+	entryTime = entryNanotime()
 
 	goos.Idle = idle
 }

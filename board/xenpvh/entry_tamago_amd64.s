@@ -132,6 +132,13 @@ TEXT ·start64<>(SB),NOSPLIT|NOFRAME,$0
 	MOVW	AX, FS
 	MOVW	AX, GS
 
+	// The boot timeline's origin: the TSC a few microseconds after Xen started us (the page
+	// tables above are the only work before it). Hwinit1 turns it into Xen system time.
+	RDTSC
+	SHLQ	$32, DX
+	ORQ	DX, AX
+	MOVQ	AX, ·entryTSC(SB)
+
 	// Upper halves of registers are undefined after the mode switch.
 	MOVL	BP, BP
 	MOVQ	$BOOT_STACK, SP
