@@ -53,7 +53,7 @@ func (d *Device) connect(ctx context.Context) (*conn, error) {
 	return c, nil
 }
 
-// newConn finds the vif's backend, reads the MAC address and follows the backend's state.
+// newConn finds the vif's backend and follows the backend's state.
 func (d *Device) newConn(ctx context.Context) (*conn, error) {
 	d.mu.RLock()
 	resumed := d.resumed
@@ -65,9 +65,6 @@ func (d *Device) newConn(ctx context.Context) (*conn, error) {
 	}
 	c := &conn{d: d, dev: dev, done: make(chan struct{}), resumed: resumed,
 		pool: newPagePool(d.p.Memory, d.p.Grants, dev.BackendID)}
-	if c.mac, err = readMAC(ctx, xs, dev.Path); err != nil {
-		return nil, err
-	}
 	if c.be, err = dev.WatchBackend(ctx); err != nil {
 		return nil, err
 	}
@@ -101,7 +98,8 @@ func (c *conn) handshake(ctx context.Context) error {
 	return fmt.Errorf("netfront: connecting %s: %w", c.dev.Path, err)
 }
 
-// build waits for the backend, negotiates the features, makes the queues and publishes them.
+// build waits for the backend, reads the MAC and MTU and negotiates the features (one round
+// trip, readOffer), makes the queues and publishes them.
 func (c *conn) build(ctx context.Context) error {
 	xs := c.d.p.XenStore
 	// The backend's features are there once it waits for us in InitWait (netback_probe writes
@@ -109,11 +107,11 @@ func (c *conn) build(ctx context.Context) error {
 	if err := c.dev.Prepare(ctx, c.be); err != nil {
 		return err
 	}
-	var err error
-	if c.features, err = negotiate(ctx, xs, c.dev.Backend, c.d.cfg); err != nil {
+	o, err := readOffer(ctx, xs, c.dev.Backend, c.dev.Path, c.d.cfg)
+	if err != nil {
 		return err
 	}
-	c.mtu = readMTU(ctx, xs, c.dev.Path, c.features.SG)
+	c.features, c.mac, c.mtu = o.features, o.mac, o.mtu
 	for i := 0; i < c.features.Queues; i++ {
 		q, err := c.newQueue(i)
 		c.queues = append(c.queues, q) // even half-built, so release can undo it

@@ -140,8 +140,8 @@ func TestSimFaultBackendProbesLate(t *testing.T) {
 	r.checkBaseline(t, base)
 }
 
-// txSteps follows the connect transaction, the one that publishes the rings (its first write
-// names a ring reference or the queue count), operation by operation.
+// txSteps follows the connect transaction, the one that publishes the rings (it starts with a
+// write into the frontend's directory), operation by operation.
 type txSteps struct {
 	mu      sync.Mutex
 	publish map[uint32][]string // tx id -> paths of its operations so far
@@ -166,7 +166,10 @@ func (s *txSteps) observe(h xenstore.Header, payload []byte) ([]string, bool) {
 	ops, ok := s.publish[h.TxID]
 	if !ok {
 		p := reqPath(payload)
-		if h.Type != xenstore.XS_WRITE || !(strings.HasSuffix(p, "/tx-ring-ref") || strings.HasSuffix(p, "/multi-queue-num-queues")) {
+		// publish writes its keys all at once, in no set order: any write into the
+		// frontend's directory opens the connect transaction (SwitchState's starts with a
+		// read, unpublish's with a removal).
+		if h.Type != xenstore.XS_WRITE || !strings.HasPrefix(p, "device/vif/") {
 			s.other[h.TxID] = true
 			return nil, false
 		}
@@ -178,8 +181,8 @@ func (s *txSteps) observe(h xenstore.Header, payload []byte) ([]string, bool) {
 	return prev, true
 }
 
-// XenStore transaction conflicts at every step of the connect transaction: after its k-th
-// operation another domain changes the node that operation touched, so the commit fails with
+// XenStore transaction conflicts at every step of the connect transaction: before its commit
+// another domain changes the node its k-th operation touched, so the commit fails with
 // EAGAIN. The transaction runs again, and the device connects and passes traffic.
 func TestSimFaultTransactionConflicts(t *testing.T) {
 	for _, queues := range []int{1, 2} {
@@ -205,10 +208,11 @@ func TestSimFaultTransactionConflicts(t *testing.T) {
 				var hit atomic.Bool
 				tap.setHook(func(h xenstore.Header, payload []byte) {
 					ops, ok := steps.observe(h, payload)
-					if !ok || len(ops) != k+1 || hit.Load() {
+					if !ok || h.Type != xenstore.XS_TRANSACTION_END || len(ops) <= k || hit.Load() {
 						return
 					}
-					// The k-th operation has been answered: change its node under it.
+					// Every operation has been answered (publish's writes go out together, so
+					// only the commit waits for them all): change the k-th one's node under it.
 					p := ops[k]
 					if !strings.HasPrefix(p, "/") {
 						p = "/local/domain/" + fmt.Sprint(guestID) + "/" + p

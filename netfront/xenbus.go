@@ -8,14 +8,122 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 
 	"github.com/tamaxen/tamaxen/xen"
 	"github.com/tamaxen/tamaxen/xen/xenstore"
 )
 
-// readBool reads a backend feature flag: present and "1" means yes; absent means no.
-func readBool(ctx context.Context, xs xenstore.Ops, path string) (bool, error) {
-	v, err := xs.Read(ctx, path)
+// The keys connect reads before it builds the queues: what the backend offers (written before
+// it went to InitWait) and the toolstack's keys in the frontend's directory.
+const (
+	keyRxCopy = iota
+	keyRxNotify
+	keySG
+	keyGSOv4
+	keyGSOv6
+	keyIPv6Csum
+	keySplit
+	keyMaxQueues
+	keyMAC
+	keyMTU
+	numKeys
+)
+
+var backendKeys = [...]string{
+	keyRxCopy:    "feature-rx-copy",
+	keyRxNotify:  "feature-rx-notify",
+	keySG:        "feature-sg",
+	keyGSOv4:     "feature-gso-tcpv4",
+	keyGSOv6:     "feature-gso-tcpv6",
+	keyIPv6Csum:  "feature-ipv6-csum-offload",
+	keySplit:     "feature-split-event-channels",
+	keyMaxQueues: "multi-queue-max-queues",
+}
+
+// keyRead is one key's value as read, or why it could not be.
+type keyRead struct {
+	v   []byte
+	err error
+}
+
+// offer is what the keys say, checked: the features negotiated, the MAC address and the MTU.
+type offer struct {
+	features Features
+	mac      net.HardwareAddr
+	mtu      int
+}
+
+// readOffer reads every key connect needs at once: the requests go out together and the
+// daemon answers them in turn, so the guest waits for one round trip instead of one a key
+// (ten, sequentially, under emulation a millisecond or more each). Every value is then checked
+// as if it had been read alone (negotiate).
+func readOffer(ctx context.Context, xs xenstore.Ops, backend, front string, cfg Config) (offer, error) {
+	var paths [numKeys]string
+	for i, k := range backendKeys {
+		paths[i] = backend + "/" + k
+	}
+	paths[keyMAC], paths[keyMTU] = front+"/mac", front+"/mtu"
+	if cfg.Queues <= 1 {
+		paths[keyMaxQueues] = "" // not asked for: not read
+	}
+	var reads [numKeys]keyRead
+	together(numKeys, func(i int) {
+		if paths[i] == "" {
+			reads[i].err = xen.ENOENT
+			return
+		}
+		reads[i].v, reads[i].err = xs.Read(ctx, paths[i])
+	})
+	if err := ctx.Err(); err != nil {
+		return offer{}, err
+	}
+	return negotiate(reads, paths, cfg)
+}
+
+// negotiate checks the values readOffer read (paths name them, for errors) and keeps the
+// features the configuration wants. A feature flag is on when present and a non-zero number;
+// absent, unreadable or not a number, it is off.
+func negotiate(reads [numKeys]keyRead, paths [numKeys]string, cfg Config) (offer, error) {
+	var o offer
+	f := &o.features
+	flag := func(k int) bool {
+		on, err := parseBool(reads[k].v, reads[k].err)
+		return err == nil && on
+	}
+	f.RxCopy = flag(keyRxCopy)
+	if !f.RxCopy {
+		return o, ErrNoRxCopy
+	}
+	f.RxNotify = flag(keyRxNotify)
+	f.SG = !cfg.NoSG && flag(keySG)
+	// GSO needs SG: a GSO frame is larger than a page.
+	f.GSOTCPv4 = f.SG && !cfg.NoGSO && flag(keyGSOv4)
+	f.GSOTCPv6 = f.SG && !cfg.NoGSO && flag(keyGSOv6)
+	// Checksum offload over IPv4 is implied by the protocol (feature-no-csum-offload turns it
+	// off); IPv6 needs its own flag.
+	f.CsumOffload = !cfg.NoCsumOffload
+	f.IPv6CsumOffload = f.CsumOffload && flag(keyIPv6Csum)
+	f.SplitEventChannels = !cfg.NoSplitEventChannels && flag(keySplit)
+	f.Queues = 1
+	if want := max(cfg.Queues, 1); want > 1 && reads[keyMaxQueues].err == nil {
+		v := reads[keyMaxQueues].v
+		n, perr := strconv.ParseUint(string(v), 10, 16)
+		if perr != nil {
+			return o, fmt.Errorf("netfront: %s = %q: not a number", paths[keyMaxQueues], v)
+		}
+		f.Queues = int(min(uint64(want), max(n, 1)))
+	}
+	var err error
+	if o.mac, err = parseMAC(paths[keyMAC], reads[keyMAC].v, reads[keyMAC].err); err != nil {
+		return o, err
+	}
+	o.mtu = parseMTU(reads[keyMTU].v, reads[keyMTU].err, f.SG)
+	return o, nil
+}
+
+// parseBool reads a backend feature flag: present and "1" means yes; absent means no.
+func parseBool(v []byte, err error) (bool, error) {
 	if errors.Is(err, xen.ENOENT) {
 		return false, nil
 	}
@@ -24,66 +132,27 @@ func readBool(ctx context.Context, xs xenstore.Ops, path string) (bool, error) {
 	}
 	n, err := strconv.ParseUint(string(v), 10, 32)
 	if err != nil {
-		return false, fmt.Errorf("netfront: %s = %q: not a number", path, v)
+		return false, fmt.Errorf("netfront: %q: not a number", v)
 	}
 	return n != 0, nil
 }
 
-// negotiate reads the backend's features and keeps those the configuration wants.
-func negotiate(ctx context.Context, xs xenstore.Ops, backend string, cfg Config) (Features, error) {
-	var f Features
-	flag := func(key string) bool {
-		if ctx.Err() != nil {
-			return false
-		}
-		ok, err := readBool(ctx, xs, backend+"/"+key)
-		return err == nil && ok
-	}
-	f.RxCopy = flag("feature-rx-copy")
-	if !f.RxCopy {
-		return f, ErrNoRxCopy
-	}
-	f.RxNotify = flag("feature-rx-notify")
-	f.SG = !cfg.NoSG && flag("feature-sg")
-	// GSO needs SG: a GSO frame is larger than a page.
-	f.GSOTCPv4 = f.SG && !cfg.NoGSO && flag("feature-gso-tcpv4")
-	f.GSOTCPv6 = f.SG && !cfg.NoGSO && flag("feature-gso-tcpv6")
-	// Checksum offload over IPv4 is implied by the protocol (feature-no-csum-offload turns it
-	// off); IPv6 needs its own flag.
-	f.CsumOffload = !cfg.NoCsumOffload
-	f.IPv6CsumOffload = f.CsumOffload && flag("feature-ipv6-csum-offload")
-	f.SplitEventChannels = !cfg.NoSplitEventChannels && flag("feature-split-event-channels")
-	f.Queues = 1
-	if want := max(cfg.Queues, 1); want > 1 {
-		v, err := xs.Read(ctx, backend+"/multi-queue-max-queues")
-		if err == nil {
-			n, perr := strconv.ParseUint(string(v), 10, 16)
-			if perr != nil {
-				return f, fmt.Errorf("netfront: multi-queue-max-queues = %q: not a number", v)
-			}
-			f.Queues = int(min(uint64(want), max(n, 1)))
-		}
-	}
-	return f, ctx.Err()
-}
-
-// readMAC reads the vif's MAC address from the frontend directory.
-func readMAC(ctx context.Context, xs xenstore.Ops, dir string) (net.HardwareAddr, error) {
-	v, err := xs.Read(ctx, dir+"/mac")
+// parseMAC checks the vif's MAC address, read from path.
+func parseMAC(path string, v []byte, err error) (net.HardwareAddr, error) {
 	if err != nil {
-		return nil, fmt.Errorf("netfront: reading %s/mac: %w", dir, err)
+		return nil, fmt.Errorf("netfront: reading %s: %w", path, err)
 	}
 	mac, err := net.ParseMAC(string(v))
 	if err != nil || len(mac) != 6 {
-		return nil, fmt.Errorf("netfront: %s/mac = %q is not an Ethernet address", dir, v)
+		return nil, fmt.Errorf("netfront: %s = %q is not an Ethernet address", path, v)
 	}
 	return mac, nil
 }
 
-// readMTU reads the optional mtu key the toolstack may set (Xen 4.17 libxl writes it).
-func readMTU(ctx context.Context, xs xenstore.Ops, dir string, sg bool) int {
+// parseMTU checks the optional mtu key the toolstack may set (Xen 4.17 libxl writes it).
+func parseMTU(v []byte, err error, sg bool) int {
 	mtu := 1500
-	if v, err := xs.Read(ctx, dir+"/mtu"); err == nil {
+	if err == nil {
 		if n, err := strconv.Atoi(string(v)); err == nil && n >= 68 && n <= 65535-14 {
 			mtu = n
 		}
@@ -95,41 +164,47 @@ func readMTU(ctx context.Context, xs xenstore.Ops, dir string, sg bool) int {
 	return mtu
 }
 
-// publish writes what the backend needs to connect, inside the handshake's transaction.
+// readMTU reads and checks the frontend directory's mtu key on its own.
+func readMTU(ctx context.Context, xs xenstore.Ops, dir string, sg bool) int {
+	v, err := xs.Read(ctx, dir+"/mtu")
+	return parseMTU(v, err, sg)
+}
+
+// publish writes what the backend needs to connect, inside the handshake's transaction. The
+// writes go out together, as readOffer's reads do: the transaction costs the guest one round
+// trip for all its keys, not one a key.
 func (c *conn) publish(ctx context.Context, tx *xenstore.Tx) error {
-	w := func(key, val string) error { return tx.Write(ctx, c.dev.Path+"/"+key, []byte(val)) }
+	keys := c.frontendKeys()
+	errs := make([]error, len(keys))
+	together(len(keys), func(i int) { errs[i] = tx.Write(ctx, keys[i].path, []byte(keys[i].value)) })
+	return errors.Join(errs...)
+}
+
+// frontendKey is one key publish writes.
+type frontendKey struct{ path, value string }
+
+// frontendKeys lists what publish writes, as Linux netfront writes it: each queue's ring
+// references and event channels (in queue-N/ with several queues), then the features asked for.
+func (c *conn) frontendKeys() []frontendKey {
+	var keys []frontendKey
 	u := func(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
-	queueKeys := func(dir string, q *queue) error {
-		kw := func(key, val string) error { return tx.Write(ctx, dir+key, []byte(val)) }
-		if err := kw("tx-ring-ref", u(uint32(q.txRingRef))); err != nil {
-			return err
-		}
-		if err := kw("rx-ring-ref", u(uint32(q.rxRingRef))); err != nil {
-			return err
-		}
+	queueKeys := func(dir string, q *queue) {
+		keys = append(keys, frontendKey{dir + "tx-ring-ref", u(uint32(q.txRingRef))}, frontendKey{dir + "rx-ring-ref", u(uint32(q.rxRingRef))})
 		if c.features.SplitEventChannels {
-			if err := kw("event-channel-tx", u(uint32(q.tx.ch.Port()))); err != nil {
-				return err
-			}
-			return kw("event-channel-rx", u(uint32(q.rx.ch.Port())))
+			keys = append(keys, frontendKey{dir + "event-channel-tx", u(uint32(q.tx.ch.Port()))}, frontendKey{dir + "event-channel-rx", u(uint32(q.rx.ch.Port()))})
+		} else {
+			keys = append(keys, frontendKey{dir + "event-channel", u(uint32(q.tx.ch.Port()))})
 		}
-		return kw("event-channel", u(uint32(q.tx.ch.Port())))
 	}
 	if len(c.queues) == 1 {
-		if err := queueKeys(c.dev.Path+"/", c.queues[0]); err != nil {
-			return err
-		}
+		queueKeys(c.dev.Path+"/", c.queues[0])
 	} else {
-		if err := w("multi-queue-num-queues", strconv.Itoa(len(c.queues))); err != nil {
-			return err
-		}
+		keys = append(keys, frontendKey{c.dev.Path + "/multi-queue-num-queues", strconv.Itoa(len(c.queues))})
 		for i, q := range c.queues {
-			if err := queueKeys(fmt.Sprintf("%s/queue-%d/", c.dev.Path, i), q); err != nil {
-				return err
-			}
+			queueKeys(fmt.Sprintf("%s/queue-%d/", c.dev.Path, i), q)
 		}
 	}
-	keys := []struct {
+	for _, k := range []struct {
 		key string
 		on  bool
 	}{
@@ -140,15 +215,26 @@ func (c *conn) publish(ctx context.Context, tx *xenstore.Tx) error {
 		{"feature-gso-tcpv6", c.features.GSOTCPv6},
 		{"feature-ipv6-csum-offload", c.features.IPv6CsumOffload},
 		{"feature-no-csum-offload", !c.features.CsumOffload},
-	}
-	for _, k := range keys {
+	} {
 		if k.on {
-			if err := w(k.key, "1"); err != nil {
-				return err
-			}
+			keys = append(keys, frontendKey{c.dev.Path + "/" + k.key, "1"})
 		}
 	}
-	return nil
+	return keys
+}
+
+// together runs fn(0), ..., fn(n-1) at once and waits for them all: XenStore requests issued
+// so share one round trip (the client matches replies by request id).
+func together(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }
 
 // unpublish removes the rings' references and event channels publish wrote, in one
