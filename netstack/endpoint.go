@@ -369,6 +369,7 @@ func (e *Endpoint) send(parts [][]byte, m netfront.TxMeta, size int) tcpip.Error
 	if m.GSOType != netfront.GSONone {
 		e.txGSO.Add(1)
 		e.txGSOBytes.Add(uint64(size))
+		e.txGSOSizes.observe(size)
 	}
 	return nil
 }
