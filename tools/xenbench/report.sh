@@ -37,13 +37,19 @@ div() {
 # or_na VALUE prints VALUE, or n/a when empty.
 or_na() { printf '%s' "${1:-n/a}"; }
 
-mib=$(awk -v b="$(kv env.params bytes)" 'BEGIN { if (b) printf "%d", b / 1048576; else printf "?" }')
+bytes=$(kv env.params bytes)
+mib=$(awk -v b="$bytes" 'BEGIN { if (b) printf "%d", b / 1048576; else printf "?" }')
 runs=$(kv env.params runs)
+hruns=$(kv env.params http_runs)
+streams=$(kv env.params streams | tr ',' ' ')
 membytes=$(awk -v b="$(kv env.params mem_bytes)" 'BEGIN { if (b) printf "%d", b / 1048576; else printf "?" }')
 mems=$(kv env.params mems | tr ',' ' ')
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
 qemu=$(qemu-system-x86_64 --version 2>/dev/null | head -n 1 | sed 's/^QEMU emulator version //')
-tree=$(git -C "$here" describe --always --dirty 2>/dev/null || echo unknown)
+tree=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$here/../.." status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+	tree="$tree, dirty (uncommitted changes in the working tree)"
+fi
 
 # tries GUEST prints the memory sizes (d) tried, "M:ok" or "M:no(why)", with consecutive sizes
 # that failed alike grouped: the page counts in libxl's complaint are left out.
@@ -61,15 +67,210 @@ row() { # row LABEL U L
 }
 minmem() { # minmem GUEST prints the smallest memory, or "none of LIST"
 	local m=${v[$1.minmem_mib]:-}
-	if [ "$m" = none ]; then printf '> %s' "${mems##* }"; else or_na "$m"; fi
+	if [ -z "$mems" ]; then printf 'not measured'; elif [ "$m" = none ]; then printf '> %s' "${mems##* }"; else or_na "$m"; fi
+}
+streamword() { if [ "$1" = 1 ]; then echo "1 stream"; else echo "$1 streams"; fi; }
+
+# The headline rows: bulk both ways for each stream count, then HTTP, boot, memory, size.
+bulk_table() {
+	local k
+	for k in $streams; do
+		row "bulk download $mib MiB, dom0 ← guest, $(streamword "$k") (MiB/s, median of $runs)" \
+			"$(get "unikernel.bulk_get_${k}_mibs")" "$(get "linux.bulk_get_${k}_mibs")"
+	done
+	for k in $streams; do
+		row "bulk upload $mib MiB, dom0 → guest, $(streamword "$k") (MiB/s, median of $runs)" \
+			"$(get "unikernel.bulk_put_${k}_mibs")" "$(get "linux.bulk_put_${k}_mibs")"
+	done
+}
+
+# every_run prints the runs of every rate row.
+every_run() {
+	local k op g name
+	for k in $streams; do
+		for op in get put; do
+			name=download
+			[ $op = put ] && name=upload
+			for g in unikernel linux; do
+				printf -- '- bulk %s, %s, %s: %s MiB/s' "$name" "$(streamword "$k")" "$g" "$(get "$g.bulk_${op}_${k}_runs")"
+				[ "$k" != 1 ] && printf '; per stream, run by run: %s' "$(get "$g.bulk_${op}_${k}_streams" | sed 's/ /; /g')"
+				echo
+			done
+		done
+	done
+	for g in unikernel linux; do
+		echo "- HTTP, $g: download $(get "$g.download_runs"), upload $(get "$g.upload_runs") MiB/s"
+	done
+}
+
+# --- where the time goes: one column per guest and group (bulk_OP_K) -----------------------
+
+# c GUEST GROUP KEY: a counter's delta over the group (guest's or dom0's).
+c() {
+	local x
+	x=$(kv "$1.counters_$2" "$3")
+	[ -n "$x" ] || x=$(kv "$1.dom0_$2" "$3")
+	printf '%s' "$x"
+}
+# mibs GUEST GROUP: MiB moved in the group's runs that worked.
+mibs() {
+	local n
+	n=$(wc -w <<<"${v[$1.${2}_runs]:-}")
+	awk -v b="$bytes" -v n="$n" 'BEGIN { printf "%.3f", b * n / 1048576 }'
+}
+# share GUEST GROUP CLASS: percent of the CPU time in CLASS (unikernel: Go's cpu classes;
+# Linux: /proc/stat, user = user+nice, system, softirq = softirq+irq, idle = idle+iowait).
+share() {
+	local g=$1 grp=$2 cl=$3 part total
+	if [ "$g" = unikernel ]; then
+		total=$(c "$g" "$grp" go_cpu_classes_seconds_total_total)
+		case $cl in
+		user) part=$(c "$g" "$grp" go_cpu_classes_seconds_total_user) ;;
+		gc) part=$(awk -v a="$(c "$g" "$grp" go_cpu_classes_seconds_total_gc)" -v b="$(c "$g" "$grp" go_cpu_classes_seconds_total_scavenge)" 'BEGIN { print a + b }') ;;
+		idle) part=$(c "$g" "$grp" go_cpu_classes_seconds_total_idle) ;;
+		*) part= ;;
+		esac
+	else
+		total=$(awk -v s="${v[$g.counters_$grp]:-}" 'BEGIN { n = split(s, f, " "); for (i = 1; i <= n; i++) if (f[i] ~ /^cpu_/) { split(f[i], kv, "="); t += kv[2] }; print t }')
+		case $cl in
+		user) part=$(awk -v a="$(c "$g" "$grp" cpu_user)" -v b="$(c "$g" "$grp" cpu_nice)" 'BEGIN { print a + b }') ;;
+		system) part=$(c "$g" "$grp" cpu_system) ;;
+		softirq) part=$(awk -v a="$(c "$g" "$grp" cpu_softirq)" -v b="$(c "$g" "$grp" cpu_irq)" 'BEGIN { print a + b }') ;;
+		idle) part=$(awk -v a="$(c "$g" "$grp" cpu_idle)" -v b="$(c "$g" "$grp" cpu_iowait)" 'BEGIN { print a + b }') ;;
+		*) part= ;;
+		esac
+	fi
+	[ -n "$part" ] || { printf -- '–'; return; }
+	awk -v a="$part" -v b="$total" 'BEGIN { if (a != "" && b != "" && b + 0 != 0) printf "%.0f%%", a * 100 / b; else printf "n/a" }'
+}
+# busy GUEST GROUP: CPU seconds not idle, per MiB, in ms.
+busy() {
+	local g=$1 grp=$2 total idle
+	if [ "$g" = unikernel ]; then
+		total=$(c "$g" "$grp" go_cpu_classes_seconds_total_total)
+		idle=$(c "$g" "$grp" go_cpu_classes_seconds_total_idle)
+		awk -v t="$total" -v i="$idle" -v m="$(mibs "$g" "$grp")" 'BEGIN { if (t != "" && m > 0) printf "%.1f", (t - i) * 1000 / m; else printf "n/a" }'
+	else
+		awk -v s="${v[$g.counters_$grp]:-}" -v m="$(mibs "$g" "$grp")" 'BEGIN { n = split(s, f, " ")
+			for (i = 1; i <= n; i++) { split(f[i], kv, "="); x[kv[1]] = kv[2] }
+			if (!("cpu_user" in x) || m <= 0) { printf "n/a"; exit }
+			b = x["cpu_user"] + x["cpu_nice"] + x["cpu_system"] + x["cpu_irq"] + x["cpu_softirq"] + x["cpu_steal"]
+			printf "%.1f", b * 10 / m }' # USER_HZ is 100: a tick is 10 ms
+	fi
+}
+# permib GUEST GROUP KEY
+permib() { div "$(c "$1" "$2" "$3")" "$(mibs "$1" "$2")" '%.1f'; }
+# gso_dist GROUP: the unikernel's TSO frames by size bucket, in percent.
+gso_dist() {
+	local b n t=0 out=''
+	for b in 8k 16k 32k 48k 60k 64k; do
+		n=$(c unikernel "$1" "tamaxen_netstack_tx_gso_by_size_total_$b")
+		[ -n "$n" ] || { printf 'n/a'; return; }
+		t=$((t + n))
+	done
+	[ "$t" -gt 0 ] || { printf 'none'; return; }
+	for b in 8k 16k 32k 48k 60k 64k; do
+		n=$(c unikernel "$1" "tamaxen_netstack_tx_gso_by_size_total_$b")
+		out="$out${out:+ }≤$b:$(awk -v n="$n" -v t="$t" 'BEGIN { printf "%.0f", n * 100 / t }')%"
+	done
+	printf '%s' "$out"
+}
+
+# time_table OP: one table for the bulk groups of OP (get or put).
+time_table() {
+	local op=$1 k g grp data ack head='' sep='' line
+	# Frames with the data and the ACKs against them, in dom0's vif counters (rx = from the guest).
+	if [ "$op" = get ]; then data=rx ack=tx; else data=tx ack=rx; fi
+	for k in $streams; do
+		head="$head | unikernel ×$k | Linux ×$k"
+		sep="$sep | ---: | ---:"
+	done
+	echo "| bulk $( [ "$op" = get ] && echo "download (dom0 ← guest)" || echo "upload (dom0 → guest)")$head |"
+	echo "| ---$sep |"
+	cells() { # cells LABEL FUNC ARGS...: one cell per guest and stream count
+		local label=$1 f=$2
+		shift 2
+		line="| $label"
+		for k in $streams; do
+			for g in unikernel linux; do
+				line="$line | $("$f" "$g" "bulk_${op}_$k" "$@")"
+			done
+		done
+		echo "$line |"
+	}
+	cells "CPU busy, ms per MiB" busy
+	cells "CPU user (unikernel: Go user; Linux: user+nice)" share user
+	cells "CPU GC+scavenge (unikernel) / system (Linux)" cpu2
+	cells "CPU softirq+irq (Linux)" share softirq
+	cells "CPU idle" share idle
+	cells "data frames per MiB" permib "vif_${data}_packets"
+	cells "mean bytes per data frame" framesize "$data"
+	cells "ACK frames (the other way) per MiB" permib "vif_${ack}_packets"
+	cells "mean bytes per ACK frame" framesize "$ack"
+	cells "guest → dom0 notifications per MiB (dom0's interrupts on the vif's event channels)" permib vif_irqs
+	cells "guest upcalls per MiB (unikernel: board upcalls; Linux: eth0's interrupts)" upcalls
+	cells "guest TCP retransmits" retrans
+	cells "dom0 TCP retransmits" permib_raw dom0_tcp_RetransSegs
+	if [ "$op" = get ]; then
+		line="| guest TSO frames by size (unikernel: share per bucket; Linux: mean bytes per eth0 frame)"
+		for k in $streams; do
+			line="$line | $(gso_dist "bulk_get_$k") | $(div "$(c linux "bulk_get_$k" eth0_tx_bytes)" "$(c linux "bulk_get_$k" eth0_tx_packets)")"
+		done
+		echo "$line |"
+	fi
+}
+cpu2() {
+	if [ "$1" = unikernel ]; then share "$1" "$2" gc; else share "$1" "$2" system; fi
+}
+framesize() { div "$(c "$1" "$2" "vif_$3_bytes")" "$(c "$1" "$2" "vif_$3_packets")"; }
+upcalls() {
+	if [ "$1" = unikernel ]; then permib "$1" "$2" tamaxen_board_upcalls_total; else permib "$1" "$2" eth0_irqs; fi
+}
+retrans() {
+	if [ "$1" = unikernel ]; then or_na "$(c "$1" "$2" tamaxen_tcp_retransmits_total)"; else or_na "$(c "$1" "$2" tcp_RetransSegs)"; fi
+}
+permib_raw() { or_na "$(c "$1" "$2" "$3")"; }
+
+# --- targets ---------------------------------------------------------------------------------
+targets() {
+	local k op r name missed=0
+	for k in $streams; do
+		for op in get put; do
+			name=download
+			[ $op = put ] && name=upload
+			r=$(ratio "$(get "unikernel.bulk_${op}_${k}_mibs")" "$(get "linux.bulk_${op}_${k}_mibs")")
+			if awk -v r="$r" 'BEGIN { exit !(r + 0 == r && r >= 1.5) }'; then :; else
+				echo "- not met: bulk $name over $(streamword "$k") ≥ 1.5× Linux: $r"
+				missed=1
+			fi
+		done
+	done
+	r=$(ratio "$(get unikernel.ping_ms)" "$(get linux.ping_ms)")
+	awk -v r="$r" 'BEGIN { exit !(r + 0 == r && r <= 0.10) }' ||
+		{ echo "- not met: xl create → first ping ≤ 0.10× Linux's: $r ($(get unikernel.ping_ms) ms against $(get linux.ping_ms) ms)"; missed=1; }
+	local m=${v[unikernel.minmem_mib]:-}
+	if [ -z "$mems" ]; then
+		echo "- not measured in this run: smallest memory (the sweep was skipped)"
+	elif [ "$m" != 16 ]; then
+		echo "- not met: the unikernel serves at memory = 16 MiB: smallest that served ${m:-n/a} MiB"
+		missed=1
+	fi
+	local s=${v[unikernel.size_bytes]:-}
+	if [ -z "$s" ] || [ "$s" -gt 8000000 ]; then
+		echo "- not met: httpd image ≤ 8 MB (8 000 000 bytes): ${s:-n/a} bytes"
+		missed=1
+	fi
+	[ $missed -eq 0 ] && echo "- every target of this table is met"
+	return 0
 }
 
 cat <<EOF
 # Benchmark: tamaxen unikernel vs Linux PVH domU on Xen
 
-$(date -u +%Y-%m-%d). The unikernel (\`examples/httpd\`, \`build/httpd.elf\`) and a Linux PVH
-domU booted from the test image's own Debian kernel, one at a time, on the same Xen, as seen
-from dom0 over \`xenbr0\`. Regenerate with:
+$(date -u +%Y-%m-%d), tree $tree. The unikernel (\`tools/xenbench/bulkguest\` for the bulk rows,
+\`examples/httpd\` for the rest) and a Linux PVH domU booted from the test image's own Debian
+kernel, one at a time, on the same Xen, as seen from dom0 over \`xenbr0\`. The bulk rows run
+the same Go code on both guests (\`tools/xenbench/bulk\`). Regenerate with:
 
 \`\`\`sh
 $cmd
@@ -77,21 +278,30 @@ $cmd
 
 | | unikernel | Linux | unikernel/Linux |
 | --- | ---: | ---: | ---: |
-$(row "(a) \`xl create\` to first answered ping (s, lower is better)" "$(get unikernel.ping_s)" "$(get linux.ping_s)")
-$(row "(b) \`xl create\` to first HTTP answer (s, lower is better)" "$(get unikernel.http_s)" "$(get linux.http_s)")
-$(row "(c) download $mib MiB, dom0 ← guest (MiB/s, median of $runs runs, higher is better)" "$(get unikernel.download_mibs)" "$(get linux.download_mibs)")
-$(row "(c) upload $mib MiB, dom0 → guest (MiB/s, median of $runs runs, higher is better)" "$(get unikernel.upload_mibs)" "$(get linux.upload_mibs)")
+$(bulk_table)
+$(row "HTTP download $mib MiB, dom0 ← guest (MiB/s, median of $hruns)" "$(get unikernel.download_mibs)" "$(get linux.download_mibs)")
+$(row "HTTP upload $mib MiB, dom0 → guest, hashed on neither side (MiB/s, median of $hruns)" "$(get unikernel.upload_mibs)" "$(get linux.upload_mibs)")
+$(row "(a) \`xl create\` to first answered ping (ms, lower is better)" "$(get unikernel.ping_ms)" "$(get linux.ping_ms)")
+$(row "(b) \`xl create\` to first HTTP answer (ms, lower is better)" "$(get unikernel.http_ms)" "$(get linux.http_ms)")
+$(row "\`xl create\` to first TCP connection accepted (ms)" "$(get unikernel.tcp_ms)" "$(get linux.tcp_ms)")
+$(row "\`xl create\` itself, included in (a) and (b) (ms)" "$(get unikernel.create_ms)" "$(get linux.create_ms)")
 $(row "(d) smallest \`memory =\` serving a download of $membytes MiB (MiB, lower is better)" "$(minmem unikernel)" "$(minmem linux)")
 $(row "(e) image size (bytes, lower is better)" "$(get unikernel.size_bytes)" "$(get linux.size_bytes)")
-| \`xl create\` itself, included in (a) and (b) (s) | $(get unikernel.create_s) | $(get linux.create_s) | $(ratio "$(get unikernel.create_s)" "$(get linux.create_s)") |
 
-- (c), every run in MiB/s: unikernel download $(get unikernel.download_runs), upload
-  $(get unikernel.upload_runs); Linux download $(get linux.download_runs), upload $(get linux.upload_runs).
+Targets (unikernel against Linux: bulk ≥ 1.5× both ways, first ping ≤ 0.10×, 16 MiB guests,
+httpd image ≤ 8 MB):
+
+$(targets)
+
+Every run, in MiB/s:
+
+$(every_run)
+- boot of the bulk server (\`bulkguest\`), in ms: ping $(get unikernel.bulk_ping_ms), TCP $(get unikernel.bulk_tcp_ms), HTTP $(get unikernel.bulk_http_ms), \`xl create\` $(get unikernel.bulk_create_ms)
 - (d), unikernel: $(tries unikernel).
 - (d), Linux: $(tries linux).
 - (e): unikernel $(get unikernel.size_detail); Linux $(get linux.size_detail).
 
-## Machine
+## Machine and load
 
 - QEMU ${qemu:-?}
   with TCG (no KVM) and one vCPU (\`-smp 1\`) that Xen, dom0 and the guest share, on a host
@@ -103,9 +313,9 @@ $(row "(e) image size (bytes, lower is better)" "$(get unikernel.size_bytes)" "$
 
 Under TCG every instruction is emulated, so the absolute numbers are one to two orders of
 magnitude below real hardware, and they are noisy: other work on the host stretches them, and
-single transfers of the same run differ by up to 2x (every run is listed under the table).
-Boot times, memory and size differ between the guests by far more than that noise; the
-throughput ratios do not, so read them across several runs.
+single transfers of the same run differ by up to 2x (every run is listed above). Boot times,
+memory and size differ between the guests by far more than that noise; the throughput ratios
+do not, so read them across several runs.
 
 ## Method
 
@@ -113,82 +323,67 @@ throughput ratios do not, so read them across several runs.
 \`build/bench-payload\`, booted by \`tools/xenimage/run.sh --linux-domu\`), and
 \`tools/xenbench/report.sh\` writes this file.
 
-- **Guests.** Unikernel: \`examples/httpd/httpd.cfg\` (memory $(get unikernel.memory_mib) MiB) with
-  \`extra="ip=10.0.0.2/24 gw=10.0.0.1 stats=5s"\` (\`stats=\` only in the throughput boot).
+- **Guests.** Unikernel: \`examples/httpd/httpd.cfg\` (memory $(get unikernel.memory_mib) MiB) for the
+  boot figures and the HTTP rows, \`tools/xenbench/bulkguest/bulkguest.cfg\` (memory
+  $(get unikernel.bulk_memory_mib) MiB) for the bulk rows, both with \`extra="ip=10.0.0.2/24 gw=10.0.0.1"\`.
   Linux: the image's \`vmlinux\` (the dom0 kernel, unchanged) with memory $(get linux.memory_mib) MiB
   (room for the $mib MiB file) and a busybox initramfs (\`tools/xenbench/linux-init\`): insmod
-  xen-netfront, 10.0.0.2/24, \`busybox httpd\` serving from a tmpfs. Both: \`type = "pvh"\`,
-  one vCPU, a vif on \`xenbr0\`, IPv4 address 10.0.0.2 (dom0's neighbour cache is flushed
-  before each \`xl create\`).
-- **(a), (b)** From the start of \`xl create\` (so including the toolstack and the vif hotplug)
-  dom0 loops \`busybox ping -c1 -W1 10.0.0.2\` until one is answered, then \`curl /\` until it
-  answers, 0.2 s apart (the loops share dom0's vCPU with the booting guest). One boot each;
-  resolution about 1 s (ARP retries every second while the guest is not up).
-- **(c) download** \`curl -o /dev/null\` of $mib MiB: the unikernel's
-  \`/download?bytes=N\` (a deterministic stream generated as it is sent), Linux's \`/download\`,
-  a file of zeros written into the tmpfs at boot (busybox httpd, page cache). Status and length
-  are checked; the rate is curl's (bytes over the whole transfer). Median of $runs runs.
-- **(c) upload** The same $mib MiB (xenpeer's pattern) from dom0 to the guest, which hashes
-  what it receives with SHA-256 and answers the hash; dom0 checks it. Unikernel: a POST to
-  \`/upload\` with \`curl --data-binary @file\` (Go's net/http and crypto/sha256; the answer
-  also gives the length). Linux: plain TCP to \`busybox nc -l -p 5001 -e sha256sum\`, so the
-  hash reads the socket directly, sent by \`socat -b 65536\` with a half-close at the end. Not
-  a busybox httpd CGI: busybox httpd relays a POST body to the CGI 1 KiB at a time through a
-  pipe (0.22 MiB/s in a trial run), which would measure busybox, not Linux. Linux is spared
-  the HTTP request parsing, which is noise next to $mib MiB. Rate = bytes over the time from
-  the start to the answer. Median of $runs runs.
-- **(d)** \`xl create … memory=M\` for M in $mems, stopping at the first that answers ping and
+  xen-netfront, 10.0.0.2/24, \`busybox httpd\` serving from a tmpfs, the upload sink and the
+  bulk server. Both: \`type = "pvh"\`, one vCPU, a vif on \`xenbr0\`, IPv4 address 10.0.0.2.
+- **Bulk.** \`tools/xenbench/bulk\`: one request of 16 bytes per connection, then the server
+  sends N bytes from a buffer it reuses (get: "download", dom0 ← guest) or reads and discards
+  N bytes and answers the count (put: "upload", dom0 → guest), 128 KiB per read or write on both
+  sides. The guests run the same server code: \`bulkguest\` on the unikernel (gVisor's TCP
+  over netfront), the static \`bulk serve\` (CGO_ENABLED=0) on Linux's TCP. dom0 runs the
+  client, \`bulk get|put -streams K\`, which splits N over K connections and times from the
+  first connection to the last byte read (get) or to the guest's count (put), so an upload
+  counts only once the guest has every byte. $mib MiB per run, $runs runs per row (median and
+  every run above), over $(sed 's/ / and /g' <<<"$streams") parallel connections.
+- **HTTP download** \`curl -o /dev/null\` of $mib MiB: the unikernel's \`/download?bytes=N\`
+  (a deterministic stream generated as it is sent), Linux's \`/download\`, a file of zeros in
+  the tmpfs (busybox httpd, page cache). Status and length are checked; the rate is curl's.
+- **HTTP upload, hashed on neither side.** The same $mib MiB from dom0 to the guest, which
+  counts and discards what it receives and answers the count; dom0 checks it. Unikernel: a POST
+  to \`/upload?hash=0\` with \`curl --data-binary @file\` (Go's net/http, the body read 256 KiB
+  at a time and discarded). Linux: plain TCP to \`busybox nc -l -p 5001 -e wc -c\`, sent by
+  \`socat -b 65536\` with a half-close at the end (busybox httpd relays a POST body to a CGI 1 KiB
+  at a time through a pipe, which would measure busybox, not Linux). Rate = bytes over the time
+  from the start to the answer.
+- **(a), (b) Boot**, one boot each. dom0's prober (\`bulk probe\`) starts \`xl create\` itself
+  and from that moment sends an ICMP echo (raw socket) and opens a TCP connection to port 80
+  followed by \`GET /\` every 10 ms, a new connection each time, and reports the ms from its
+  start to \`xl create\`'s exit, the first echo reply, the first connection accepted and the
+  first HTTP status line. Before \`xl create\`, dom0 is given the guest's MAC for 10.0.0.2 as a
+  permanent neighbour entry: no probe waits for ARP, whose retry every second would otherwise
+  set the resolution (the guest still resolves dom0's address itself before it can answer).
+  Included: the toolstack, the vif hotplug, the guest's boot and its network set-up.
+- **(d)** \`xl create … memory=M\` for M in ${mems:-(skipped)}, stopping at the first that answers ping and
   HTTP and serves a download of $membytes MiB (for Linux a file of that size in its tmpfs).
 - **(e)** What the toolstack loads: the unikernel's stripped ELF; the kernel ELF plus the
   uncompressed initramfs for Linux (the bzImage Debian ships is smaller, but a PVH domU is
   booted from the uncompressed ELF).
 
-## Counters (part 3: where the unikernel's time goes)
+## Where the time goes (the bulk runs)
 
-Totals over the $runs downloads, then over the $runs uploads. "vif" is dom0's view of the
-guest's vif: rx = frames from the guest. The unikernel's counters are deltas of its \`/metrics\`; Linux's of
-\`/proc/net/snmp\` and \`/proc/net/dev\` (eth0 counts GSO frames, TCP OutSegs MSS segments).
+Deltas around each row's $runs runs, per MiB moved. Frames and bytes are dom0's counters of
+the guest's vif (each frame as the backend sees it: a TSO frame is one). Notifications are the
+interrupts dom0 took on the vif's event channels (\`/proc/interrupts\`): the guest's
+notifications of its backend. CPU: the unikernel's \`go_cpu_classes_seconds_total\` (on TamaGo
+"idle" is the time the scheduler spent halted in the board's idle hook), Linux's \`/proc/stat\`
+cpu line; shares of the CPU time that passed. Upcalls: the unikernel's board counter
+(\`tamaxen_board_upcalls_total\` on bulkguest's \`/metrics\`), Linux's interrupts of eth0's event
+channels in its own \`/proc/interrupts\`.
 
-| download | unikernel | Linux |
-| --- | ---: | ---: |
-| frames guest → dom0 (vif rx_packets) | $(kv unikernel.dom0_download vif_rx_packets) | $(kv linux.dom0_download vif_rx_packets) |
-| mean bytes per frame guest → dom0 | $(div "$(kv unikernel.dom0_download vif_rx_bytes)" "$(kv unikernel.dom0_download vif_rx_packets)") | $(div "$(kv linux.dom0_download vif_rx_bytes)" "$(kv linux.dom0_download vif_rx_packets)") |
-| frames dom0 → guest (ACKs, vif tx_packets) | $(kv unikernel.dom0_download vif_tx_packets) | $(kv linux.dom0_download vif_tx_packets) |
-| guest TSO frames sent | $(or_na "$(kv unikernel.counters_download tamaxen_netfront_gso_packets_total_tx)") | n/a |
-| mean TSO frame (bytes) | $(div "$(kv unikernel.counters_download tamaxen_netstack_tx_gso_bytes_total)" "$(kv unikernel.counters_download tamaxen_netstack_tx_gso_total)") | $(div "$(kv linux.counters_download eth0_tx_bytes)" "$(kv linux.counters_download eth0_tx_packets)") (all frames) |
-| guest TX checksum offloaded / in software | $(or_na "$(kv unikernel.counters_download tamaxen_netstack_tx_csum_offload_total)") / $(or_na "$(kv unikernel.counters_download tamaxen_netstack_tx_csum_software_total)") | n/a |
-| guest TCP segments sent (MSS-sized) | n/a | $(or_na "$(kv linux.counters_download tcp_OutSegs)") |
-| guest TCP retransmits | $(or_na "$(kv unikernel.counters_download tamaxen_tcp_retransmits_total)") | $(or_na "$(kv linux.counters_download tcp_RetransSegs)") |
-| guest TX completions found by polling | $(or_na "$(kv unikernel.counters_download tamaxen_netfront_tx_polled_total)") | n/a |
-| guest TX frames dropped | $(or_na "$(kv unikernel.counters_download tamaxen_netfront_dropped_total_tx)") | n/a |
-| dom0 TCP retransmits | $(or_na "$(kv unikernel.dom0_download dom0_tcp_RetransSegs)") | $(or_na "$(kv linux.dom0_download dom0_tcp_RetransSegs)") |
+$(time_table get)
 
-| upload | unikernel | Linux |
-| --- | ---: | ---: |
-| frames dom0 → guest (vif tx_packets) | $(kv unikernel.dom0_upload vif_tx_packets) | $(kv linux.dom0_upload vif_tx_packets) |
-| mean bytes per frame dom0 → guest | $(div "$(kv unikernel.dom0_upload vif_tx_bytes)" "$(kv unikernel.dom0_upload vif_tx_packets)") | $(div "$(kv linux.dom0_upload vif_tx_bytes)" "$(kv linux.dom0_upload vif_tx_packets)") |
-| frames guest → dom0 (ACKs, vif rx_packets) | $(kv unikernel.dom0_upload vif_rx_packets) | $(kv linux.dom0_upload vif_rx_packets) |
-| guest GSO frames received | $(or_na "$(kv unikernel.counters_upload tamaxen_netfront_gso_packets_total_rx)") | n/a |
-| guest frames received with checksum validated by the backend / blank | $(or_na "$(kv unikernel.counters_upload tamaxen_netstack_rx_validated_total)") / $(or_na "$(kv unikernel.counters_upload tamaxen_netfront_rx_csum_blank_total)") | n/a |
-| guest RX frames dropped | $(or_na "$(kv unikernel.counters_upload tamaxen_netfront_dropped_total_rx)") | n/a |
-| dom0 TCP retransmits | $(or_na "$(kv unikernel.dom0_upload dom0_tcp_RetransSegs)") | $(or_na "$(kv linux.dom0_upload dom0_tcp_RetransSegs)") |
-
-The unikernel's console (\`stats=5s\`), the first line after the downloads:
-
-\`\`\`
-$(get unikernel.stats_line)
-\`\`\`
+$(time_table put)
 
 Raw deltas:
 
 \`\`\`
-unikernel download: $(get unikernel.counters_download)
-unikernel upload:   $(get unikernel.counters_upload)
-linux download:     $(get linux.counters_download)
-linux upload:       $(get linux.counters_upload)
-dom0, unikernel download: $(get unikernel.dom0_download)
-dom0, unikernel upload:   $(get unikernel.dom0_upload)
-dom0, linux download:     $(get linux.dom0_download)
-dom0, linux upload:       $(get linux.dom0_upload)
+$(for g in unikernel linux; do for grp in download upload $(for k in $streams; do echo "bulk_get_$k bulk_put_$k"; done); do
+	printf '%s %s: %s\n' "$g" "$grp" "$(get "$g.counters_$grp")"
+	printf '%s %s, dom0: %s\n' "$g" "$grp" "$(get "$g.dom0_$grp")"
+done; done)
 \`\`\`
 EOF
