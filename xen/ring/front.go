@@ -10,7 +10,11 @@ type Front struct {
 	reqProdPvt uint32 // req_prod_pvt: requests produced, published or not
 	reqPushed  uint32 // the req_prod last published; the shared copy is the back end's to corrupt
 	rspCons    uint32 // rsp_cons: responses consumed
-	err        error  // set once the back end broke the protocol
+	// rspEvent is the rsp_event last written, valid if rspAsked: FinalCheckForResponses does not
+	// write it again, nor look twice, while it still asks for the response after rsp_cons.
+	rspEvent uint32
+	rspAsked bool
+	err      error // set once the back end broke the protocol
 }
 
 // NewFront initialises the shared header of a fresh page and attaches to it as the front end
@@ -22,7 +26,8 @@ func NewFront(page []byte, slotSize int) (*Front, error) {
 		return nil, err
 	}
 	s.initHeader()
-	return &Front{s: s}, nil
+	// SHARED_RING_INIT sets rsp_event to 1: the first response is asked for already.
+	return &Front{s: s, rspEvent: 1, rspAsked: true}, nil
 }
 
 // AttachFront attaches to a ring whose header is already set up, with both private indices at
@@ -130,12 +135,24 @@ func (f *Front) ConsumeResponse(dst []byte) (bool, error) {
 // FinalCheckForResponses reports whether responses are ready, and if none are, asks the back
 // end to notify on the next one before checking once more (RING_FINAL_CHECK_FOR_RESPONSES).
 // Call it before going to sleep: a false result means a notification will come.
+//
+// The request for an event is written, and followed by the second look, only when it changes:
+// if rsp_event already asks for the response after rsp_cons (written by an earlier call, whose
+// second look found nothing, and no response consumed since), a response pushed from then on
+// notifies, and the first look has just found none pushed before. A front end reclaiming on
+// every send, as a TX path does, then pays one load per call rather than a store, a full
+// barrier and a second load.
 func (f *Front) FinalCheckForResponses() (bool, error) {
 	n, err := f.UnconsumedResponses()
 	if err != nil || n > 0 {
 		return n > 0, err
 	}
-	f.s.rspEvent.Store(f.rspCons + 1)
+	want := f.rspCons + 1
+	if f.rspAsked && f.rspEvent == want {
+		return false, nil
+	}
+	f.s.rspEvent.Store(want)
+	f.rspEvent, f.rspAsked = want, true
 	// Ordering: rsp_event is visible before rsp_prod is read again (xen_mb), so a response the
 	// back end pushed meanwhile is either seen now or its push sees rsp_event and notifies.
 	n, err = f.UnconsumedResponses()

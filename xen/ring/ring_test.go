@@ -345,3 +345,65 @@ func TestBackDetectsOverflow(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n)
 }
+
+// TestFinalCheckArmsOnce: FinalCheckForResponses writes rsp_event (and looks twice) only when
+// the response it asks for changes, i.e. after responses were consumed; a back end pushing
+// past it notifies either way, across the wrap too.
+func TestFinalCheckArmsOnce(t *testing.T) {
+	const poison = 0xdead
+	for _, start := range []uint32{0, 0xfffffffe, 0xffffffff} {
+		f, b, page := pair(t, 8, start)
+		mustProduce(t, f, 3)
+		f.PushRequests()
+		more, err := f.FinalCheckForResponses()
+		require.NoError(t, err)
+		require.False(t, more)
+		assert.Equal(t, start+1, hdr(page, OffRspEvent), "an attached front end asks once")
+
+		// Nothing consumed since: the request stands and is not written again.
+		binary.LittleEndian.PutUint32(page[OffRspEvent:], poison)
+		more, err = f.FinalCheckForResponses()
+		require.NoError(t, err)
+		assert.False(t, more)
+		assert.EqualValues(t, poison, hdr(page, OffRspEvent), "start %#x: written again", start)
+		binary.LittleEndian.PutUint32(page[OffRspEvent:], start+1)
+
+		consumeAll(t, b)
+		mustProduceResponsesN(t, b, 1)
+		assert.True(t, b.PushResponsesAndCheckNotify(), "the response asked for notifies")
+		more, err = f.FinalCheckForResponses()
+		require.NoError(t, err)
+		assert.True(t, more)
+		rsp := make([]byte, 8)
+		ok, err := f.ConsumeResponse(rsp)
+		require.NoError(t, err)
+		require.True(t, ok)
+
+		// One consumed: the next one is asked for, past the wrap where start is near it.
+		more, err = f.FinalCheckForResponses()
+		require.NoError(t, err)
+		assert.False(t, more)
+		assert.Equal(t, start+2, hdr(page, OffRspEvent))
+		mustProduceResponsesN(t, b, 2)
+		assert.True(t, b.PushResponsesAndCheckNotify())
+	}
+
+	// A fresh ring asks for the first response already (SHARED_RING_INIT).
+	page := make([]byte, xen.PageSize)
+	f, err := NewFront(page, 8)
+	require.NoError(t, err)
+	binary.LittleEndian.PutUint32(page[OffRspEvent:], poison)
+	more, err := f.FinalCheckForResponses()
+	require.NoError(t, err)
+	assert.False(t, more)
+	assert.EqualValues(t, poison, hdr(page, OffRspEvent))
+}
+
+// mustProduceResponsesN produces n responses to requests already consumed.
+func mustProduceResponsesN(t *testing.T, b *Back, n int) {
+	t.Helper()
+	for range n {
+		_, err := b.NextResponse()
+		require.NoError(t, err)
+	}
+}
