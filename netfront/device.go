@@ -29,6 +29,8 @@ type Device struct {
 
 	mu sync.RWMutex // guards c, the current connection (nil while disconnected)
 	c  *conn
+	// cur is c for senders, who load it without the lock (setConn writes both).
+	cur atomic.Pointer[conn]
 
 	// resumed is closed and replaced by Resume, to wake the supervisor (see supervise).
 	resumed chan struct{}
@@ -37,6 +39,7 @@ type Device struct {
 	broken     atomic.Pointer[error] // the current connection's violation; connect clears it
 	reconnects atomic.Uint64
 	closing    chan struct{}
+	closed     atomic.Bool // set just before closing is closed: Err's test without a select
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup // the supervisor
 	once       sync.Once
@@ -67,7 +70,7 @@ func Open(ctx context.Context, p Platform, cfg Config) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.c = c
+	d.setConn(c)
 	sctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	d.wg.Add(1)
@@ -103,14 +106,21 @@ func (d *Device) logf(format string, args ...any) {
 	}
 }
 
-// current returns the current connection, or the reason there is none.
+// setConn makes c the current connection (nil: none).
+func (d *Device) setConn(c *conn) {
+	d.mu.Lock()
+	d.c = c
+	d.cur.Store(c)
+	d.mu.Unlock()
+}
+
+// current returns the current connection, or the reason there is none. It is on every send's
+// path: two atomic loads when the device works.
 func (d *Device) current() (*conn, error) {
 	if err := d.Err(); err != nil {
 		return nil, err
 	}
-	d.mu.RLock()
-	c := d.c
-	d.mu.RUnlock()
+	c := d.cur.Load()
 	if c == nil {
 		return nil, ErrDisconnected
 	}
@@ -182,15 +192,47 @@ func (d *Device) Send(ctx context.Context, frame []byte, m TxMeta) error {
 // flow hash reads the headers from parts[0], so it should hold at least the Ethernet, IP and
 // transport headers for multi-queue spreading; otherwise the frame goes to queue 0.
 func (d *Device) SendBuffers(ctx context.Context, parts [][]byte, m TxMeta) error {
+	frames := [1]TxFrame{{Parts: parts, Meta: m}}
+	_, err := d.SendBatch(ctx, frames[:])
+	return err
+}
+
+// SendBatch is SendBuffers for several frames, queued in order (per queue: frames of
+// different flows may go to different queues). The frames that fit are published together,
+// with one push of the ring and at most one notification of the backend per queue, where
+// sending them one by one costs a push and possibly a notification each: a network stack
+// handing over a burst (gVisor's WritePackets) should use it. It returns how many frames were
+// queued; on an error, the frames from there on were not.
+func (d *Device) SendBatch(ctx context.Context, frames []TxFrame) (int, error) {
 	c, err := d.current()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	q := c.queues[0]
+	sent := 0
+	for sent < len(frames) {
+		// The run of frames from sent on that go to the same queue.
+		q, end := c.queueFor(frames[sent].Parts), sent+1
+		for len(c.queues) > 1 && end < len(frames) && c.queueFor(frames[end].Parts) == q {
+			end++
+		}
+		if len(c.queues) == 1 {
+			end = len(frames)
+		}
+		n, err := q.tx.send(ctx, frames[sent:end])
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+// queueFor is the queue a frame's flow hashes to (parts[0] holds its headers).
+func (c *conn) queueFor(parts [][]byte) *queue {
 	if len(c.queues) > 1 && len(parts) > 0 {
-		q = c.queues[netif.FlowHash(parts[0])%uint32(len(c.queues))]
+		return c.queues[netif.FlowHash(parts[0])%uint32(len(c.queues))]
 	}
-	return q.tx.send(ctx, parts, m)
+	return c.queues[0]
 }
 
 // violation records a backend protocol violation: the device is broken until its next
@@ -208,12 +250,10 @@ func (d *Device) Err() error {
 	if p := d.broken.Load(); p != nil {
 		return *p
 	}
-	select {
-	case <-d.closing:
+	if d.closed.Load() {
 		return ErrClosed
-	default:
-		return nil
 	}
+	return nil
 }
 
 // downErr is what a sender blocked on a connection that went away gets.
@@ -230,12 +270,14 @@ func (d *Device) downErr() error {
 func (d *Device) Close() error {
 	var err error
 	d.once.Do(func() {
+		d.closed.Store(true)
 		close(d.closing)
 		d.cancel()
 		d.wg.Wait()
 		d.mu.Lock()
 		c := d.c
 		d.c = nil
+		d.cur.Store(nil)
 		d.mu.Unlock()
 		if c != nil {
 			err = c.end(context.Background(), connClosed)

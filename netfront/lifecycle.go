@@ -168,7 +168,7 @@ func (c *conn) release() {
 			_ = ch.Close()
 		}
 		q.chans = nil
-		q.stats.txInFlight.Store(0)
+		q.stats.tx.inFlight = 0 // under q.tx.mu, the counters' txMu
 		q.stats.rxPosted.Store(0)
 	}
 	if inUse := c.pool.release(c.d.logf); inUse > 0 {

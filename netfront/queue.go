@@ -43,6 +43,7 @@ func (c *conn) newQueue(index int) (*queue, error) {
 func (c *conn) emptyQueue(index int) *queue {
 	q := &queue{dev: c.d, c: c, index: index, stats: c.d.queueCounters(index)}
 	q.tx.q, q.rx.q = q, q
+	q.tx.mu = &q.stats.txMu
 	q.tx.space = make(chan struct{}, 1)
 	q.tx.storm.wake = make(chan struct{}, 1)
 	q.rx.storm.wake = make(chan struct{}, 1)

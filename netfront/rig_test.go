@@ -293,7 +293,7 @@ func (r *rig) handQueue(t testing.TB, f Features, nrx, ntx int, start uint32) *r
 	}
 	require.NoError(t, q.makeBuffers(c.pool, ntx, nrx))
 	q.tx.ch, q.rx.ch = newFakeChan(), newFakeChan()
-	d.c = c
+	d.setConn(c)
 
 	r.t, r.d, r.q, r.txPage, r.rxPage = t, d, q, txPage, rxPage
 	r.frames, r.metas, r.keep = nil, nil, true

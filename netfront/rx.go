@@ -53,12 +53,19 @@ type rxQueue struct {
 
 // post publishes a request for every free buffer the ring has room for.
 func (r *rxQueue) post() error {
+	n, err := r.repost()
+	r.q.stats.rxPosted.Add(int64(n))
+	return err
+}
+
+// repost is post that returns how many buffers it posted, for the caller to count.
+func (r *rxQueue) repost() (int, error) {
 	n := 0
 	for r.bufs.idle() > 0 && !r.ring.Full() {
 		pos := r.ring.ReqProdPvt()
 		slot, err := r.ring.NextRequest()
 		if err != nil {
-			return err
+			return n, err
 		}
 		id := r.bufs.take()
 		r.posted[pos&r.mask] = id
@@ -67,40 +74,51 @@ func (r *rxQueue) post() error {
 		n++
 	}
 	if n == 0 {
-		return nil
+		return 0, nil
 	}
-	r.q.stats.rxPosted.Add(int64(n))
 	if r.ring.PushRequestsAndCheckNotify() {
-		return r.ch.Notify()
+		return n, r.ch.Notify()
 	}
-	return nil
+	return n, nil
 }
 
 // poll delivers up to rxBudget frames and reposts the buffers they used. It reports whether
 // responses may remain (budget exhausted). Each response is copied out of the ring once, then
 // fed to the assembler, which checks it and gathers the frame; the ring loop only feeds it.
+//
+// The pass counts what it delivers and adds it to the counters once, at its end, with the
+// buffers it consumed and reposted (usually as many: no change).
 func (r *rxQueue) poll() (more bool, err error) {
-	var buf [netif.RxSlotSize]byte
-	delivered, consumed := 0, 0
-	defer func() {
-		if consumed > 0 && err == nil {
-			r.q.stats.rxPosted.Add(-int64(consumed))
-			err = r.post()
+	var counts rxCounts
+	more, consumed, err := r.pass(&counts)
+	if consumed > 0 && err == nil {
+		var posted int
+		posted, err = r.repost()
+		if d := posted - consumed; d != 0 {
+			r.q.stats.rxPosted.Add(int64(d))
 		}
-	}()
+	}
+	r.q.stats.addRx(counts)
+	return more, err
+}
+
+// pass is poll's loop over the responses: it returns how many it consumed.
+func (r *rxQueue) pass(counts *rxCounts) (more bool, consumed int, err error) {
+	var buf [netif.RxSlotSize]byte
+	delivered := 0
 	for delivered < rxBudget {
 		pos := r.ring.RspCons()
 		ok, err := r.ring.ConsumeResponse(buf[:])
 		if err != nil {
-			return false, r.q.dev.violation(r.q, "rx ring: %v", err)
+			return false, consumed, r.q.dev.violation(r.q, "rx ring: %v", err)
 		}
 		if !ok {
 			more, err := r.ring.FinalCheckForResponses()
 			if err != nil {
-				return false, r.q.dev.violation(r.q, "rx ring: %v", err)
+				return false, consumed, r.q.dev.violation(r.q, "rx ring: %v", err)
 			}
 			if !more {
-				return false, nil
+				return false, consumed, nil
 			}
 			continue
 		}
@@ -113,14 +131,14 @@ func (r *rxQueue) poll() (more bool, err error) {
 		r.bufs.give(id)
 		r.countDrop(st.drop)
 		if err != nil {
-			return false, r.q.dev.violation(r.q, "%v", err)
+			return false, consumed, r.q.dev.violation(r.q, "%v", err)
 		}
 		if st.frame {
-			r.deliver(r.asm.frame, r.asm.meta)
+			r.deliver(r.asm.frame, r.asm.meta, counts)
 			delivered++
 		}
 	}
-	return true, nil
+	return true, consumed, nil
 }
 
 // countDrop counts a dropped frame among the errors, and among its cause's counter if any.
@@ -137,20 +155,20 @@ func (r *rxQueue) countDrop(why rxDrop) {
 	st.rxErrors.Add(1)
 }
 
-// deliver hands a whole frame to the receiver; frame is valid only during the call.
-func (r *rxQueue) deliver(frame []byte, m RxMeta) {
-	st := r.q.stats
+// deliver hands a whole frame to the receiver, counting it in the pass's counts; frame is
+// valid only during the call.
+func (r *rxQueue) deliver(frame []byte, m RxMeta, counts *rxCounts) {
 	if len(frame) < netif.ETH_HLEN {
-		st.rxDropped.Add(1)
+		r.q.stats.rxDropped.Add(1)
 		return
 	}
-	st.rxPackets.Add(1)
-	st.rxBytes.Add(uint64(len(frame)))
+	counts.packets++
+	counts.bytes += uint64(len(frame))
 	if m.GSOType != GSONone {
-		st.rxGSO.Add(1)
+		counts.gso++
 	}
 	if m.CsumBlank {
-		st.rxCsumBlank.Add(1)
+		counts.csumBlank++
 	}
 	m.Queue = r.q.index
 	if fn := r.q.dev.cfg.Receive; fn != nil {

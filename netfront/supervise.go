@@ -79,9 +79,7 @@ func (c *conn) waitClosing(ctx context.Context) error {
 
 // takeDown takes connection c from senders, reports the link down and ends c as final says.
 func (d *Device) takeDown(ctx context.Context, c *conn, final connState) {
-	d.mu.Lock()
-	d.c = nil
-	d.mu.Unlock()
+	d.setConn(nil)
 	d.link(false)
 	if final == connDropped {
 		// The backend, the rings' grants and the event channels belonged to the domain
@@ -112,9 +110,7 @@ func (d *Device) reconnect(ctx context.Context) bool {
 			return false
 		}
 		if err == nil {
-			d.mu.Lock()
-			d.c = nc
-			d.mu.Unlock()
+			d.setConn(nc)
 			d.reconnects.Add(1)
 			d.link(true)
 			return true

@@ -19,8 +19,9 @@ type txQueue struct {
 	q *queue
 
 	// mu guards the ring's producer side and consumer side, bufs, inflight and the pages'
-	// contents: Send and the completion path both take it.
-	mu       sync.Mutex
+	// contents: Send and the completion path both take it. It is the queue index's
+	// counters.txMu, so the TX counters are plain adds under it (see counters).
+	mu       *sync.Mutex
 	ring     *ring.Front
 	ch       channel // TX notifications (the queue's only channel unless split)
 	bufs     buffers // bufs.pages[id] carries the slot with that id, granted read-only
@@ -67,23 +68,30 @@ type txShape struct {
 	gso      bool
 }
 
-// send queues one frame, given in pieces, waiting for ring space while ctx allows.
-func (t *txQueue) send(ctx context.Context, parts [][]byte, m TxMeta) error {
-	f, err := t.shape(parts, m)
-	if err != nil {
-		return err
-	}
-	polled := false
+// TxFrame is one frame of a batch handed to SendBatch: its pieces, gathered in order, and its
+// metadata.
+type TxFrame struct {
+	Parts [][]byte
+	Meta  TxMeta
+}
+
+// send queues frames, all of this queue, in order, waiting for ring space while ctx allows.
+// Each pass under the lock queues as many as fit and publishes them with one push (and at
+// most one notification). It returns how many were queued: on an error, the frames from
+// there on were not.
+func (t *txQueue) send(ctx context.Context, frames []TxFrame) (int, error) {
+	sent, polled := 0, false
 	for {
 		if err := t.q.dev.Err(); err != nil {
-			return err
+			return sent, err
 		}
-		done, err := t.tryQueue(parts, m, f, polled)
-		if done {
-			return err
+		n, full, err := t.tryQueue(frames[sent:], polled)
+		sent += n
+		if err != nil || !full {
+			return sent, err
 		}
 		if polled, err = t.waitSpace(ctx); err != nil {
-			return err
+			return sent, err
 		}
 	}
 }
@@ -123,31 +131,53 @@ func (t *txQueue) shape(parts [][]byte, m TxMeta) (txShape, error) {
 	return f, nil
 }
 
-// tryQueue reclaims completions and queues the frame if the ring and the buffers have room for
-// it. done reports that the frame was queued, or can never be (err); polled says the sender
-// was woken by its poll timer, to count the completions the poll found.
-func (t *txQueue) tryQueue(parts [][]byte, m TxMeta, f txShape, polled bool) (done bool, err error) {
+// tryQueue reclaims completions and queues frames, in order, while the ring and the buffers
+// have room, publishing them with one push. It returns how many it queued; full says it
+// stopped for lack of room (the rest may fit after completions), and an error that the frame
+// after those queued can never be (or the connection is gone). polled says the sender was
+// woken by its poll timer, to count the completions the poll found.
+func (t *txQueue) tryQueue(frames []TxFrame, polled bool) (queued int, full bool, err error) {
 	t.mu.Lock()
 	select {
 	case <-t.q.c.done:
 		// The connection went away (its pages may be gone) since this sender took it.
 		t.mu.Unlock()
-		return true, t.q.dev.downErr()
+		return 0, false, t.q.dev.downErr()
 	default:
 	}
-	before := t.bufs.idle()
-	if err := t.reclaimLocked(); err != nil {
+	freed, err := t.reclaimLocked()
+	if err != nil {
+		t.inFlight(-freed)
 		t.mu.Unlock()
-		return true, err
+		return 0, false, err
 	}
-	if polled && t.bufs.idle() > before {
+	if polled && freed > 0 {
 		t.q.stats.txPolled.Add(1)
 	}
-	if t.ring.FreeRequests() < f.need || t.bufs.idle() < f.slots {
-		t.mu.Unlock()
-		return false, nil
+	taken := 0
+	for i := range frames {
+		f, ferr := t.shape(frames[i].Parts, frames[i].Meta)
+		if ferr != nil {
+			err = ferr
+			break
+		}
+		if t.ring.FreeRequests() < f.need || t.bufs.idle() < f.slots {
+			full = true
+			break
+		}
+		if err = t.fillLocked(frames[i].Parts, frames[i].Meta, f); err != nil {
+			break
+		}
+		taken += f.slots
+		queued++
 	}
-	err = t.queueLocked(parts, f.n, m, f.slots, f.gso)
+	// The slots freed and taken, in one update.
+	t.inFlight(taken - freed)
+	if queued > 0 {
+		if perr := t.pushLocked(); err == nil {
+			err = perr
+		}
+	}
 	room := t.bufs.idle() > 0
 	t.mu.Unlock()
 	if room {
@@ -157,7 +187,7 @@ func (t *txQueue) tryQueue(parts [][]byte, m TxMeta, f txShape, polled bool) (do
 		default:
 		}
 	}
-	return true, err
+	return queued, full, err
 }
 
 // waitSpace waits until completions may have made room: a space token, or the poll timer
@@ -200,11 +230,13 @@ func (t *txQueue) waitSpace(ctx context.Context) (polled bool, err error) {
 	return polled, nil
 }
 
-// queueLocked copies the frame (n bytes in parts) into free pages and publishes its requests.
-func (t *txQueue) queueLocked(parts [][]byte, n int, m TxMeta, slots int, gso bool) error {
+// fillLocked copies a frame (f.n bytes in parts) into free pages and writes its requests,
+// unpublished; the caller checked there is room and publishes with pushLocked.
+func (t *txQueue) fillLocked(parts [][]byte, m TxMeta, f txShape) error {
 	var req netif.TxRequest
 	var at gatherPos
-	for i := 0; i < slots; i++ {
+	n := f.n
+	for i := 0; i < f.slots; i++ {
 		size := min(xen.PageSize, n-i*xen.PageSize)
 		id := t.bufs.take()
 		t.inflight[id] = true
@@ -219,11 +251,11 @@ func (t *txQueue) queueLocked(parts [][]byte, n int, m TxMeta, slots int, gso bo
 			} else if m.DataValidated {
 				req.Flags |= netif.NETTXF_data_validated
 			}
-			if gso {
+			if f.gso {
 				req.Flags |= netif.NETTXF_extra_info
 			}
 		}
-		if i < slots-1 {
+		if i < f.slots-1 {
 			req.Flags |= netif.NETTXF_more_data
 		}
 		slot, err := t.ring.NextRequest()
@@ -231,7 +263,7 @@ func (t *txQueue) queueLocked(parts [][]byte, n int, m TxMeta, slots int, gso bo
 			return err
 		}
 		req.Encode(slot)
-		if i == 0 && gso {
+		if i == 0 && f.gso {
 			// The extra-info slot follows the first request directly.
 			ex, err := t.ring.NextRequest()
 			if err != nil {
@@ -241,20 +273,23 @@ func (t *txQueue) queueLocked(parts [][]byte, n int, m TxMeta, slots int, gso bo
 			e.Encode(ex)
 		}
 	}
-	st := t.q.stats
-	st.txInFlight.Add(int64(slots))
-	st.txPackets.Add(1)
-	st.txBytes.Add(uint64(n))
-	if gso {
-		st.txGSO.Add(1)
+	st := &t.q.stats.tx // under t.mu
+	st.packets++
+	st.bytes += uint64(n)
+	if f.gso {
+		st.gso++
 	}
+	return nil
+}
+
+// pushLocked publishes the requests written so far, notifying the backend if it asked
+// (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY): once per batch of frames.
+func (t *txQueue) pushLocked() error {
 	// Completions, and often a reply, will follow: a goroutine pausing for a storm looks now.
 	t.storm.kick()
 	t.q.rx.storm.kick()
 	if t.ring.PushRequestsAndCheckNotify() {
-		if err := t.ch.Notify(); err != nil {
-			return err
-		}
+		return t.ch.Notify()
 	}
 	return nil
 }
@@ -276,18 +311,21 @@ func gather(dst []byte, parts [][]byte, pos gatherPos) gatherPos {
 	return pos
 }
 
-// reclaimLocked consumes TX responses, freeing their slots. A response is copied out of the
-// ring once, then checked: NULL responses (to extra-info slots) carry no id; every other one
-// must name a slot in flight.
-func (t *txQueue) reclaimLocked() error {
+// inFlight adds n to the count of TX slots in flight (under t.mu).
+func (t *txQueue) inFlight(n int) { t.q.stats.tx.inFlight += int64(n) }
+
+// reclaimLocked consumes TX responses, freeing their slots, and returns how many it freed (for
+// the caller to count, with what else it does under the lock, in one update of txInFlight). A
+// response is copied out of the ring once, then checked: NULL responses (to extra-info slots)
+// carry no id; every other one must name a slot in flight.
+func (t *txQueue) reclaimLocked() (freed int, err error) {
 	var buf [netif.TxSlotSize]byte
 	var rsp netif.TxResponse
-	freed := 0
 	for {
 		for {
 			ok, err := t.ring.ConsumeResponse(buf[:])
 			if err != nil {
-				return t.q.dev.violation(t.q, "tx ring: %v", err)
+				return freed, t.q.dev.violation(t.q, "tx ring: %v", err)
 			}
 			if !ok {
 				break
@@ -298,7 +336,7 @@ func (t *txQueue) reclaimLocked() error {
 				continue
 			}
 			if int(rsp.ID) >= len(t.inflight) || !t.inflight[rsp.ID] {
-				return t.q.dev.violation(t.q, "tx response id %d not in flight", rsp.ID)
+				return freed, t.q.dev.violation(t.q, "tx response id %d not in flight", rsp.ID)
 			}
 			t.inflight[rsp.ID] = false
 			t.bufs.give(rsp.ID)
@@ -311,20 +349,19 @@ func (t *txQueue) reclaimLocked() error {
 		// arrived in between would otherwise wait for an event that never comes.
 		more, err := t.ring.FinalCheckForResponses()
 		if err != nil {
-			return t.q.dev.violation(t.q, "tx ring: %v", err)
+			return freed, t.q.dev.violation(t.q, "tx ring: %v", err)
 		}
 		if !more {
 			break
 		}
 	}
 	if freed > 0 {
-		t.q.stats.txInFlight.Add(-int64(freed))
 		select {
 		case t.space <- struct{}{}:
 		default:
 		}
 	}
-	return nil
+	return freed, nil
 }
 
 // reclaim is the completion path's entry: run on TX events.
@@ -337,9 +374,11 @@ func (t *txQueue) reclaim() error {
 // completion path and senders alike.
 func (t *txQueue) reclaimSeen() (uint32, error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	err := t.reclaimLocked()
-	return t.seen, err
+	freed, err := t.reclaimLocked()
+	t.inFlight(-freed)
+	seen := t.seen
+	t.mu.Unlock()
+	return seen, err
 }
 
 // run is the TX completion goroutine of a queue with its own TX event channel. A wakeup after
