@@ -35,6 +35,7 @@ type queue struct {
 	pending, free chan *rxItem
 
 	txKick, rxKick chan struct{} // capacity 1: work may be waiting
+	txMu           sync.Mutex    // serialises txWork between its two callers
 	cancel         context.CancelFunc
 	wg             sync.WaitGroup
 }
@@ -67,12 +68,14 @@ func (q *queue) start() {
 	q.wg.Add(3)
 	go func() {
 		defer q.wg.Done()
-		// xenvif_interrupt (shared) or xenvif_tx_interrupt (split).
+		// xenvif_interrupt (shared) or xenvif_tx_interrupt (split), and the NAPI poll it
+		// schedules, which Linux runs right after the handler on the same CPU: the TX work
+		// is done here rather than handed to another goroutine, a switch Linux does not make.
 		for q.txCh.Wait(ctx) == nil {
-			kick(q.txKick)
 			if shared {
 				kick(q.rxKick)
 			}
+			q.txWork()
 		}
 	}()
 	go func() { defer q.wg.Done(); q.txLoop(ctx) }()
@@ -121,8 +124,9 @@ func (q *queue) deliverTx(f Frame) {
 	}
 }
 
-// txLoop is xenvif_poll: up to napiWeight packets per pass, then again while work remains.
-// A fatal error disables the vif (xenvif_fatal_tx_err): the loop ends, the ring stays as is.
+// txLoop runs txWork when kicked (at start, and when a fault changes) rather than by an
+// event. A fatal error disables the vif (xenvif_fatal_tx_err): the loop ends, the ring stays
+// as is (and ProcessTx keeps failing for the event path).
 func (q *queue) txLoop(ctx context.Context) {
 	for {
 		select {
@@ -130,18 +134,29 @@ func (q *queue) txLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		for q.b.currentFault() != FaultStall {
-			n, notify, err := q.vif.ProcessTx(napiWeight)
-			if notify {
-				_ = q.txCh.Notify()
-			}
-			if err != nil {
-				q.b.setFatal(err)
-				return
-			}
-			if n < napiWeight {
-				break
-			}
+		if !q.txWork() {
+			return
 		}
 	}
+}
+
+// txWork is xenvif_poll: up to napiWeight packets per pass, then again while work remains. It
+// reports false once the vif failed.
+func (q *queue) txWork() bool {
+	q.txMu.Lock()
+	defer q.txMu.Unlock()
+	for q.b.currentFault() != FaultStall {
+		n, notify, err := q.vif.ProcessTx(napiWeight)
+		if notify {
+			_ = q.txCh.Notify()
+		}
+		if err != nil {
+			q.b.setFatal(err)
+			return false
+		}
+		if n < napiWeight {
+			break
+		}
+	}
+	return true
 }
