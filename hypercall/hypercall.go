@@ -51,6 +51,15 @@ const (
 	VCPU_SSHOTTMR_future         = 1
 	SizeofVcpuSetSingleshotTimer = 16
 
+	// VCPUOP_get_runstate_info fills a struct vcpu_runstate_info (vcpu.h): the state (int),
+	// the system time it was entered (u64) and the nanoseconds spent in each RUNSTATE_*.
+	VCPUOP_get_runstate_info = 4
+	SizeofVcpuRunstateInfo   = 48
+	RUNSTATE_running         = 0
+	RUNSTATE_runnable        = 1
+	RUNSTATE_blocked         = 2
+	RUNSTATE_offline         = 3
+
 	CONSOLEIO_write = 0
 )
 
@@ -207,6 +216,34 @@ func SetSingleshotTimer(vcpu uint32, deadline uint64, flags uint32) error {
 	binary.LittleEndian.PutUint32(arg[8:], flags)
 	rc, err := callBuf3(HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, uintptr(vcpu), arg[:])
 	return result(rc, err)
+}
+
+// Runstate is what Xen accounted of a vCPU's time (struct vcpu_runstate_info): Time[k] is the
+// nanoseconds spent in RUNSTATE_k: running on a physical CPU, runnable but waiting for one
+// (time stolen by other domains), blocked (halted with nothing to do), offline.
+type Runstate struct {
+	State     int32
+	EntryTime uint64
+	Time      [4]uint64
+}
+
+// GetRunstate returns vcpu's runstate (VCPUOP_get_runstate_info).
+func GetRunstate(vcpu uint32) (Runstate, error) {
+	var arg [SizeofVcpuRunstateInfo]byte
+	rc, err := callBuf3(HYPERVISOR_vcpu_op, VCPUOP_get_runstate_info, uintptr(vcpu), arg[:])
+	if err := result(rc, err); err != nil {
+		return Runstate{}, err
+	}
+	return ParseRunstate(arg[:]), nil
+}
+
+// ParseRunstate decodes a struct vcpu_runstate_info; b holds SizeofVcpuRunstateInfo bytes.
+func ParseRunstate(b []byte) Runstate {
+	r := Runstate{State: int32(binary.LittleEndian.Uint32(b[0:])), EntryTime: binary.LittleEndian.Uint64(b[8:])}
+	for k := range r.Time {
+		r.Time[k] = binary.LittleEndian.Uint64(b[16+8*k:])
+	}
+	return r
 }
 
 // StopSingleshotTimer disarms vcpu's one-shot timer.

@@ -68,3 +68,21 @@ func TestShutdownReasonString(t *testing.T) {
 	assert.Equal(t, "crash", SHUTDOWN_crash.String())
 	assert.Equal(t, "unknown", ShutdownReason(99).String())
 }
+
+// ParseRunstate reads struct vcpu_runstate_info's fields at the offsets the C headers give
+// (xen/abi checks them).
+func TestParseRunstate(t *testing.T) {
+	b := make([]byte, SizeofVcpuRunstateInfo)
+	b[0] = RUNSTATE_blocked
+	b[8] = 7
+	for k := range 4 {
+		b[16+8*k] = byte(10 + k)
+		b[16+8*k+5] = 1 // well past 32 bits
+	}
+	r := ParseRunstate(b)
+	assert.EqualValues(t, RUNSTATE_blocked, r.State)
+	assert.EqualValues(t, 7, r.EntryTime)
+	for k := range 4 {
+		assert.EqualValues(t, uint64(10+k)|1<<40, r.Time[k], k)
+	}
+}

@@ -48,9 +48,15 @@ func (xenPlatform) listen(_ *netstack.Stack, network, address string) (net.Liste
 func (xenPlatform) close() {}
 
 // stats: upcalls serviced, those the backstop timer rescued (an interrupt Xen never
-// delivered), and how often the scheduler went idle.
+// delivered), how often the scheduler went idle, and the vCPU's time as Xen accounted it:
+// running, runnable while other domains ran (steal), halted.
 func (xenPlatform) stats() string {
-	return fmt.Sprintf("upcalls %d rescued %d idle %d", xenpvh.Upcalls(), xenpvh.Rescued(), xenpvh.Idles())
+	s := fmt.Sprintf("upcalls %d rescued %d idle %d", xenpvh.Upcalls(), xenpvh.Rescued(), xenpvh.Idles())
+	if r, err := xenpvh.CPUTime(); err == nil {
+		s += fmt.Sprintf(" | cpu run %.3fs steal %.3fs halt %.3fs", float64(r.Time[hypercall.RUNSTATE_running])/1e9,
+			float64(r.Time[hypercall.RUNSTATE_runnable])/1e9, float64(r.Time[hypercall.RUNSTATE_blocked])/1e9)
+	}
+	return s
 }
 
 func (xenPlatform) exit(err error) {

@@ -186,3 +186,9 @@ func Rescued() uint64 { return rescued.Load() }
 
 // Idles returns the number of times the scheduler found nothing to run and called the idle hook.
 func Idles() uint64 { return idles.Load() }
+
+// CPUTime returns where this vCPU's time went since the domain was created, as Xen accounted
+// it: Time[RUNSTATE_running] is the CPU the guest used, Time[RUNSTATE_runnable] what other
+// domains took while it was ready to run, Time[RUNSTATE_blocked] its halts. Unlike the Go
+// runtime's CPU estimates, which on TamaGo are updated only by the collector, it is exact.
+func CPUTime() (hypercall.Runstate, error) { return hypercall.GetRunstate(0) }

@@ -28,6 +28,14 @@ var hypercallChecks = []check{
 	eq("VCPUOP_stop_singleshot_timer", hypercall.VCPUOP_stop_singleshot_timer),
 	eq("VCPU_SSHOTTMR_future", hypercall.VCPU_SSHOTTMR_future),
 	eq("sizeof(struct vcpu_set_singleshot_timer)", hypercall.SizeofVcpuSetSingleshotTimer),
+	eq("VCPUOP_get_runstate_info", hypercall.VCPUOP_get_runstate_info),
+	eq("sizeof(struct vcpu_runstate_info)", hypercall.SizeofVcpuRunstateInfo),
+	eq("offsetof(struct vcpu_runstate_info, state_entry_time)", 8),
+	eq("offsetof(struct vcpu_runstate_info, time)", 16),
+	eq("RUNSTATE_running", hypercall.RUNSTATE_running),
+	eq("RUNSTATE_runnable", hypercall.RUNSTATE_runnable),
+	eq("RUNSTATE_blocked", hypercall.RUNSTATE_blocked),
+	eq("RUNSTATE_offline", hypercall.RUNSTATE_offline),
 	eq("CONSOLEIO_write", hypercall.CONSOLEIO_write),
 }
 
