@@ -105,6 +105,9 @@ type Endpoint struct {
 	rxUnchecked                                                atomic.Uint64
 	txGSOSizes                                                 gsoSizes // TSO frames by size (metrics.go)
 
+	directMu sync.Mutex   // guards direct
+	direct   txFrameStore // WritePackets' frame, when the endpoint is used without the queues
+
 	checked       checkedSet // packets going up whose checksums need no more checking
 	frags         fragBudget // IP fragments admitted for reassembly (Limits.FragBytes)
 	udp           *udpQueues // the stack's UDP sockets, whose queues Parse keeps bounded (nil: none)
@@ -254,10 +257,6 @@ func (e *Endpoint) SetOnCloseAction(fn func()) {
 	e.mu.Unlock()
 }
 
-// WritePackets implements stack.LinkWriter: each packet goes to netfront as one frame,
-// gathered from its views, with its checksum and segmentation left to the backend where it
-// negotiated them. It waits for ring space (the backpressure of a full ring) until the
-// endpoint closes.
 // SetLink records the device's link state (netfront's Config.Link); a packet sent while the
 // link is down waits for it to come back (see writePacket).
 func (e *Endpoint) SetLink(up bool) {
@@ -289,12 +288,31 @@ func (e *Endpoint) waitLink() bool {
 	}
 }
 
+// WritePackets implements stack.LinkWriter: each packet goes to netfront as one frame,
+// gathered from its views, with its checksum and segmentation left to the backend where it
+// negotiated them. It waits for ring space (the backpressure of a full ring) until the
+// endpoint closes. The stack's NIC sends through the outgoing queues (txqueue.go), which
+// batch; this is for a user of the endpoint without them.
 func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	e.directMu.Lock()
+	defer e.directMu.Unlock()
 	n := 0
 	for _, pkt := range pkts.AsSlice() {
-		if err := e.writePacket(pkt); err != nil {
+		segs := [1]*stack.PacketBuffer{pkt}
+		f, size, ok := e.frame(&e.direct, segs[:])
+		if !ok {
 			if n == 0 {
-				return 0, err
+				return 0, &tcpip.ErrNotSupported{}
+			}
+			break
+		}
+		frames, sizes := [1]netfront.TxFrame{f}, [1]int{size}
+		if e.sendFrames(frames[:], sizes[:]) == 0 {
+			if n == 0 {
+				if e.ctx.Err() != nil || e.dev == nil {
+					return 0, &tcpip.ErrClosedForSend{}
+				}
+				return 0, &tcpip.ErrAborted{}
 			}
 			break
 		}
@@ -303,25 +321,33 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 	return n, nil
 }
 
-func (e *Endpoint) writePacket(pkt *stack.PacketBuffer) tcpip.Error {
-	if e.dev == nil {
-		e.txErrors.Add(1) // not bound to a device yet
-		return &tcpip.ErrClosedForSend{}
+// frame makes segs into one frame for netfront, its pieces gathered (not copied) into s:
+// one packet as gVisor built it, or consecutive segments of one flow joined into one TSO frame
+// (txmerge.go). It returns the frame and its size, or false, counted, for a packet the backend
+// cannot be asked to finish.
+func (e *Endpoint) frame(s *txFrameStore, segs []*stack.PacketBuffer) (netfront.TxFrame, int, bool) {
+	if len(segs) > 1 {
+		f, size, ok := e.mergedFrame(s, segs)
+		if !ok {
+			e.txErrors.Add(1)
+			e.txUnsupported.Add(1)
+		}
+		return f, size, ok
 	}
+	pkt := segs[0]
 	m, ok := e.prepare(pkt)
 	if !ok {
 		e.txErrors.Add(1)
 		e.txUnsupported.Add(1)
-		return &tcpip.ErrNotSupported{}
+		return netfront.TxFrame{}, 0, false
 	}
-	var arr [maxParts][]byte
 	vl, off := pkt.AsViewList()
-	parts, ok := appendViews(arr[:0], vl, off, maxParts)
+	parts, ok := appendViews(s.parts[:0], vl, off, len(s.parts))
 	if !ok {
 		// Rare: more pieces than gathered without allocating; flatten the packet.
-		parts = append(arr[:0], pkt.ToView().AsSlice())
+		parts = append(s.parts[:0], pkt.ToView().AsSlice())
 	}
-	return e.send(parts, m, pkt.Size())
+	return netfront.TxFrame{Parts: parts, Meta: m}, pkt.Size(), true
 }
 
 // appendViews appends to parts the views of vl from byte skip on, reporting false if parts
@@ -342,27 +368,49 @@ func appendViews(parts [][]byte, vl buffer.ViewList, skip, most int) ([][]byte, 
 	return parts, true
 }
 
-// send hands one frame of size bytes, gathered from parts, to netfront, waiting for the link
-// while the backend is away, and counts it.
-func (e *Endpoint) send(parts [][]byte, m netfront.TxMeta, size int) tcpip.Error {
+// sendFrames hands frames (of sizes bytes) to netfront in order, as one batch: one push of the
+// ring and at most one notification of the backend for all that fit. While the backend is away
+// the frames wait for the link, once, rather than being dropped. It counts every frame and
+// returns how many went.
+func (e *Endpoint) sendFrames(frames []netfront.TxFrame, sizes []int) int {
+	if e.dev == nil {
+		e.txErrors.Add(uint64(len(frames))) // not bound to a device yet
+		return 0
+	}
 	if w := e.capture.Load(); w != nil {
-		e.captureOut(w, parts, m)
-	}
-	err := e.dev.SendBuffers(e.ctx, parts, m)
-	if errors.Is(err, netfront.ErrDisconnected) && e.waitLink() {
-		// While the backend is away (detach and attach, a driver domain restart, xl restore)
-		// the packet waits in the queue's goroutine rather than being dropped: TCP then
-		// carries on where it was instead of backing off its retransmission timer once per
-		// lost segment.
-		err = e.dev.SendBuffers(e.ctx, parts, m)
-	}
-	if err != nil {
-		e.txErrors.Add(1)
-		if e.ctx.Err() != nil {
-			return &tcpip.ErrClosedForSend{}
+		for _, f := range frames {
+			e.captureOut(w, f.Parts, f.Meta)
 		}
-		return &tcpip.ErrAborted{}
 	}
+	sent, waited := 0, false
+	for len(frames) > 0 {
+		n, err := e.dev.SendBatch(e.ctx, frames)
+		for i, f := range frames[:n] {
+			e.countSent(f.Meta, sizes[i])
+		}
+		sent, frames, sizes = sent+n, frames[n:], sizes[n:]
+		switch {
+		case err == nil:
+		case errors.Is(err, netfront.ErrDisconnected) && !waited && e.waitLink():
+			// While the backend is away (detach and attach, a driver domain restart, xl
+			// restore) the packets wait in the queue's goroutine rather than being dropped:
+			// TCP then carries on where it was instead of backing off its retransmission
+			// timer once per lost segment.
+			waited = true
+		case e.ctx.Err() != nil || errors.Is(err, netfront.ErrDisconnected):
+			e.txErrors.Add(uint64(len(frames)))
+			return sent
+		default:
+			// This frame can never go (netfront says why in its counters); the rest may.
+			e.txErrors.Add(1)
+			frames, sizes = frames[1:], sizes[1:]
+		}
+	}
+	return sent
+}
+
+// countSent counts a frame netfront took.
+func (e *Endpoint) countSent(m netfront.TxMeta, size int) {
 	if m.CsumBlank {
 		e.txCsumOffload.Add(1)
 	}
@@ -371,7 +419,6 @@ func (e *Endpoint) send(parts [][]byte, m netfront.TxMeta, size int) tcpip.Error
 		e.txGSOBytes.Add(uint64(size))
 		e.txGSOSizes.observe(size)
 	}
-	return nil
 }
 
 // prepare decides how pkt's transport checksum is finished and whether it goes out as a TSO

@@ -140,35 +140,28 @@ func mergedHeader(dst *[maxMergedHeader]byte, first, last *stack.PacketBuffer, p
 	return b
 }
 
-// writeMerged sends segs (two or more, each joining the one before: canMerge) as one TSO frame.
-func (e *Endpoint) writeMerged(segs []*stack.PacketBuffer) tcpip.Error {
-	if e.dev == nil {
-		e.txErrors.Add(1)
-		return &tcpip.ErrClosedForSend{}
-	}
+// mergedFrame makes segs (two or more, each joining the one before: canMerge) into one TSO
+// frame gathered into s, and returns it with its size; false if its pieces do not fit s (the
+// queue counted them: never).
+func (e *Endpoint) mergedFrame(s *txFrameStore, segs []*stack.PacketBuffer) (netfront.TxFrame, int, bool) {
 	first, last := segs[0], segs[len(segs)-1]
 	payload := 0
 	for _, p := range segs {
 		payload += p.Data().Size()
 	}
-	var hdr [maxMergedHeader]byte
-	var arr [maxMergedParts][]byte
-	parts := append(arr[:0], mergedHeader(&hdr, first, last, payload))
+	parts := append(s.parts[:0], mergedHeader(&s.hdr, first, last, payload))
 	for _, p := range segs {
 		vl, off := p.AsViewList()
 		var ok bool
-		if parts, ok = appendViews(parts, vl, off+p.HeaderSize(), maxMergedParts); !ok {
-			// canMerge counted the views: this cannot happen.
-			e.txErrors.Add(1)
-			e.txUnsupported.Add(1)
-			return &tcpip.ErrNotSupported{}
+		if parts, ok = appendViews(parts, vl, off+p.HeaderSize(), len(s.parts)); !ok {
+			return netfront.TxFrame{}, 0, false
 		}
 	}
 	m := netfront.TxMeta{CsumBlank: true, GSOSize: first.GSOOptions.MSS, GSOType: netfront.GSOTCPv4}
 	if first.GSOOptions.Type == stack.GSOTCPv6 {
 		m.GSOType = netfront.GSOTCPv6
 	}
-	return e.send(parts, m, len(parts[0])+payload)
+	return netfront.TxFrame{Parts: parts, Meta: m}, len(parts[0]) + payload, true
 }
 
 // payloadViews is how many views pkt's payload is held in (the pieces writeMerged gathers).
@@ -187,12 +180,6 @@ func payloadViews(pkt *stack.PacketBuffer) int {
 	return n
 }
 
-// merger is what the outgoing queues send joined segments with: writeMerged when the backend
-// takes TSO and checksum offload for both families (the segments then carry GSO options),
-// else nil.
-func (e *Endpoint) merger() func([]*stack.PacketBuffer) tcpip.Error {
-	if !e.off.gso {
-		return nil
-	}
-	return e.writeMerged
-}
+// merges reports whether segments may join into one frame: when the backend takes TSO and
+// checksum offload for both families (gVisor then gives the segments GSO options).
+func (e *Endpoint) merges() bool { return e.off.gso }

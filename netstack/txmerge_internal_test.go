@@ -14,6 +14,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
 	"github.com/tamaxen/tamaxen/internal/csum"
+	"github.com/tamaxen/tamaxen/netfront"
 )
 
 const testMSS = 1448
@@ -166,23 +167,20 @@ func TestTxQueueMergesWaitingSegments(t *testing.T) {
 	var sizes []int
 	var payload []byte
 	wrote := make(chan struct{}, 10)
-	write := func(segs ...*stack.PacketBuffer) tcpip.Error {
-		if segs[0].TransportProtocolNumber == header.UDPProtocolNumber {
+	d := newTxQueues(fakeLink{func(frames []netfront.TxFrame, sz []int) {
+		if sz[0] == 10 {
 			close(entered)
 			<-busy // the device is busy with this one while the segments queue
-			return nil
+			return
 		}
-		n := 0
-		for _, p := range segs {
-			n += p.Data().Size()
-			payload = append(payload, p.Data().AsRange().ToSlice()...)
+		for i, f := range frames {
+			sizes = append(sizes, sz[i])
+			for _, p := range f.Parts {
+				payload = append(payload, p...)
+			}
 		}
-		sizes = append(sizes, n)
 		wrote <- struct{}{}
-		return nil
-	}
-	d := newTxQueues(func(pkt *stack.PacketBuffer) tcpip.Error { return write(pkt) },
-		func(segs []*stack.PacketBuffer) tcpip.Error { return write(segs...) }, 1, LimitsFor(0))
+	}}, true, 1, LimitsFor(0))
 	defer d.Close()
 	blocker := testPacket(header.UDPProtocolNumber, 10)
 	require.Nil(t, d.WritePacket(blocker))
@@ -203,12 +201,11 @@ func TestTxQueueMergesWaitingSegments(t *testing.T) {
 		pkt.DecRef()
 	}
 	close(busy)
-	for range 3 {
-		<-wrote
-	}
+	<-wrote // one batch
 	assert.Equal(t, []int{15 * 3 * testMSS, 10 * 3 * testMSS, 3 * testMSS}, sizes,
 		"15 segments of one flow (64 KiB at most), its other 10, then the other flow's")
 	assert.True(t, bytes.Equal(want, payload[:len(want)]))
+	d.Close() // the goroutine releases the batch's packets before it ends
 	assert.EqualValues(t, 14+9, d.merged.Load())
 	assert.Zero(t, d.segments.Load(), "every merged segment refunded")
 }

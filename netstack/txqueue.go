@@ -9,6 +9,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"github.com/tamaxen/tamaxen/netfront"
 )
 
 // segmentCost is what a queued TCP segment adds to the send buffer whose payload it shares:
@@ -32,11 +34,9 @@ const fullSegment = 1448
 // else (ACKs, SYN-ACKs, resets, ICMP, UDP) has memory of its own and is admitted up to
 // Limits.TxBytes of it; a backend that stops taking frames costs at most the two.
 type txQueues struct {
-	write func(*stack.PacketBuffer) tcpip.Error // the endpoint's writePacket
-	// writeMerged sends consecutive segments of one flow as one frame (the endpoint's, when
-	// it has TSO; nil: every packet goes alone). See txmerge.go.
-	writeMerged func([]*stack.PacketBuffer) tcpip.Error
-	qs          []txFIFO
+	link  txLink // the endpoint
+	merge bool   // segments may join into one frame (txmerge.go)
+	qs    []txFIFO
 
 	maxSegments, maxBytes int64
 	segments, bytes       atomic.Int64  // queued, across the queues
@@ -56,6 +56,40 @@ type txFIFO struct {
 
 	wake chan struct{} // a token when a packet is queued (capacity 1: wakeups coalesce)
 	done chan struct{} // closed by Close
+
+	batch *txBatch // the goroutine's own
+}
+
+// txLink is where the queues send their packets: the endpoint (a fake in tests).
+type txLink interface {
+	// frame makes segs, one packet or segments of one flow that join (canMerge), into one
+	// frame gathered into s; false if it cannot go (counted).
+	frame(s *txFrameStore, segs []*stack.PacketBuffer) (f netfront.TxFrame, size int, ok bool)
+	// sendFrames sends frames of sizes bytes, in order, as one batch, waiting for ring space;
+	// it counts them and returns how many went.
+	sendFrames(frames []netfront.TxFrame, sizes []int) int
+}
+
+// txBatchFrames is how many frames a queue's goroutine hands netfront at once: one push of the
+// ring and at most one notification of the backend for all of them.
+const txBatchFrames = 16
+
+// txFrameStore holds what one frame is gathered from: its pieces, and the headers of a frame
+// that joins segments.
+type txFrameStore struct {
+	hdr   [maxMergedHeader]byte
+	parts [maxMergedParts][]byte
+}
+
+// txBatch is a queue goroutine's batch: its frames, their storage, and the packets they hold
+// (released once netfront has copied them). Allocated once per queue.
+type txBatch struct {
+	store  [txBatchFrames]txFrameStore
+	frames [txBatchFrames]netfront.TxFrame
+	sizes  [txBatchFrames]int
+	joins  [txBatchFrames]int // segments joined to each frame's first
+	items  [txBatchFrames * maxMergedParts]txItem
+	segs   [maxMergedParts]*stack.PacketBuffer
 }
 
 // txItem is a packet and what it was charged (0 bytes: a segment).
@@ -66,10 +100,10 @@ type txItem struct {
 
 var _ stack.QueueingDiscipline = (*txQueues)(nil)
 
-// newTxQueues starts n queues feeding write (and writeMerged, if not nil, with segments that
-// join), within the limits' TxSegments and TxBytes.
-func newTxQueues(write func(*stack.PacketBuffer) tcpip.Error, writeMerged func([]*stack.PacketBuffer) tcpip.Error, n int, l Limits) *txQueues {
-	d := &txQueues{write: write, writeMerged: writeMerged, qs: make([]txFIFO, max(n, 1)),
+// newTxQueues starts n queues feeding link, within the limits' TxSegments and TxBytes;
+// consecutive segments of a flow join into one frame if merge is set.
+func newTxQueues(link txLink, merge bool, n int, l Limits) *txQueues {
+	d := &txQueues{link: link, merge: merge, qs: make([]txFIFO, max(n, 1)),
 		maxSegments: int64(l.TxSegments), maxBytes: int64(l.TxBytes)}
 	// A queue can hold every admitted packet: each costs at least segmentCost of TxBytes.
 	size := l.TxSegments + l.TxBytes/segmentCost + 1
@@ -78,6 +112,7 @@ func newTxQueues(write func(*stack.PacketBuffer) tcpip.Error, writeMerged func([
 		q.pkts = make([]txItem, size)
 		q.wake = make(chan struct{}, 1)
 		q.done = make(chan struct{})
+		q.batch = new(txBatch)
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
@@ -162,9 +197,11 @@ func (q *txFIFO) popJoining(prev *stack.PacketBuffer, size, parts int) (p txItem
 	return p, true
 }
 
-// drain is a queue's goroutine: it hands the packets to the endpoint in order, waiting for
-// ring space there, until Close. What is still queued then is dropped.
+// drain is a queue's goroutine: it hands the packets to the endpoint in order, in batches of
+// what is queued, waiting for ring space there, until Close. What is still queued then is
+// dropped.
 func (d *txQueues) drain(q *txFIFO) {
+	b := q.batch
 	for {
 		select {
 		case <-q.wake:
@@ -174,45 +211,62 @@ func (d *txQueues) drain(q *txFIFO) {
 			}
 			return
 		}
-		for p, ok := q.pop(); ok; p, ok = q.pop() {
-			// Segments of p's flow queued right behind it join its frame (txmerge.go); they
-			// are released with it once netfront has copied the frame.
-			var joined [maxMergedParts]txItem
-			n := 0
-			if d.writeMerged != nil && mergeable(p.pkt) {
-				// The frame: one piece of headers, then each segment's payload views.
-				prev, size, parts := p.pkt, p.pkt.Size(), 1+payloadViews(p.pkt)
-				for ; n < len(joined)-1; n++ {
-					next, ok := q.popJoining(prev, size, parts)
-					if !ok {
-						break
-					}
-					prev, size, parts = next.pkt, size+next.pkt.Data().Size(), parts+payloadViews(next.pkt)
-					joined[n] = next
-				}
+		for {
+			frames, items := d.fill(q, b)
+			if items == 0 {
+				break
 			}
 			select {
 			case <-q.done:
 			default:
-				if n == 0 {
-					_ = d.write(p.pkt) // the endpoint counts its failures
-					break
-				}
-				var segs [maxMergedParts]*stack.PacketBuffer
-				segs[0] = p.pkt
-				for i := range n {
-					segs[i+1] = joined[i].pkt
-				}
-				if d.writeMerged(segs[:n+1]) == nil {
-					d.merged.Add(uint64(n))
+				sent := d.link.sendFrames(b.frames[:frames], b.sizes[:frames])
+				for _, j := range b.joins[:sent] {
+					d.merged.Add(uint64(j))
 				}
 			}
-			d.release(p)
-			for _, j := range joined[:n] {
-				d.release(j)
+			for i := range b.items[:items] {
+				d.release(b.items[i])
+				b.items[i] = txItem{}
 			}
 		}
 	}
+}
+
+// fill takes up to txBatchFrames frames' worth of packets from q into b: each packet, with the
+// segments of its flow queued right behind it joined to its frame (txmerge.go). It returns
+// how many frames it made and how many packets it took (a packet the endpoint refused is
+// taken, counted there, and makes no frame).
+func (d *txQueues) fill(q *txFIFO, b *txBatch) (frames, items int) {
+	for frames < txBatchFrames {
+		p, ok := q.pop()
+		if !ok {
+			break
+		}
+		b.items[items] = p
+		items++
+		segs := append(b.segs[:0], p.pkt)
+		if d.merge && mergeable(p.pkt) {
+			// The frame: one piece of headers, then each segment's payload views.
+			prev, size, parts := p.pkt, p.pkt.Size(), 1+payloadViews(p.pkt)
+			for parts < maxMergedParts && len(segs) < len(b.segs) {
+				next, ok := q.popJoining(prev, size, parts)
+				if !ok {
+					break
+				}
+				b.items[items] = next
+				items++
+				segs = append(segs, next.pkt)
+				prev, size, parts = next.pkt, size+next.pkt.Data().Size(), parts+payloadViews(next.pkt)
+			}
+		}
+		f, size, ok := d.link.frame(&b.store[frames], segs)
+		if !ok {
+			continue
+		}
+		b.frames[frames], b.sizes[frames], b.joins[frames] = f, size, len(segs)-1
+		frames++
+	}
+	return frames, items
 }
 
 // release gives back what pkt was charged, once netfront has copied it.

@@ -10,6 +10,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"github.com/tamaxen/tamaxen/netfront"
 )
 
 // testPacket is a packet of payload bytes for transport proto.
@@ -20,13 +22,37 @@ func testPacket(proto tcpip.TransportProtocolNumber, payload int) *stack.PacketB
 	return pkt
 }
 
+// fakeLink stands for the endpoint: it gathers each frame's payload views (headers are left
+// out) and gives every batch to send.
+type fakeLink struct {
+	send func(frames []netfront.TxFrame, sizes []int)
+}
+
+func (l fakeLink) frame(s *txFrameStore, segs []*stack.PacketBuffer) (netfront.TxFrame, int, bool) {
+	parts, size := s.parts[:0], 0
+	for _, p := range segs {
+		vl, off := p.AsViewList()
+		var ok bool
+		if parts, ok = appendViews(parts, vl, off+p.HeaderSize(), len(s.parts)); !ok {
+			return netfront.TxFrame{}, 0, false
+		}
+		size += p.Data().Size()
+	}
+	return netfront.TxFrame{Parts: parts}, size, true
+}
+
+func (l fakeLink) sendFrames(frames []netfront.TxFrame, sizes []int) int {
+	l.send(frames, sizes)
+	return len(frames)
+}
+
 // With the device taking nothing, the queue admits TxSegments TCP segments and TxBytes of the
 // rest, refuses the others with ErrNoBufferSpace and counts them by class; closing it drops
 // what it held and gives every charge back.
 func TestTxQueuesBounded(t *testing.T) {
 	block := make(chan struct{})
 	l := Limits{TxSegments: 10, TxBytes: 4 * (segmentCost + 1514)}
-	d := newTxQueues(func(*stack.PacketBuffer) tcpip.Error { <-block; return nil }, nil, 2, l)
+	d := newTxQueues(fakeLink{func([]netfront.TxFrame, []int) { <-block }}, false, 2, l)
 
 	var pkts []*stack.PacketBuffer
 	write := func(pkt *stack.PacketBuffer) tcpip.Error {
@@ -39,7 +65,7 @@ func TestTxQueuesBounded(t *testing.T) {
 			refused++
 		}
 	}
-	// One segment per queue may already be with the (blocked) device, still charged.
+	// A batch per queue may already be with the (blocked) device, still charged.
 	assert.Equal(t, 10, refused, "segments refused")
 	for range 10 {
 		_ = write(testPacket(header.UDPProtocolNumber, 1514-header.TCPMinimumSize))
@@ -68,7 +94,7 @@ func TestTxQueuesBounded(t *testing.T) {
 // Queueing a packet and handing it to the device allocates nothing.
 func TestTxQueuesNoAllocs(t *testing.T) {
 	sent := make(chan struct{}, 1)
-	d := newTxQueues(func(*stack.PacketBuffer) tcpip.Error { sent <- struct{}{}; return nil }, nil, 1, LimitsFor(0))
+	d := newTxQueues(fakeLink{func([]netfront.TxFrame, []int) { sent <- struct{}{} }}, false, 1, LimitsFor(0))
 	defer d.Close()
 	pkt := testPacket(header.TCPProtocolNumber, 1448)
 	defer pkt.DecRef()
