@@ -167,9 +167,11 @@ func TestMetricsAccounting(t *testing.T) {
 		{"tamaxen_netstack_rx_bad_checksum_total"},
 		{"tamaxen_netfront_connected"}, {"tamaxen_netfront_broken"}, {"tamaxen_netfront_reconnects_total"},
 		{"tamaxen_gnttab_refs_in_use"}, {"go_goroutines"}, {"go_memstats_heap_inuse_bytes"},
+		{"tamaxen_evtchn_notifications_total"}, {"tamaxen_evtchn_upcalls_total"}, {"tamaxen_netstack_tx_merged_total"},
 	} {
 		assert.True(t, m.has(s[0], s[1:]...), "%v", s)
 	}
+	assert.Positive(t, m.sum("tamaxen_evtchn_notifications_total"), "the handshake and the first frames notified the backend")
 	assert.EqualValues(t, 1, m.sum("tamaxen_netfront_connected"))
 	assert.EqualValues(t, 0, m.sum("tamaxen_netfront_broken"))
 	assert.EqualValues(t, 2*128, m.sum("tamaxen_netfront_rx_posted"))

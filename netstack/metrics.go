@@ -159,6 +159,15 @@ func (s *Stack) writeEndpoint(mw *metricWriter) {
 	mw.value("tamaxen_netstack_tx_queue_segments", tq.Segments)
 	mw.header("tamaxen_netstack_tx_queue_bytes", "gauge", "What the other packets waiting in the outgoing queue are charged (limit: tamaxen_limit{name=\"tx_bytes\"}).")
 	mw.value("tamaxen_netstack_tx_queue_bytes", tq.Bytes)
+	if ev := s.plat.Events; ev != nil {
+		es := ev.Stats()
+		mw.header("tamaxen_evtchn_notifications_total", "counter", "Event channel notifications sent to other domains (EVTCHNOP_send): each may wake the backend.")
+		mw.value("tamaxen_evtchn_notifications_total", es.Notifies)
+		mw.header("tamaxen_evtchn_upcalls_total", "counter", "Event channel upcalls serviced (each may deliver several events).")
+		mw.value("tamaxen_evtchn_upcalls_total", es.Upcalls)
+		mw.header("tamaxen_evtchn_events_total", "counter", "Event channel wakeups delivered to the guest's waiters.")
+		mw.value("tamaxen_evtchn_events_total", es.Events)
+	}
 	mw.header("tamaxen_netstack_tx_merged_total", "counter", "TCP segments that left in the TSO frame of the segment queued ahead of them (consecutive segments of one flow, joined up to 64 KiB).")
 	mw.value("tamaxen_netstack_tx_merged_total", tq.Merged)
 	open, lingering, refused := s.admitted()

@@ -110,7 +110,11 @@ func (c *Channel) Notify() error {
 	if c.stale.Load() {
 		return ErrStale
 	}
-	return c.d.hv.EventChannelOp(EVTCHNOP_send, c.sendArg[:])
+	if err := c.d.hv.EventChannelOp(EVTCHNOP_send, c.sendArg[:]); err != nil {
+		return err
+	}
+	c.d.notifies.Add(1)
+	return nil
 }
 
 // Wait blocks until an event has arrived since the previous Wait returned, ctx ends, or the

@@ -118,6 +118,7 @@ func TestNotifyReportsErrors(t *testing.T) {
 	require.NoError(t, c.Notify(), "send on an unbound port is dropped by Xen")
 	f.failNext(EVTCHNOP_send, xen.EINVAL)
 	assert.ErrorIs(t, c.Notify(), xen.EINVAL)
+	assert.EqualValues(t, 1, d.Stats().Notifies, "only the send that went is counted")
 }
 
 func TestClose(t *testing.T) {

@@ -53,9 +53,10 @@ type Dispatcher struct {
 	// operations, so registering never blocks the interrupt path and vice versa.
 	ports [EVTCHN_2L_NR_CHANNELS]atomic.Pointer[Channel]
 
-	upcalls atomic.Uint64
-	events  atomic.Uint64
-	stray   atomic.Uint64
+	upcalls  atomic.Uint64
+	events   atomic.Uint64
+	stray    atomic.Uint64
+	notifies atomic.Uint64
 
 	// testHookBeforeTake, set only by tests, runs in deliver between finding a Channel on the
 	// port and taking the port's pending bit: where another goroutine may close the Channel and
@@ -68,6 +69,9 @@ type Stats struct {
 	Upcalls uint64 // calls to Upcall, including empty ones
 	Events  uint64 // wakeups delivered to a Channel (before coalescing)
 	Stray   uint64 // pending ports with no Channel; they are masked and left pending
+	// Notifies counts EVTCHNOP_send calls that succeeded (Channel.Notify): each may wake the
+	// other domain, so a driver batches them.
+	Notifies uint64
 }
 
 // New returns the Dispatcher for vcpu, working on sharedInfo, the guest's mapping of the
@@ -87,7 +91,7 @@ func New(hv xen.Hypervisor, sharedInfo []byte, vcpu uint32) (*Dispatcher, error)
 
 // Stats returns the counters.
 func (d *Dispatcher) Stats() Stats {
-	return Stats{Upcalls: d.upcalls.Load(), Events: d.events.Load(), Stray: d.stray.Load()}
+	return Stats{Upcalls: d.upcalls.Load(), Events: d.events.Load(), Stray: d.stray.Load(), Notifies: d.notifies.Load()}
 }
 
 // Pending reports whether Xen has flagged an upcall (the vcpu's evtchn_upcall_pending) that
