@@ -142,6 +142,9 @@ func (m metrics) has(name string, labels ...string) bool {
 // of RX buffers and empty of TX.
 func TestMetricsAccounting(t *testing.T) {
 	r := newRig(t, "ip=10.0.0.2/24", nil, netfront.Config{Queues: 2})
+	// At rest: the guest's announcements, sent as Open returns, are answered.
+	require.Eventually(t, func() bool { return readMetrics(t, r.guest).sum("tamaxen_netfront_tx_inflight") == 0 },
+		10*time.Second, time.Millisecond, "the announcements are never answered")
 	m := readMetrics(t, r.guest)
 	for q := range 2 {
 		qs := strconv.Itoa(q)
