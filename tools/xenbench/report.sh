@@ -54,6 +54,7 @@ fi
 # tries GUEST prints the memory sizes (d) tried, "M:ok" or "M:no(why)", with consecutive sizes
 # that failed alike grouped: the page counts in libxl's complaint are left out.
 tries() {
+	[ -n "${v[$1.minmem_tries]:-}" ] || { printf 'not measured'; return; }
 	get "$1.minmem_tries" | sed -E 's/ ([0-9]+:(ok|no\())/\n\1/g; s/ \(0x[0-9a-f]+ > [^)]*pages\)//g' |
 		awk -F: '{ m = $1; r = substr($0, length(m) + 2)
 			if (NR > 1 && r == last) { ms = ms ", " m; next }
@@ -358,10 +359,11 @@ do not, so read them across several runs.
   set the resolution (the guest still resolves dom0's address itself before it can answer).
   Included: the toolstack, the vif hotplug, the guest's boot and its network set-up.
 - **(d)** \`xl create … memory=M\` for M in ${mems:-(skipped)}, stopping at the first that answers ping and
-  HTTP and serves a download of $membytes MiB (for Linux a file of that size in its tmpfs).
-- **(e)** What the toolstack loads: the unikernel's stripped ELF; the kernel ELF plus the
-  uncompressed initramfs for Linux (the bzImage Debian ships is smaller, but a PVH domU is
-  booted from the uncompressed ELF).
+  HTTP and serves a download of $membytes MiB (for Linux a file of that size in its tmpfs, and
+  the initramfs without the bulk tool). Unikernel: \`examples/httpd\`.
+- **(e)** What the toolstack loads: the unikernel's stripped ELF (\`examples/httpd\`); the
+  kernel ELF plus the uncompressed initramfs for Linux, without the bulk tool, as in (d) (the
+  bzImage Debian ships is smaller, but a PVH domU is booted from the uncompressed ELF).
 
 ## Where the time goes (the bulk runs)
 

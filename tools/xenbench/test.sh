@@ -41,6 +41,7 @@ B_NAME=$(xt_cfg_name "$B_CFG")
 L_NAME=bench-linux
 L_CFG=/tmp/bench-linux.cfg
 L_INITRD=/tmp/bench-linux.cpio
+L_INITRD_MIN=/tmp/bench-linux-min.cpio
 
 # out GUEST KEY VALUE... prints one result line for report.sh.
 out() {
@@ -429,6 +430,8 @@ if [ ! -f "$XT_LINUX_KERNEL" ]; then
 	exit
 fi
 xt_linux_initrd "$L_INITRD" ./linux-init bin/bulk || xt_fail "bench linux initrd" "cannot build $L_INITRD"
+# Without the bulk tool, as the unikernel's httpd.elf: for (d) and (e).
+xt_linux_initrd "$L_INITRD_MIN" ./linux-init || xt_fail "bench linux initrd" "cannot build $L_INITRD_MIN"
 cat >"$L_CFG" <<CFG
 name = "$L_NAME"
 type = "pvh"
@@ -445,12 +448,12 @@ CFG
 
 # (e) image sizes: what the toolstack loads.
 if u_size=$(stat -c %s httpd.elf 2>&1) && k_size=$(stat -c %s "$XT_LINUX_KERNEL" 2>&1) &&
-	i_size=$(stat -c %s "$L_INITRD" 2>&1) && b_size=$(stat -c %s bulkguest.elf 2>&1) &&
-	bb_size=$(stat -c %s bin/bulk 2>&1); then
+	i_size=$(stat -c %s "$L_INITRD_MIN" 2>&1) && b_size=$(stat -c %s bulkguest.elf 2>&1) &&
+	bb_size=$(stat -c %s "$L_INITRD" 2>&1); then
 	out unikernel size_bytes "$u_size"
 	out unikernel size_detail "httpd.elf $u_size (bulkguest.elf $b_size)"
 	out linux size_bytes $((k_size + i_size))
-	out linux size_detail "vmlinux $k_size + initramfs $i_size (busybox, $(find /lib/modules -name 'xen-netfront.ko*' | head -n 1 | xargs -r basename) and deps, init, the bulk tool of $bb_size bytes)"
+	out linux size_detail "vmlinux $k_size + initramfs $i_size (busybox, $(find /lib/modules -name 'xen-netfront.ko*' | head -n 1 | xargs -r basename) and deps, init; $bb_size with the bulk tool)"
 else
 	xt_fail "bench image sizes" "httpd.elf '$u_size', vmlinux '$k_size', initramfs '$i_size', bulkguest.elf '$b_size', bulk '$bb_size'"
 fi
@@ -493,7 +496,7 @@ rm -f /tmp/bench-upload
 
 if [ -n "$BENCH_MEMS" ]; then
 	minmem unikernel "$U_NAME" 45 "$U_CFG" "extra=\"$U_EXTRA\""
-	minmem linux "$L_NAME" 150 "$L_CFG" "extra=\"console=hvc0 quiet panic=1 xbench_bytes=$BENCH_MEM_BYTES\""
+	minmem linux "$L_NAME" 150 "$L_CFG" "ramdisk=\"$L_INITRD_MIN\"" "extra=\"console=hvc0 quiet panic=1 xbench_bytes=$BENCH_MEM_BYTES\""
 else
 	xt_info "bench memory sweep skipped (BENCH_MEMS empty)"
 fi
