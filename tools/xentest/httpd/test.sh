@@ -56,6 +56,53 @@ else
 	xt_fail "GET /healthz from dom0" "$(head -n 2 <<<"$body" | tr '\n' '|')"
 fi
 
+# The boot timeline: the guest's last timeline line (printed again, complete, once its first
+# frame came in: the GETs above) names every stage, in order, each no earlier than the one
+# before, and /metrics has the same figures as tamaxen_boot_milestone_seconds gauges.
+stages="runtime xenstore netfront stack first-packet"
+xt_wait_console "$name" '^tamaxen: boot timeline ms:.* first-packet=' 10 || true
+timeline=$(grep '^tamaxen: boot timeline ms:' "$log" | tr -d '\r' | tail -n 1)
+bad=$(awk -v stages="$stages" -v line="$timeline" 'BEGIN {
+	n = split(stages, want, " ")
+	if (sub(/^tamaxen: boot timeline ms: /, "", line) != 1) { print "no timeline line"; exit }
+	m = split(line, f, " ")
+	if (m != n) { print m " stages, want " n " (" stages ")"; exit }
+	prev = -1
+	for (i = 1; i <= n; i++) {
+		if (split(f[i], kv, "=") != 2 || kv[1] != want[i] || kv[2] !~ /^[0-9]+\.[0-9]$/) {
+			print "stage " i " is \"" f[i] "\", want " want[i] "=MS"; exit
+		}
+		if (kv[2] + 0 < prev) { print kv[1] " at " kv[2] " ms, before " want[i - 1] " at " prev " ms"; exit }
+		prev = kv[2] + 0
+	}
+}')
+if [ -z "$bad" ]; then
+	xt_pass "boot timeline on the console, every stage in order: ${timeline#tamaxen: }"
+else
+	xt_fail "boot timeline on the console" "$bad: '$timeline'"
+fi
+tmetrics=$(get /metrics 2>&1)
+bad=$(awk -v stages="$stages" -v line="$timeline" '
+	match($0, /^tamaxen_boot_milestone_seconds[{]stage="[^"]*"[}] /) {
+		s = $0; sub(/^[^"]*"/, "", s); sub(/".*/, "", s); gauge[s] = $NF
+	}
+	END {
+		n = split(stages, want, " ")
+		sub(/^tamaxen: boot timeline ms: /, "", line)
+		split(line, f, " ")
+		for (i = 1; i <= n; i++) {
+			split(f[i], kv, "=")
+			if (!(want[i] in gauge)) { print "no gauge for " want[i]; exit }
+			d = gauge[want[i]] * 1000 - kv[2]
+			if (d < -0.06 || d > 0.06) { print want[i] " is " gauge[want[i]] " s in /metrics, " kv[2] " ms on the console"; exit }
+		}
+	}' <<<"$tmetrics")
+if [ -z "$bad" ]; then
+	xt_pass "boot timeline in /metrics: tamaxen_boot_milestone_seconds for every stage, as on the console"
+else
+	xt_fail "boot timeline in /metrics" "$bad"
+fi
+
 # crypto/tls, unmodified, on the guest's stack: the example's self-signed certificate.
 body=$(curl -sS --fail --max-time 120 -k -w ' %{ssl_verify_result} %{scheme}' "https://$ip/healthz" 2>&1)
 if [[ $body == ok* ]]; then
