@@ -55,6 +55,15 @@ func Open(ctx context.Context, xs *xenstore.Client, typ, id string) (*Device, er
 		return nil, err
 	}
 	d := &Device{xs: xs, Type: typ, ID: id, Path: "device/" + typ + "/" + id}
+	// The toolstack has usually written both nodes before the guest runs: read them first and
+	// watch only while they are missing (the watch and its removal are two more round trips).
+	found, err := d.readBackend(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		return d, nil
+	}
 	w, err := xs.Watch(ctx, d.Path)
 	if err != nil {
 		return nil, err
@@ -84,14 +93,23 @@ func Open(ctx context.Context, xs *xenstore.Client, typ, id string) (*Device, er
 // Both are written by the toolstack, so their form is checked before they are used to build
 // paths: the backend must be an absolute path and backend-id a domain id.
 func (d *Device) readBackend(ctx context.Context) (bool, error) {
+	// Both requests go out together: one round trip.
+	var id uint64
+	var idErr error
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		id, idErr = xenstore.ReadUint(ctx, d.xs, d.Path+"/backend-id", 16)
+	}()
 	be, err := xenstore.ReadString(ctx, d.xs, d.Path+"/backend")
+	<-read
 	if errors.Is(err, xen.ENOENT) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	id, err := xenstore.ReadUint(ctx, d.xs, d.Path+"/backend-id", 16)
+	err = idErr
 	if errors.Is(err, xen.ENOENT) {
 		return false, nil
 	}
