@@ -36,6 +36,9 @@ func checkName(what, s string) error {
 // Device is one frontend device and the backend serving it.
 type Device struct {
 	xs *xenstore.Client
+	// prepared: Prepare saw this device Initialising and its backend in InitWait, and nothing
+	// has written the device's state since; Connect then skips the same checks.
+	prepared bool
 
 	Type      string    // "vif"
 	ID        string    // "0"
@@ -148,6 +151,7 @@ func readState(ctx context.Context, xs xenstore.Ops, path string) (State, error)
 // first checks the state node still exists: when the toolstack removes a device it deletes the
 // directory, and a late state write must not bring the node back.
 func (d *Device) SwitchState(ctx context.Context, s State) error {
+	d.prepared = false
 	return d.xs.Update(ctx, func(tx *xenstore.Tx) error {
 		return switchState(ctx, tx, d.Path, s)
 	})

@@ -27,9 +27,14 @@ var ErrBackendClosed = errors.New("xenbus: backend closed during connect")
 // If the backend moves to Closing or Closed after step 3, Connect fails with ErrBackendClosed
 // and the driver should Close. be must follow this device's backend (WatchBackend).
 func (d *Device) Connect(ctx context.Context, be *StateWatch, publish func(tx *xenstore.Tx) error) error {
-	if err := d.Prepare(ctx, be); err != nil {
-		return err
+	// After a Prepare, reading the device's own state again would cost a round trip to learn
+	// what the transaction below checks anyway; a backend that moved on since is still seen.
+	if !d.prepared || be.Current() != XenbusStateInitWait {
+		if err := d.Prepare(ctx, be); err != nil {
+			return err
+		}
 	}
+	d.prepared = false
 	err := d.xs.Update(ctx, func(tx *xenstore.Tx) error {
 		if err := publish(tx); err != nil {
 			return err
@@ -75,6 +80,7 @@ func (d *Device) Prepare(ctx context.Context, be *StateWatch) error {
 			return err
 		}
 		if s == XenbusStateInitWait {
+			d.prepared = true
 			return nil
 		}
 		if err := d.Close(ctx, be); err != nil {
