@@ -91,7 +91,9 @@ func start(ctx context.Context, o Options) (*Unikernel, error) {
 	heap := heapCapacity()
 	// Short of it, the collector works harder rather than let the heap ask for an arena that
 	// does not fit (which is a crash): a guest near its memory slows down instead of dying.
-	debug.SetMemoryLimit(int64(heap) - 1<<20)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	debug.SetMemoryLimit(memoryLimit(heap, &ms))
 	u := &Unikernel{opts: o, p: xenPlatform{}}
 	began := time.Now()
 	u.Net, err = netstack.Open(ctx, xenbus.Platform{XenStore: xs, Grants: gt, Events: xenpvh.Events, Memory: xenpvh.Memory},
