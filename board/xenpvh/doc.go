@@ -8,7 +8,7 @@
 //
 //	GOOS=tamago GOOSPKG=github.com/usbarmory/tamago GOARCH=amd64 \
 //	  tamago-go build -tags linkcpuinit,linkramstart \
-//	  -ldflags "-T 0x201000 -R 0x1000"
+//	  -ldflags "-T 0x101000 -R 0x1000"
 //
 // it boots from Xen's PVH entry point (hvm/start_info.h), builds its own page tables (2 MiB
 // pages, which Xen's HAP offers everywhere), sizes RAM from the start info memory map, finds Xen

@@ -59,6 +59,7 @@ func TestBuild(t *testing.T) {
 		assert.NotContains(t, string(img), filepath.Join(repo, "board", "xenpvh")+string(filepath.Separator), "tamaxen's source files")
 		assert.True(t, regexp.MustCompile(`github\.com/tamaxen/tamaxen(@[^/]+)?/board/xenpvh/`).Match(img),
 			"tamaxen's source files by module path")
+		assert.Contains(t, string(img), "memprofilerate=0", "the memory profiler off by default")
 	})
 
 	t.Run("no board import", func(t *testing.T) {
@@ -71,7 +72,7 @@ func TestBuild(t *testing.T) {
 		assert.Contains(t, stdout, "board supplied by tamaxen build")
 		entry, err := pvhEntry(filepath.Join(dir, "plain.elf"))
 		require.NoError(t, err, "a PVH image")
-		assert.GreaterOrEqual(t, entry, uint32(0x201000), "entered inside the image, linked at 0x201000")
+		assert.GreaterOrEqual(t, entry, uint32(0x101000), "entered inside the image, linked at 0x101000")
 		files, err := os.ReadDir(plain)
 		require.NoError(t, err)
 		require.Len(t, files, 1, "the program's folder is left as it was")
