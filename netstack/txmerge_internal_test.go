@@ -5,6 +5,7 @@ package netstack
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -160,52 +161,81 @@ func payloadOf(s seg) []byte {
 	return b
 }
 
-// Segments that wait behind one the device is busy with leave as one frame; each is still
-// refunded once the frame is copied.
+// Segments that wait behind one the device is busy with leave as one frame, and frames as one
+// batch; each packet is still refunded once its frame is copied. txmerge=off and txbatch=
+// turn either off.
 func TestTxQueueMergesWaitingSegments(t *testing.T) {
-	entered, busy := make(chan struct{}), make(chan struct{})
-	var sizes []int
-	var payload []byte
-	wrote := make(chan struct{}, 10)
-	d := newTxQueues(fakeLink{func(frames []netfront.TxFrame, sz []int) {
-		if sz[0] == 10 {
-			close(entered)
-			<-busy // the device is busy with this one while the segments queue
-			return
-		}
-		for i, f := range frames {
-			sizes = append(sizes, sz[i])
-			for _, p := range f.Parts {
-				payload = append(payload, p...)
-			}
-		}
-		wrote <- struct{}{}
-	}}, true, 1, LimitsFor(0))
-	defer d.Close()
-	blocker := testPacket(header.UDPProtocolNumber, 10)
-	require.Nil(t, d.WritePacket(blocker))
-	blocker.DecRef()
-	<-entered
+	const seg3 = 3 * testMSS
+	for _, c := range []struct {
+		name    string
+		merge   bool
+		batch   int
+		batches [][]int // frame sizes per batch
+		merged  uint64
+	}{
+		{"merged, batched", true, 0, [][]int{{15 * seg3, 10 * seg3, seg3}}, 14 + 9},
+		{"merged, one frame a batch", true, 1, [][]int{{15 * seg3}, {10 * seg3}, {seg3}}, 14 + 9},
+		{"batched, not merged", false, 0, [][]int{sizesOf(16, seg3), sizesOf(10, seg3)}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			entered, busy := make(chan struct{}), make(chan struct{})
+			var batches [][]int
+			var payload []byte
+			wrote := make(chan struct{}, 30)
+			d := newTxQueues(fakeLink{func(frames []netfront.TxFrame, sz []int) {
+				if sz[0] == 10 {
+					close(entered)
+					<-busy // the device is busy with this one while the segments queue
+					return
+				}
+				batches = append(batches, append([]int(nil), sz...))
+				for _, f := range frames {
+					for _, p := range f.Parts {
+						payload = append(payload, p...)
+					}
+				}
+				wrote <- struct{}{}
+			}}, c.merge, c.batch, 1, LimitsFor(0))
+			defer d.Close()
+			blocker := testPacket(header.UDPProtocolNumber, 10)
+			require.Nil(t, d.WritePacket(blocker))
+			blocker.DecRef()
+			<-entered
 
-	// 25 segments of 3 MSS: 64 KiB holds 15 of them with their headers.
-	var want []byte
-	for i := range 26 {
-		s := seg{seq: uint32(1000 + i*3*testMSS), ack: 1, flags: header.TCPFlagAck, sport: 4000, payload: 3 * testMSS}
-		if i == 25 {
-			s.sport++ // another flow: not merged
-		} else {
-			want = append(want, payloadOf(s)...)
-		}
-		pkt := s.build()
-		require.Nil(t, d.WritePacket(pkt))
-		pkt.DecRef()
+			// 25 segments of 3 MSS of one flow (64 KiB holds 15 with their headers), then one
+			// of another flow.
+			var want []byte
+			for i := range 26 {
+				s := seg{seq: uint32(1000 + i*seg3), ack: 1, flags: header.TCPFlagAck, sport: 4000, payload: seg3}
+				if i == 25 {
+					s.sport++
+				}
+				want = append(want, payloadOf(s)...)
+				pkt := s.build()
+				require.Nil(t, d.WritePacket(pkt))
+				pkt.DecRef()
+			}
+			close(busy)
+			for i := range c.batches {
+				select {
+				case <-wrote:
+				case <-time.After(time.Minute): // a guard against a hang, not a speed test
+					require.Failf(t, "batches missing", "%d of %d batches came", i, len(c.batches))
+				}
+			}
+			d.Close() // the goroutine releases the batch's packets before it ends
+			assert.Equal(t, c.batches, batches)
+			assert.True(t, bytes.Equal(want, payload), "every byte, in order")
+			assert.Equal(t, c.merged, d.merged.Load())
+			assert.Zero(t, d.segments.Load(), "every segment refunded")
+		})
 	}
-	close(busy)
-	<-wrote // one batch
-	assert.Equal(t, []int{15 * 3 * testMSS, 10 * 3 * testMSS, 3 * testMSS}, sizes,
-		"15 segments of one flow (64 KiB at most), its other 10, then the other flow's")
-	assert.True(t, bytes.Equal(want, payload[:len(want)]))
-	d.Close() // the goroutine releases the batch's packets before it ends
-	assert.EqualValues(t, 14+9, d.merged.Load())
-	assert.Zero(t, d.segments.Load(), "every merged segment refunded")
+}
+
+func sizesOf(n, size int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = size
+	}
+	return s
 }

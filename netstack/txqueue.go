@@ -36,6 +36,7 @@ const fullSegment = 1448
 type txQueues struct {
 	link  txLink // the endpoint
 	merge bool   // segments may join into one frame (txmerge.go)
+	batch int    // frames per batch, 1 to txBatchFrames
 	qs    []txFIFO
 
 	maxSegments, maxBytes int64
@@ -100,10 +101,14 @@ type txItem struct {
 
 var _ stack.QueueingDiscipline = (*txQueues)(nil)
 
-// newTxQueues starts n queues feeding link, within the limits' TxSegments and TxBytes;
-// consecutive segments of a flow join into one frame if merge is set.
-func newTxQueues(link txLink, merge bool, n int, l Limits) *txQueues {
-	d := &txQueues{link: link, merge: merge, qs: make([]txFIFO, max(n, 1)),
+// newTxQueues starts n queues feeding link in batches of up to batch frames (0:
+// txBatchFrames), within the limits' TxSegments and TxBytes; consecutive segments of a flow
+// join into one frame if merge is set.
+func newTxQueues(link txLink, merge bool, batch, n int, l Limits) *txQueues {
+	if batch <= 0 || batch > txBatchFrames {
+		batch = txBatchFrames
+	}
+	d := &txQueues{link: link, merge: merge, batch: batch, qs: make([]txFIFO, max(n, 1)),
 		maxSegments: int64(l.TxSegments), maxBytes: int64(l.TxBytes)}
 	// A queue can hold every admitted packet: each costs at least segmentCost of TxBytes.
 	size := l.TxSegments + l.TxBytes/segmentCost + 1
@@ -232,12 +237,12 @@ func (d *txQueues) drain(q *txFIFO) {
 	}
 }
 
-// fill takes up to txBatchFrames frames' worth of packets from q into b: each packet, with the
+// fill takes up to d.batch frames' worth of packets from q into b: each packet, with the
 // segments of its flow queued right behind it joined to its frame (txmerge.go). It returns
 // how many frames it made and how many packets it took (a packet the endpoint refused is
 // taken, counted there, and makes no frame).
 func (d *txQueues) fill(q *txFIFO, b *txBatch) (frames, items int) {
-	for frames < txBatchFrames {
+	for frames < d.batch {
 		p, ok := q.pop()
 		if !ok {
 			break

@@ -52,7 +52,7 @@ func (l fakeLink) sendFrames(frames []netfront.TxFrame, sizes []int) int {
 func TestTxQueuesBounded(t *testing.T) {
 	block := make(chan struct{})
 	l := Limits{TxSegments: 10, TxBytes: 4 * (segmentCost + 1514)}
-	d := newTxQueues(fakeLink{func([]netfront.TxFrame, []int) { <-block }}, false, 2, l)
+	d := newTxQueues(fakeLink{func([]netfront.TxFrame, []int) { <-block }}, false, 0, 2, l)
 
 	var pkts []*stack.PacketBuffer
 	write := func(pkt *stack.PacketBuffer) tcpip.Error {
@@ -94,7 +94,7 @@ func TestTxQueuesBounded(t *testing.T) {
 // Queueing a packet and handing it to the device allocates nothing.
 func TestTxQueuesNoAllocs(t *testing.T) {
 	sent := make(chan struct{}, 1)
-	d := newTxQueues(fakeLink{func([]netfront.TxFrame, []int) { sent <- struct{}{} }}, false, 1, LimitsFor(0))
+	d := newTxQueues(fakeLink{func([]netfront.TxFrame, []int) { sent <- struct{}{} }}, false, 0, 1, LimitsFor(0))
 	defer d.Close()
 	pkt := testPacket(header.TCPProtocolNumber, 1448)
 	defer pkt.DecRef()

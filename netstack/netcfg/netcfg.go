@@ -54,7 +54,16 @@ type Config struct {
 	DHCP     bool         // ask DHCP for the IPv4 address: no ip= (or ip=dhcp) and not dhcp=off
 	MTU      int          // link MTU (mtu=); 0 when not set
 	Hostname string       // the guest's name (hostname=), one RFC 1123 label; "" when absent
+	// TxBatch is how many frames an outgoing queue hands netfront at once (txbatch=, 1 to
+	// MaxTxBatch; 0: the stack's default). NoTxMerge keeps consecutive TCP segments of a flow
+	// from leaving as one TSO frame (txmerge=off). Both exist to measure what batching and
+	// merging are worth on a given host; the defaults are the fast ones.
+	TxBatch   int
+	NoTxMerge bool
 }
+
+// MaxTxBatch is the largest txbatch=.
+const MaxTxBatch = 16
 
 // Error reports a word of the command line that could not be used.
 type Error struct {
@@ -107,6 +116,16 @@ func Parse(cmdline string) (Config, error) {
 		case "hostname":
 			err = checkHostname(val)
 			c.Hostname = val
+		case "txbatch":
+			var n uint64
+			if n, err = strconv.ParseUint(val, 10, 8); err != nil || n < 1 || n > MaxTxBatch {
+				err = fmt.Errorf("want 1 to %d frames", MaxTxBatch)
+			}
+			c.TxBatch = int(n)
+		case "txmerge":
+			var on bool
+			on, err = parseSwitch(val)
+			c.NoTxMerge = !on
 		default:
 			continue // someone else's word
 		}
@@ -274,7 +293,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom4(b)
 }
 
-// parseSwitch reads dhcp=.
+// parseSwitch reads dhcp= and txmerge=.
 func parseSwitch(val string) (bool, error) {
 	switch val {
 	case "on", "yes", "1", "true":
@@ -345,6 +364,12 @@ func (c Config) String() string {
 	}
 	if c.MTU != 0 {
 		words = append(words, "mtu="+strconv.Itoa(c.MTU))
+	}
+	if c.TxBatch != 0 {
+		words = append(words, "txbatch="+strconv.Itoa(c.TxBatch))
+	}
+	if c.NoTxMerge {
+		words = append(words, "txmerge=off")
 	}
 	if c.Hostname != "" {
 		words = append(words, "hostname="+c.Hostname)
