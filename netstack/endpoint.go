@@ -298,8 +298,7 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 	defer e.directMu.Unlock()
 	n := 0
 	for _, pkt := range pkts.AsSlice() {
-		segs := [1]*stack.PacketBuffer{pkt}
-		f, size, ok := e.frame(&e.direct, segs[:])
+		f, size, ok := e.frame(&e.direct, pkt)
 		if !ok {
 			if n == 0 {
 				return 0, &tcpip.ErrNotSupported{}
@@ -321,20 +320,10 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 	return n, nil
 }
 
-// frame makes segs into one frame for netfront, its pieces gathered (not copied) into s:
-// one packet as gVisor built it, or consecutive segments of one flow joined into one TSO frame
-// (txmerge.go). It returns the frame and its size, or false, counted, for a packet the backend
-// cannot be asked to finish.
-func (e *Endpoint) frame(s *txFrameStore, segs []*stack.PacketBuffer) (netfront.TxFrame, int, bool) {
-	if len(segs) > 1 {
-		f, size, ok := e.mergedFrame(s, segs)
-		if !ok {
-			e.txErrors.Add(1)
-			e.txUnsupported.Add(1)
-		}
-		return f, size, ok
-	}
-	pkt := segs[0]
+// frame makes pkt into a frame for netfront, its pieces gathered (not copied) into s. It
+// returns the frame and its size, or false, counted, for a packet the backend cannot be asked
+// to finish.
+func (e *Endpoint) frame(s *txFrameStore, pkt *stack.PacketBuffer) (netfront.TxFrame, int, bool) {
 	m, ok := e.prepare(pkt)
 	if !ok {
 		e.txErrors.Add(1)

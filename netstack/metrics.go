@@ -168,8 +168,6 @@ func (s *Stack) writeEndpoint(mw *metricWriter) {
 		mw.header("tamaxen_evtchn_events_total", "counter", "Event channel wakeups delivered to the guest's waiters.")
 		mw.value("tamaxen_evtchn_events_total", es.Events)
 	}
-	mw.header("tamaxen_netstack_tx_merged_total", "counter", "TCP segments that left in the TSO frame of the segment queued ahead of them (consecutive segments of one flow, joined up to 64 KiB).")
-	mw.value("tamaxen_netstack_tx_merged_total", tq.Merged)
 	open, lingering, refused := s.admitted()
 	mw.header("tamaxen_tcp_accepted_open", "gauge", "Accepted TCP connections open now (limit: tamaxen_limit{name=\"conns\"}).")
 	mw.value("tamaxen_tcp_accepted_open", uint64(open))

@@ -188,7 +188,7 @@ func (s *Stack) start(ctx context.Context) error {
 	// guest livelocked under load on real Xen. The queue's goroutine waits holding nothing.
 	// A full queue drops, which TCP takes for a loss on the wire, so the queue holds what
 	// TCP's send buffers can have in flight (txqueue.go).
-	s.txq = newTxQueues(s.ep, s.ep.merges() && !s.cfg.Net.NoTxMerge, s.cfg.Net.TxBatch, s.dev.Features().Queues, s.limits)
+	s.txq = newTxQueues(s.ep, s.cfg.Net.TxBatch, s.dev.Features().Queues, s.limits)
 	if err := s.S.CreateNICWithOptions(nicID, s.ep, stack.NICOptions{Name: "vif" + s.dev.Path()[len("device/vif/"):], QDisc: s.txq}); err != nil {
 		s.txq.Close()
 		return fmt.Errorf("netstack: NIC: %s", err)

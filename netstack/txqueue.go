@@ -35,14 +35,12 @@ const fullSegment = 1448
 // Limits.TxBytes of it; a backend that stops taking frames costs at most the two.
 type txQueues struct {
 	link  txLink // the endpoint
-	merge bool   // segments may join into one frame (txmerge.go)
 	batch int    // frames per batch, 1 to txBatchFrames
 	qs    []txFIFO
 
 	maxSegments, maxBytes int64
 	segments, bytes       atomic.Int64  // queued, across the queues
 	segDrops, otherDrops  atomic.Uint64 // refused for want of room
-	merged                atomic.Uint64 // segments sent as part of the frame ahead of them
 
 	closed atomic.Bool
 	wg     sync.WaitGroup
@@ -63,9 +61,8 @@ type txFIFO struct {
 
 // txLink is where the queues send their packets: the endpoint (a fake in tests).
 type txLink interface {
-	// frame makes segs, one packet or segments of one flow that join (canMerge), into one
-	// frame gathered into s; false if it cannot go (counted).
-	frame(s *txFrameStore, segs []*stack.PacketBuffer) (f netfront.TxFrame, size int, ok bool)
+	// frame makes pkt into a frame gathered into s; false if it cannot go (counted).
+	frame(s *txFrameStore, pkt *stack.PacketBuffer) (f netfront.TxFrame, size int, ok bool)
 	// sendFrames sends frames of sizes bytes, in order, as one batch, waiting for ring space;
 	// it counts them and returns how many went.
 	sendFrames(frames []netfront.TxFrame, sizes []int) int
@@ -75,22 +72,18 @@ type txLink interface {
 // ring and at most one notification of the backend for all of them.
 const txBatchFrames = 16
 
-// txFrameStore holds what one frame is gathered from: its pieces, and the headers of a frame
-// that joins segments.
+// txFrameStore holds the pieces one frame is gathered from.
 type txFrameStore struct {
-	hdr   [maxMergedHeader]byte
-	parts [maxMergedParts][]byte
+	parts [maxParts][]byte
 }
 
-// txBatch is a queue goroutine's batch: its frames, their storage, and the packets they hold
-// (released once netfront has copied them). Allocated once per queue.
+// txBatch is a queue goroutine's batch: its frames, their storage, and the packets they are
+// made of (released once netfront has copied them). Allocated once per queue.
 type txBatch struct {
 	store  [txBatchFrames]txFrameStore
 	frames [txBatchFrames]netfront.TxFrame
 	sizes  [txBatchFrames]int
-	joins  [txBatchFrames]int // segments joined to each frame's first
-	items  [txBatchFrames * maxMergedParts]txItem
-	segs   [maxMergedParts]*stack.PacketBuffer
+	items  [txBatchFrames]txItem
 }
 
 // txItem is a packet and what it was charged (0 bytes: a segment).
@@ -102,13 +95,12 @@ type txItem struct {
 var _ stack.QueueingDiscipline = (*txQueues)(nil)
 
 // newTxQueues starts n queues feeding link in batches of up to batch frames (0:
-// txBatchFrames), within the limits' TxSegments and TxBytes; consecutive segments of a flow
-// join into one frame if merge is set.
-func newTxQueues(link txLink, merge bool, batch, n int, l Limits) *txQueues {
+// txBatchFrames), within the limits' TxSegments and TxBytes.
+func newTxQueues(link txLink, batch, n int, l Limits) *txQueues {
 	if batch <= 0 || batch > txBatchFrames {
 		batch = txBatchFrames
 	}
-	d := &txQueues{link: link, merge: merge, batch: batch, qs: make([]txFIFO, max(n, 1)),
+	d := &txQueues{link: link, batch: batch, qs: make([]txFIFO, max(n, 1)),
 		maxSegments: int64(l.TxSegments), maxBytes: int64(l.TxBytes)}
 	// A queue can hold every admitted packet: each costs at least segmentCost of TxBytes.
 	size := l.TxSegments + l.TxBytes/segmentCost + 1
@@ -187,21 +179,6 @@ func (q *txFIFO) pop() (p txItem, ok bool) {
 	return p, true
 }
 
-// popJoining takes the oldest packet if it can join the frame whose last segment is prev, of
-// size bytes in parts pieces so far (canMerge).
-func (q *txFIFO) popJoining(prev *stack.PacketBuffer, size, parts int) (p txItem, taken bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.n == 0 || !canMerge(prev, q.pkts[q.head].pkt, size, parts) {
-		return p, false
-	}
-	p = q.pkts[q.head]
-	q.pkts[q.head] = txItem{}
-	q.head = (q.head + 1) % len(q.pkts)
-	q.n--
-	return p, true
-}
-
 // drain is a queue's goroutine: it hands the packets to the endpoint in order, in batches of
 // what is queued, waiting for ring space there, until Close. What is still queued then is
 // dropped.
@@ -224,10 +201,7 @@ func (d *txQueues) drain(q *txFIFO) {
 			select {
 			case <-q.done:
 			default:
-				sent := d.link.sendFrames(b.frames[:frames], b.sizes[:frames])
-				for _, j := range b.joins[:sent] {
-					d.merged.Add(uint64(j))
-				}
+				d.link.sendFrames(b.frames[:frames], b.sizes[:frames])
 			}
 			for i := range b.items[:items] {
 				d.release(b.items[i])
@@ -237,10 +211,9 @@ func (d *txQueues) drain(q *txFIFO) {
 	}
 }
 
-// fill takes up to d.batch frames' worth of packets from q into b: each packet, with the
-// segments of its flow queued right behind it joined to its frame (txmerge.go). It returns
-// how many frames it made and how many packets it took (a packet the endpoint refused is
-// taken, counted there, and makes no frame).
+// fill takes up to d.batch packets from q into b, each made into a frame. It returns how many
+// frames it made and how many packets it took (a packet the endpoint refused is taken,
+// counted there, and makes no frame).
 func (d *txQueues) fill(q *txFIFO, b *txBatch) (frames, items int) {
 	for frames < d.batch {
 		p, ok := q.pop()
@@ -249,26 +222,11 @@ func (d *txQueues) fill(q *txFIFO, b *txBatch) (frames, items int) {
 		}
 		b.items[items] = p
 		items++
-		segs := append(b.segs[:0], p.pkt)
-		if d.merge && mergeable(p.pkt) {
-			// The frame: one piece of headers, then each segment's payload views.
-			prev, size, parts := p.pkt, p.pkt.Size(), 1+payloadViews(p.pkt)
-			for parts < maxMergedParts && len(segs) < len(b.segs) {
-				next, ok := q.popJoining(prev, size, parts)
-				if !ok {
-					break
-				}
-				b.items[items] = next
-				items++
-				segs = append(segs, next.pkt)
-				prev, size, parts = next.pkt, size+next.pkt.Data().Size(), parts+payloadViews(next.pkt)
-			}
-		}
-		f, size, ok := d.link.frame(&b.store[frames], segs)
+		f, size, ok := d.link.frame(&b.store[frames], p.pkt)
 		if !ok {
 			continue
 		}
-		b.frames[frames], b.sizes[frames], b.joins[frames] = f, size, len(segs)-1
+		b.frames[frames], b.sizes[frames] = f, size
 		frames++
 	}
 	return frames, items
@@ -307,9 +265,6 @@ type TxQueueStats struct {
 	Segments, Bytes uint64
 	// SegmentDrops and OtherDrops: packets refused for want of room (TCP sees them as lost).
 	SegmentDrops, OtherDrops uint64
-	// Merged: TCP segments that left as part of the frame of the segment queued ahead of them
-	// (consecutive segments of one flow join into one TSO frame of up to 64 KiB).
-	Merged uint64
 }
 
 // TxQueueStats returns the outgoing queue's counters.
@@ -320,6 +275,6 @@ func (s *Stack) TxQueueStats() TxQueueStats {
 	}
 	return TxQueueStats{
 		Segments: uint64(max(d.segments.Load(), 0)), Bytes: uint64(max(d.bytes.Load(), 0)),
-		SegmentDrops: d.segDrops.Load(), OtherDrops: d.otherDrops.Load(), Merged: d.merged.Load(),
+		SegmentDrops: d.segDrops.Load(), OtherDrops: d.otherDrops.Load(),
 	}
 }

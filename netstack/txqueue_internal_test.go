@@ -4,8 +4,10 @@ package netstack
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -28,17 +30,10 @@ type fakeLink struct {
 	send func(frames []netfront.TxFrame, sizes []int)
 }
 
-func (l fakeLink) frame(s *txFrameStore, segs []*stack.PacketBuffer) (netfront.TxFrame, int, bool) {
-	parts, size := s.parts[:0], 0
-	for _, p := range segs {
-		vl, off := p.AsViewList()
-		var ok bool
-		if parts, ok = appendViews(parts, vl, off+p.HeaderSize(), len(s.parts)); !ok {
-			return netfront.TxFrame{}, 0, false
-		}
-		size += p.Data().Size()
-	}
-	return netfront.TxFrame{Parts: parts}, size, true
+func (l fakeLink) frame(s *txFrameStore, pkt *stack.PacketBuffer) (netfront.TxFrame, int, bool) {
+	vl, off := pkt.AsViewList()
+	parts, ok := appendViews(s.parts[:0], vl, off+pkt.HeaderSize(), len(s.parts))
+	return netfront.TxFrame{Parts: parts}, pkt.Data().Size(), ok
 }
 
 func (l fakeLink) sendFrames(frames []netfront.TxFrame, sizes []int) int {
@@ -52,7 +47,7 @@ func (l fakeLink) sendFrames(frames []netfront.TxFrame, sizes []int) int {
 func TestTxQueuesBounded(t *testing.T) {
 	block := make(chan struct{})
 	l := Limits{TxSegments: 10, TxBytes: 4 * (segmentCost + 1514)}
-	d := newTxQueues(fakeLink{func([]netfront.TxFrame, []int) { <-block }}, false, 0, 2, l)
+	d := newTxQueues(fakeLink{func([]netfront.TxFrame, []int) { <-block }}, 0, 2, l)
 
 	var pkts []*stack.PacketBuffer
 	write := func(pkt *stack.PacketBuffer) tcpip.Error {
@@ -94,7 +89,7 @@ func TestTxQueuesBounded(t *testing.T) {
 // Queueing a packet and handing it to the device allocates nothing.
 func TestTxQueuesNoAllocs(t *testing.T) {
 	sent := make(chan struct{}, 1)
-	d := newTxQueues(fakeLink{func([]netfront.TxFrame, []int) { sent <- struct{}{} }}, false, 0, 1, LimitsFor(0))
+	d := newTxQueues(fakeLink{func([]netfront.TxFrame, []int) { sent <- struct{}{} }}, 0, 1, LimitsFor(0))
 	defer d.Close()
 	pkt := testPacket(header.TCPProtocolNumber, 1448)
 	defer pkt.DecRef()
@@ -105,4 +100,68 @@ func TestTxQueuesNoAllocs(t *testing.T) {
 		<-sent
 	})
 	assert.Zero(t, allocs)
+}
+
+// Packets that wait behind one the device is busy with go to it as one batch, in order, of at
+// most txbatch= frames; each is refunded once netfront has copied it.
+func TestTxQueueBatches(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		batch   int
+		batches [][]int // frame sizes per batch
+	}{
+		{"default", 0, [][]int{sizesFrom(100, 16), sizesFrom(116, 4)}},
+		{"txbatch=1", 1, func() (b [][]int) {
+			for i := range 20 {
+				b = append(b, []int{100 + i})
+			}
+			return b
+		}()},
+		{"txbatch=8", 8, [][]int{sizesFrom(100, 8), sizesFrom(108, 8), sizesFrom(116, 4)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			entered, busy := make(chan struct{}), make(chan struct{})
+			var batches [][]int
+			wrote := make(chan struct{}, 30)
+			d := newTxQueues(fakeLink{func(frames []netfront.TxFrame, sz []int) {
+				if sz[0] == 10 {
+					close(entered)
+					<-busy // the device is busy with this one while the others queue
+					return
+				}
+				batches = append(batches, append([]int(nil), sz...))
+				wrote <- struct{}{}
+			}}, c.batch, 1, LimitsFor(0))
+			defer d.Close()
+			blocker := testPacket(header.UDPProtocolNumber, 10)
+			require.Nil(t, d.WritePacket(blocker))
+			blocker.DecRef()
+			<-entered
+			for i := range 20 {
+				pkt := testPacket(header.TCPProtocolNumber, 100+i)
+				require.Nil(t, d.WritePacket(pkt))
+				pkt.DecRef()
+			}
+			close(busy)
+			for i := range c.batches {
+				select {
+				case <-wrote:
+				case <-time.After(time.Minute): // a guard against a hang, not a speed test
+					require.Failf(t, "batches missing", "%d of %d batches came", i, len(c.batches))
+				}
+			}
+			d.Close() // the goroutine releases the batch's packets before it ends
+			assert.Equal(t, c.batches, batches)
+			assert.Zero(t, d.segments.Load(), "every segment refunded")
+		})
+	}
+}
+
+// sizesFrom is n sizes counting up from first.
+func sizesFrom(first, n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = first + i
+	}
+	return s
 }

@@ -55,11 +55,9 @@ type Config struct {
 	MTU      int          // link MTU (mtu=); 0 when not set
 	Hostname string       // the guest's name (hostname=), one RFC 1123 label; "" when absent
 	// TxBatch is how many frames an outgoing queue hands netfront at once (txbatch=, 1 to
-	// MaxTxBatch; 0: the stack's default). NoTxMerge keeps consecutive TCP segments of a flow
-	// from leaving as one TSO frame (txmerge=off). Both exist to measure what batching and
-	// merging are worth on a given host; the defaults are the fast ones.
-	TxBatch   int
-	NoTxMerge bool
+	// MaxTxBatch; 0: the stack's default, the fastest). It exists to measure what batching is
+	// worth on a given host.
+	TxBatch int
 }
 
 // MaxTxBatch is the largest txbatch=.
@@ -122,10 +120,6 @@ func Parse(cmdline string) (Config, error) {
 				err = fmt.Errorf("want 1 to %d frames", MaxTxBatch)
 			}
 			c.TxBatch = int(n)
-		case "txmerge":
-			var on bool
-			on, err = parseSwitch(val)
-			c.NoTxMerge = !on
 		default:
 			continue // someone else's word
 		}
@@ -293,7 +287,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom4(b)
 }
 
-// parseSwitch reads dhcp= and txmerge=.
+// parseSwitch reads dhcp=.
 func parseSwitch(val string) (bool, error) {
 	switch val {
 	case "on", "yes", "1", "true":
@@ -367,9 +361,6 @@ func (c Config) String() string {
 	}
 	if c.TxBatch != 0 {
 		words = append(words, "txbatch="+strconv.Itoa(c.TxBatch))
-	}
-	if c.NoTxMerge {
-		words = append(words, "txmerge=off")
 	}
 	if c.Hostname != "" {
 		words = append(words, "hostname="+c.Hostname)
