@@ -159,6 +159,11 @@ busy() {
 			printf "%.1f", b * 10 / m }' # USER_HZ is 100: a tick is 10 ms
 	fi
 }
+# vcpu GUEST GROUP: the guest's vCPU time running (Xen's accounting), per MiB, in ms.
+vcpu() {
+	awk -v t="$(c "$1" "$2" guest_vcpu_seconds)" -v m="$(mibs "$1" "$2")" \
+		'BEGIN { if (t != "" && m > 0) printf "%.1f", t * 1000 / m; else printf "n/a" }'
+}
 # permib GUEST GROUP KEY
 permib() { div "$(c "$1" "$2" "$3")" "$(mibs "$1" "$2")" '%.1f'; }
 # gso_dist GROUP: the unikernel's TSO frames by size bucket, in percent.
@@ -199,7 +204,8 @@ time_table() {
 		done
 		echo "$line |"
 	}
-	cells "CPU busy, ms per MiB" busy
+	cells "guest vCPU running (Xen's runstate accounting), ms per MiB" vcpu
+	cells "CPU busy, ms per MiB (unikernel: Go's estimate; Linux: /proc/stat)" busy
 	cells "CPU user (unikernel: Go user; Linux: user+nice)" share user
 	cells "CPU GC+scavenge (unikernel) / system (Linux)" cpu2
 	cells "CPU softirq+irq (Linux)" share softirq
@@ -370,7 +376,10 @@ do not, so read them across several runs.
 Deltas around each row's $runs runs, per MiB moved. Frames and bytes are dom0's counters of
 the guest's vif (each frame as the backend sees it: a TSO frame is one). Notifications are the
 interrupts dom0 took on the vif's event channels (\`/proc/interrupts\`): the guest's
-notifications of its backend. CPU: the unikernel's \`go_cpu_classes_seconds_total\` (on TamaGo
+notifications of its backend. The guest's vCPU time is Xen's own accounting of the time it ran
+(\`xl vcpu-list\`, to 0.1 s), the same measure for both guests; on TamaGo the Go runtime's CPU
+classes below are only updated when the collector runs, so they can lag or go negative between
+collections. CPU: the unikernel's \`go_cpu_classes_seconds_total\` (on TamaGo
 "idle" is the time the scheduler spent halted in the board's idle hook), Linux's \`/proc/stat\`
 cpu line; shares of the CPU time that passed. Upcalls: the unikernel's board counter
 (\`tamaxen_board_upcalls_total\` on bulkguest's \`/metrics\`), Linux's interrupts of eth0's event
