@@ -83,6 +83,7 @@ type EndpointStats struct {
 // endpoint with TCP locks held.
 type Endpoint struct {
 	dev  *netfront.Device
+	tx   batchSender     // dev, where frames go (a fake in tests)
 	ctx  context.Context // ends on Close: unblocks senders waiting for ring space
 	stop context.CancelFunc
 
@@ -136,7 +137,7 @@ func NewEndpoint(mac net.HardwareAddr, mtu int) *Endpoint {
 // Bind attaches the opened device and takes its offloads. Call it before adding the
 // endpoint to a stack.
 func (e *Endpoint) Bind(dev *netfront.Device) {
-	e.dev = dev
+	e.dev, e.tx = dev, dev
 	e.off = offloadsOf(dev.Features())
 	e.mac = tcpip.LinkAddress(dev.MAC())
 }
@@ -308,7 +309,7 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 		frames, sizes := [1]netfront.TxFrame{f}, [1]int{size}
 		if e.sendFrames(frames[:], sizes[:]) == 0 {
 			if n == 0 {
-				if e.ctx.Err() != nil || e.dev == nil {
+				if e.ctx.Err() != nil || e.tx == nil {
 					return 0, &tcpip.ErrClosedForSend{}
 				}
 				return 0, &tcpip.ErrAborted{}
@@ -362,7 +363,7 @@ func appendViews(parts [][]byte, vl buffer.ViewList, skip, most int) ([][]byte, 
 // the frames wait for the link, once, rather than being dropped. It counts every frame and
 // returns how many went.
 func (e *Endpoint) sendFrames(frames []netfront.TxFrame, sizes []int) int {
-	if e.dev == nil {
+	if e.tx == nil {
 		e.txErrors.Add(uint64(len(frames))) // not bound to a device yet
 		return 0
 	}
@@ -373,29 +374,37 @@ func (e *Endpoint) sendFrames(frames []netfront.TxFrame, sizes []int) int {
 	}
 	sent, waited := 0, false
 	for len(frames) > 0 {
-		n, err := e.dev.SendBatch(e.ctx, frames)
+		n, err := e.tx.SendBatch(e.ctx, frames)
 		for i, f := range frames[:n] {
 			e.countSent(f.Meta, sizes[i])
 		}
 		sent, frames, sizes = sent+n, frames[n:], sizes[n:]
 		switch {
 		case err == nil:
-		case errors.Is(err, netfront.ErrDisconnected) && !waited && e.waitLink():
+		case len(frames) > 0 && (errors.Is(err, netfront.ErrTooBig) || errors.Is(err, netfront.ErrTooSmall)):
+			// This frame can never go (netfront says why in its counters); the rest may.
+			e.txErrors.Add(1)
+			frames, sizes = frames[1:], sizes[1:]
+		case len(frames) > 0 && errors.Is(err, netfront.ErrDisconnected) && !waited && e.waitLink():
 			// While the backend is away (detach and attach, a driver domain restart, xl
 			// restore) the packets wait in the queue's goroutine rather than being dropped:
 			// TCP then carries on where it was instead of backing off its retransmission
 			// timer once per lost segment.
 			waited = true
-		case e.ctx.Err() != nil || errors.Is(err, netfront.ErrDisconnected):
+		default:
+			// The device or the connection failed (closed, broken, a notification that did
+			// not go after frames were queued): what is left is lost, as on a wire, and
+			// TCP sends it again once the device works.
 			e.txErrors.Add(uint64(len(frames)))
 			return sent
-		default:
-			// This frame can never go (netfront says why in its counters); the rest may.
-			e.txErrors.Add(1)
-			frames, sizes = frames[1:], sizes[1:]
 		}
 	}
 	return sent
+}
+
+// batchSender is what sendFrames needs of netfront.Device.
+type batchSender interface {
+	SendBatch(ctx context.Context, frames []netfront.TxFrame) (int, error)
 }
 
 // countSent counts a frame netfront took.

@@ -201,7 +201,9 @@ func (d *txQueues) drain(q *txFIFO) {
 			select {
 			case <-q.done:
 			default:
-				d.link.sendFrames(b.frames[:frames], b.sizes[:frames])
+				if frames > 0 {
+					d.link.sendFrames(b.frames[:frames], b.sizes[:frames])
+				}
 			}
 			for i := range b.items[:items] {
 				d.release(b.items[i])
@@ -215,7 +217,8 @@ func (d *txQueues) drain(q *txFIFO) {
 // frames it made and how many packets it took (a packet the endpoint refused is taken,
 // counted there, and makes no frame).
 func (d *txQueues) fill(q *txFIFO, b *txBatch) (frames, items int) {
-	for frames < d.batch {
+	// items is bounded too: a packet the endpoint refuses makes no frame.
+	for frames < d.batch && items < len(b.items) {
 		p, ok := q.pop()
 		if !ok {
 			break
