@@ -19,6 +19,9 @@ type listedPackage struct {
 	Dir, ImportPath, Name string
 	GoFiles               []string
 	Deps                  []string
+	// DefaultGODEBUG is the GODEBUG default the go command gives the program (from its
+	// module's go line and godebug directives); imageLdflags keeps it.
+	DefaultGODEBUG string
 }
 
 // listPackage lists pkg as the TamaGo compiler builds it (GOOS=tamago, the board's tags), so

@@ -82,7 +82,7 @@ func buildImage(ctx context.Context, env *Env, pkg, out string, verbose bool) (*
 	}
 	out = inDir(env.Dir, out)
 	img := &image{Path: out, Package: p, Tamaxen: tx}
-	args := append([]string{"build"}, tamagoFlags...)
+	args := append(append([]string{"build"}, tamagoFlags...), "-ldflags", imageLdflags(p))
 	if needsBoard(p) {
 		tmp, err := os.MkdirTemp("", "tamaxen-build-")
 		if err != nil {

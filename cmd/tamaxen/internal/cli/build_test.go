@@ -41,11 +41,14 @@ func TestBuild(t *testing.T) {
 		assert.Contains(t, errOut, "fix: set `go 1.26.0` in go.mod: go mod edit -go=1.26.0")
 		assert.NoFileExists(t, filepath.Join(dir, "web.elf"))
 
-		// The fix, as told.
-		fix := exec.Command("go", "mod", "edit", "-go=1.26.0")
-		fix.Dir = dir
-		out, err := fix.CombinedOutput()
-		require.NoError(t, err, string(out))
+		// The fix, as told; and a godebug directive of the module's own, which the image
+		// must keep beside tamaxen's default.
+		for _, edit := range []string{"-go=1.26.0", "-godebug=asynctimerchan=1"} {
+			fix := exec.Command("go", "mod", "edit", edit)
+			fix.Dir = dir
+			out, err := fix.CombinedOutput()
+			require.NoError(t, err, string(out))
+		}
 		code, stdout, errOut := run(t, dir, "build")
 		require.Equal(t, 0, code, errOut)
 		assert.Regexp(t, `^web\.elf: [0-9.]+ MiB \([0-9]+ bytes\), Xen PVH entry 0x[0-9a-f]+\n$`, stdout)
@@ -59,7 +62,8 @@ func TestBuild(t *testing.T) {
 		assert.NotContains(t, string(img), filepath.Join(repo, "board", "xenpvh")+string(filepath.Separator), "tamaxen's source files")
 		assert.True(t, regexp.MustCompile(`github\.com/tamaxen/tamaxen(@[^/]+)?/board/xenpvh/`).Match(img),
 			"tamaxen's source files by module path")
-		assert.Contains(t, string(img), "memprofilerate=0", "the memory profiler off by default")
+		assert.Contains(t, string(img), "memprofilerate=0,asynctimerchan=1",
+			"the memory profiler off by default, the module's GODEBUG settings kept after it")
 	})
 
 	t.Run("no board import", func(t *testing.T) {
@@ -93,4 +97,17 @@ func TestBuild(t *testing.T) {
 		assert.Equal(t, 1, code)
 		assert.Contains(t, errOut, "is package netfront, not a program")
 	})
+}
+
+// The image's GODEBUG default is tamaxen's, then the module's, which wins where both set one.
+func TestImageLdflags(t *testing.T) {
+	for _, c := range []struct{ module, want string }{
+		{"", "-X runtime.godebugDefault=memprofilerate=0"},
+		{"asynctimerchan=1,tls3des=1", "-X runtime.godebugDefault=memprofilerate=0,asynctimerchan=1,tls3des=1"},
+		{"memprofilerate=1", "-X runtime.godebugDefault=memprofilerate=0,memprofilerate=1"},
+	} {
+		got := imageLdflags(listedPackage{DefaultGODEBUG: c.module})
+		assert.True(t, strings.HasPrefix(got, tamagoLdflags+" "), got)
+		assert.True(t, strings.HasSuffix(got, " "+c.want), "%q: %s", c.module, got)
+	}
 }

@@ -34,14 +34,24 @@ var (
 	tamagoEnv  = []string{"GOOS=tamago", "GOARCH=amd64", "GOOSPKG=" + tamagoModule}
 	tamagoTags = "linkcpuinit,linkramstart"
 	// -s -w: no symbol table or DWARF; the image is loaded by Xen, not debugged in place.
-	// memprofilerate=0: the memory profiler's first sample takes a 1.4 MiB table from the RAM
-	// a small guest's heap needs; the board turns it back on where there is room (a GODEBUG
-	// line in go.mod replaces this default, and the profiler stays on).
-	tamagoLdflags = "-T 0x101000 -R 0x1000 -s -w -X runtime.godebugDefault=memprofilerate=0"
+	tamagoLdflags = "-T 0x101000 -R 0x1000 -s -w"
 	// -trimpath: file names in the image (panics, tracebacks, profiles) are module paths, not
 	// this machine's folders, which also makes the image smaller and reproducible.
-	tamagoFlags = []string{"-trimpath", "-tags", tamagoTags, "-ldflags", tamagoLdflags}
+	tamagoFlags = []string{"-trimpath", "-tags", tamagoTags}
 )
+
+// imageLdflags is the linker flags for an image of p. memprofilerate=0: the memory profiler's
+// first sample takes a 1.4 MiB table from the RAM a small guest's heap needs; the board turns
+// it back on where there is room. The go command sets runtime.godebugDefault itself, from the
+// module's go line and godebug directives, and a later -X replaces it: so p's default follows
+// ours, and a setting of the module's (memprofilerate included) wins over it.
+func imageLdflags(p listedPackage) string {
+	godebug := "memprofilerate=0"
+	if p.DefaultGODEBUG != "" {
+		godebug += "," + p.DefaultGODEBUG
+	}
+	return tamagoLdflags + " -X runtime.godebugDefault=" + godebug
+}
 
 // tamagoSteps are the README's steps to build the TamaGo compiler.
 var tamagoSteps = []string{
