@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tamaxen/tamaxen/internal/pattern"
@@ -119,6 +120,11 @@ func selfSigned(host string) (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
+// copyBufs are the buffers /download and /upload copy through: 64 KiB, a TSO frame's worth,
+// reused across requests, so that the example's own memory does not grow with the number of
+// transfers running (the stack's limits bound that number, not the bytes each allocates).
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 func handler(u *unikernel.Unikernel) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -153,12 +159,15 @@ func handler(u *unikernel.Unikernel) http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
-		buf := make([]byte, 256<<10)
-		_, _ = io.CopyBuffer(w, pattern.NewReader(n), buf)
+		buf := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(buf)
+		_, _ = io.CopyBuffer(w, pattern.NewReader(n), *buf)
 	})
 	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("hash") == "0" { // a sink for throughput: the length only
-			n, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, r.Body, make([]byte, 256<<10))
+			buf := copyBufs.Get().(*[]byte)
+			defer copyBufs.Put(buf)
+			n, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, r.Body, *buf)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
