@@ -114,7 +114,13 @@ func TestSendBatchPartial(t *testing.T) {
 				for i, s := range slots {
 					assert.EqualValues(t, tt.sizes[i], decodeTx(s).Size)
 				}
-				assert.EqualValues(t, tt.want, h.q.stats.snapshot().TxPackets)
+				st := h.q.stats.snapshot()
+				assert.EqualValues(t, tt.want, st.TxPackets)
+				if tt.cancel {
+					// Every frame that did not go, not one per batch.
+					assert.EqualValues(t, len(tt.sizes)-tt.want, st.TxDropped, "dropped")
+					assert.EqualValues(t, len(tt.sizes)-tt.want, st.TxTimeouts, "timeouts")
+				}
 				assert.NoError(t, h.d.Err(), "a refused frame does not break the device")
 			})
 		}

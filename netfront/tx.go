@@ -91,6 +91,11 @@ func (t *txQueue) send(ctx context.Context, frames []TxFrame) (int, error) {
 			return sent, err
 		}
 		if polled, err = t.waitSpace(ctx); err != nil {
+			if ctx.Err() != nil {
+				// Every frame of the batch not queued is dropped, for want of room in time.
+				t.q.stats.txDropped.Add(uint64(len(frames) - sent))
+				t.q.stats.txTimeouts.Add(uint64(len(frames) - sent))
+			}
 			return sent, err
 		}
 	}
@@ -219,9 +224,7 @@ func (t *txQueue) waitSpace(ctx context.Context) (polled bool, err error) {
 		polled = true
 	case <-ctx.Done():
 		t.releasePoll(owner)
-		t.q.stats.txDropped.Add(1)
-		t.q.stats.txTimeouts.Add(1)
-		return false, ctx.Err()
+		return false, ctx.Err() // send counts the frames that did not go
 	case <-c.done:
 		t.releasePoll(owner)
 		return false, t.q.dev.downErr()
