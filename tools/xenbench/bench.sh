@@ -19,12 +19,18 @@ mkdir -p "$repo/build"
 rc=0
 # Other work on the host slows TCG down: the load around the run goes into the report.
 load0=$(cut -d' ' -f1 /proc/loadavg)
+# The tree the images are built from (make built them just before): the report names it.
+tree=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+	tree="$tree, dirty (uncommitted changes in the working tree)"
+fi
 t0=$SECONDS
 "$repo/tools/xenimage/run.sh" --linux-domu --log "$repo/build/xen-bench.log" "$@" "$payload" |
 	tee "$repo/build/xen-bench.out" || rc=$?
 {
 	echo "xen-test: info bench host seconds $((SECONDS - t0))"
 	echo "xen-test: info bench host load $load0 $(cut -d' ' -f1 /proc/loadavg)"
+	echo "xen-test: info bench host tree $tree"
 } >>"$repo/build/xen-bench.out"
 "$here/report.sh" "$repo/build/xen-bench.out" >"$repo/build/xen-bench.md"
 echo

@@ -46,9 +46,13 @@ membytes=$(awk -v b="$(kv env.params mem_bytes)" 'BEGIN { if (b) printf "%d", b 
 mems=$(kv env.params mems | tr ',' ' ')
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
 qemu=$(qemu-system-x86_64 --version 2>/dev/null | head -n 1 | sed 's/^QEMU emulator version //')
-tree=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$here/../.." status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-	tree="$tree, dirty (uncommitted changes in the working tree)"
+# The tree bench.sh recorded when the run started; else this one's, now.
+tree=${v[host.tree]:-}
+if [ -z "$tree" ]; then
+	tree=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if [ -n "$(git -C "$here/../.." status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+		tree="$tree, dirty (uncommitted changes in the working tree)"
+	fi
 fi
 
 # tries GUEST prints the memory sizes (d) tried, "M:ok" or "M:no(why)", with consecutive sizes
