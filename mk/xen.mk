@@ -73,7 +73,7 @@ xen-run-check:
 # initramfs), examples/httpd's HTTP download and upload, the smallest memory that serves,
 # image sizes, and the counters behind the rates. Prints the table; writes
 # $(XEN_BENCH_RESULTS) when every measurement worked. XEN_BENCH_MEMS= (empty) skips the
-# memory sweep while iterating. About 20 minutes under TCG on a busy 2-core host.
+# memory sweep while iterating. About 8 minutes under TCG on a quiet 2-core host (longer under load).
 XEN_BENCH_PAYLOAD = build/bench-payload
 XEN_BENCH_RESULTS ?= bench/results.md
 XEN_BENCH_TIMEOUT ?= 2400
