@@ -81,7 +81,7 @@ XEN_BENCH_BYTES ?= 67108864
 XEN_BENCH_RUNS ?= 5
 XEN_BENCH_HTTP_RUNS ?= 3
 XEN_BENCH_STREAMS ?= 1 4
-XEN_BENCH_MEMS ?= 16 24 32 48 64 96 128
+XEN_BENCH_MEMS ?= 16 20 24 32 48 64 96 128
 
 # The bulk tool (dom0's client and prober, the Linux domU's server) and the unikernel's server.
 $(BUILD)/bulk: FORCE
