@@ -82,8 +82,7 @@ type EndpointStats struct {
 // must put a queueing discipline in front of it (Open uses txQueues): gVisor calls a link
 // endpoint with TCP locks held.
 type Endpoint struct {
-	dev  *netfront.Device
-	tx   batchSender     // dev, where frames go (a fake in tests)
+	tx   batchSender     // the device frames go to (a fake in tests)
 	ctx  context.Context // ends on Close: unblocks senders waiting for ring space
 	stop context.CancelFunc
 
@@ -137,7 +136,7 @@ func NewEndpoint(mac net.HardwareAddr, mtu int) *Endpoint {
 // Bind attaches the opened device and takes its offloads. Call it before adding the
 // endpoint to a stack.
 func (e *Endpoint) Bind(dev *netfront.Device) {
-	e.dev, e.tx = dev, dev
+	e.tx = dev
 	e.off = offloadsOf(dev.Features())
 	e.mac = tcpip.LinkAddress(dev.MAC())
 }
